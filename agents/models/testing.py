@@ -1,0 +1,106 @@
+"""Deterministic fake chat models for unit tests of logic. They are fakes, never models.
+
+``ScriptedChatModel`` replays a list of replies and fails loudly when the script runs
+out; ``FunctionChatModel`` lets a test write the model as a small function.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from ponder.agents.models.base import Completion, GenerationSettings, Message
+
+_DEFAULT = GenerationSettings()
+
+
+def _count_tokens(text: str) -> int:
+    # A fake's token is a whitespace-separated word: stable and easy to reason about in tests.
+    return len(text.split())
+
+
+def _completion(messages: Sequence[Message], text: str, settings: GenerationSettings) -> Completion:
+    for stop in settings.stop:
+        if stop in text:
+            text = text[: text.index(stop)]
+    words = text.split()
+    finish = "stop"
+    if len(words) > settings.max_tokens:
+        text, finish = " ".join(words[: settings.max_tokens]), "length"
+    prompt_tokens = sum(_count_tokens(m["content"]) for m in messages)
+    return Completion(
+        text=text,
+        prompt_tokens=prompt_tokens,
+        completion_tokens=_count_tokens(text),
+        finish_reason=finish,
+    )
+
+
+class ScriptExhausted(AssertionError):
+    """A :class:`ScriptedChatModel` was asked for more replies than its script holds."""
+
+
+@dataclass
+class ScriptedChatModel:
+    """A fake that returns ``responses`` in order, one per sample.
+
+    ``scores`` maps a continuation to the log-probability :meth:`score` returns.
+    """
+
+    responses: list[str]
+    scores: dict[str, float] = field(default_factory=dict)
+    name: str = "fake-scripted"
+    calls: list[list[Message]] = field(default_factory=list)
+
+    def generate(
+        self,
+        messages: Sequence[Message],
+        n: int = 1,
+        settings: GenerationSettings | None = None,
+    ) -> list[Completion]:
+        settings = settings or _DEFAULT
+        self.calls.append(list(messages))
+        if len(self.responses) < n:
+            raise ScriptExhausted(
+                f"{self.name}: asked for {n} replies, {len(self.responses)} left in the script; "
+                f"last user message: {messages[-1]['content'][:80]!r}"
+            )
+        replies, self.responses = self.responses[:n], self.responses[n:]
+        return [_completion(messages, r, settings) for r in replies]
+
+    def score(self, messages: Sequence[Message], continuation: str) -> float:
+        if continuation not in self.scores:
+            raise ScriptExhausted(f"{self.name}: no scripted score for {continuation!r}")
+        return self.scores[continuation]
+
+
+GenerateFn = Callable[[Sequence[Message], int, GenerationSettings], list[str]]
+ScoreFn = Callable[[Sequence[Message], str], float]
+
+
+def _no_score(messages: Sequence[Message], continuation: str) -> float:
+    raise AssertionError("this FunctionChatModel was given no score function")
+
+
+@dataclass
+class FunctionChatModel:
+    """A fake whose replies come from ``fn(messages, n, settings) -> list[str]``."""
+
+    fn: GenerateFn
+    score_fn: ScoreFn = _no_score
+    name: str = "fake-function"
+
+    def generate(
+        self,
+        messages: Sequence[Message],
+        n: int = 1,
+        settings: GenerationSettings | None = None,
+    ) -> list[Completion]:
+        settings = settings or _DEFAULT
+        texts = self.fn(messages, n, settings)
+        if len(texts) != n:
+            raise AssertionError(f"{self.name}: fn returned {len(texts)} replies for n={n}")
+        return [_completion(messages, t, settings) for t in texts]
+
+    def score(self, messages: Sequence[Message], continuation: str) -> float:
+        return self.score_fn(messages, continuation)
