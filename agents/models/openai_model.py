@@ -1,0 +1,137 @@
+"""``OpenAIModel``: any OpenAI-compatible server (OpenAI, vLLM, SGLang, llama.cpp)."""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Sequence
+from typing import Any
+
+from ponder.agents.errors import ModelOutputError, ModelTimeoutError
+from ponder.agents.models.base import Completion, GenerationSettings, Message
+
+logger = logging.getLogger(__name__)
+
+_DEFAULT = GenerationSettings()
+
+
+class OpenAIModel:
+    """A :class:`~ponder.agents.models.base.ChatModel` behind the Chat Completions API.
+
+    Args:
+        model: The server's model id.
+        base_url: The server, e.g. ``http://127.0.0.1:8000/v1``; ``None`` means OpenAI.
+        api_key: The bearer key; servers without auth accept any string.
+        timeout_s: Per-request timeout.
+        max_retries: Retries on connection errors, 429 and 5xx, with backoff.
+        continue_extension: Send vLLM's ``continue_final_message`` when the chat ends
+            with an assistant message (servers without it ignore unknown fields or fail).
+    """
+
+    def __init__(
+        self,
+        model: str,
+        *,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        timeout_s: float = 60.0,
+        max_retries: int = 2,
+        continue_extension: bool = True,
+    ) -> None:
+        import openai
+
+        self.model = model
+        self.continue_extension = continue_extension
+        self._client = openai.OpenAI(
+            base_url=base_url,
+            api_key=api_key or "not-needed",
+            timeout=timeout_s,
+            max_retries=max_retries,
+        )
+
+    @property
+    def name(self) -> str:
+        return self.model
+
+    def _create(self, messages: Sequence[Message], **kwargs: Any) -> Any:
+        import openai
+
+        extra: dict[str, Any] = {}
+        if messages and messages[-1]["role"] == "assistant" and self.continue_extension:
+            extra = {"continue_final_message": True, "add_generation_prompt": False}
+        try:
+            return self._client.chat.completions.create(
+                model=self.model,
+                messages=[dict(m) for m in messages],  # type: ignore[misc]
+                extra_body=extra or None,
+                **kwargs,
+            )
+        except openai.APITimeoutError as e:
+            raise ModelTimeoutError(
+                f"{self.model} at {self._client.base_url} did not answer within "
+                f"{self._client.timeout} s"
+            ) from e
+        except openai.APIStatusError as e:
+            raise ModelOutputError(
+                f"{self.model} at {self._client.base_url} answered HTTP {e.status_code}: "
+                f"{e.message}"
+            ) from e
+
+    def generate(
+        self,
+        messages: Sequence[Message],
+        n: int = 1,
+        settings: GenerationSettings | None = None,
+    ) -> list[Completion]:
+        settings = settings or _DEFAULT
+        kwargs: dict[str, Any] = {
+            "n": n,
+            "temperature": settings.temperature,
+            "top_p": settings.top_p,
+            "max_tokens": settings.max_tokens,
+        }
+        if settings.stop:
+            kwargs["stop"] = list(settings.stop)
+        if settings.seed is not None:
+            kwargs["seed"] = settings.seed
+        response = self._create(messages, **kwargs)
+        if len(response.choices) != n:
+            raise ModelOutputError(
+                f"{self.model} returned {len(response.choices)} choices for n={n}"
+            )
+        usage = response.usage
+        prompt_tokens = usage.prompt_tokens if usage else 0
+        # Servers report one completion total for all n choices: split it evenly.
+        per_choice = (usage.completion_tokens // n) if usage else 0
+        return [
+            Completion(
+                text=choice.message.content or "",
+                prompt_tokens=prompt_tokens,
+                completion_tokens=per_choice,
+                finish_reason="length" if choice.finish_reason == "length" else "stop",
+            )
+            for choice in response.choices
+        ]
+
+    def score(self, messages: Sequence[Message], continuation: str) -> float:
+        """Log-probability of a one-token continuation, from the server's top logprobs.
+
+        A continuation outside the top 20 gets an upper bound, ``min(20th, log 1e-6)``.
+        Multi-token scoring needs a local model.
+
+        Raises:
+            ModelOutputError: The server returned no logprobs.
+        """
+        response = self._create(
+            messages, max_tokens=1, temperature=0.0, logprobs=True, top_logprobs=20
+        )
+        logprobs = response.choices[0].logprobs
+        if logprobs is None or not logprobs.content:
+            raise ModelOutputError(f"{self.model} returned no logprobs; it cannot score")
+        for candidate in logprobs.content[0].top_logprobs:
+            if candidate.token.strip() == continuation.strip():
+                return float(candidate.logprob)
+        # Absent from the top 20: bounded above by the 20th candidate's probability.
+        floor = min(c.logprob for c in logprobs.content[0].top_logprobs)
+        logger.debug("%r not in top logprobs of %s; using floor", continuation, self.model)
+        return float(min(floor, math.log(1e-6)))

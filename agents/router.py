@@ -1,0 +1,85 @@
+"""The router: decides per request which abilities a question needs, and says why."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Protocol
+
+__all__ = ["KeywordRouter", "Route", "Router"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Route:
+    """Which abilities a request uses."""
+
+    knowledge: bool
+    """Retrieve evidence from the knowledge store."""
+    reasoning: bool
+    """Run the hidden reasoning search."""
+    reason: str
+    """Why, in one sentence, for logs, traces and the CLI."""
+
+    @property
+    def abilities(self) -> list[str]:
+        """The abilities used, by name."""
+        flags = (("knowledge", self.knowledge), ("reasoning", self.reasoning))
+        return [name for name, on in flags if on]
+
+
+class Router(Protocol):
+    """Decides the abilities one question needs."""
+
+    def route(self, question: str, *, has_knowledge: bool) -> Route:
+        """Route ``question``; ``has_knowledge`` says whether the store holds anything."""
+        ...
+
+
+_ARITHMETIC = re.compile(r"\d\s*[-+*/×÷^%]\s*\(?\s*\d|\d+\s*%|\bsqrt\b")
+_REASONING_WORDS = re.compile(
+    r"\b(calculate|compute|solve|how many|how much|what is the (sum|product|difference)|"
+    r"step by step|prove|puzzle|percent(age)?|average|total|twice|half of|times|"
+    r"divided|multiplied|equation|if .+ then)\b",
+    re.IGNORECASE,
+)
+_KNOWLEDGE_WORDS = re.compile(
+    r"\b(who|what|when|where|which|why|"
+    r"how (tall|old|long|far|big|deep|high|large|does|did|do|is|are|was|were)|"
+    r"tell me about|explain|describe|history of|facts? about|define|definition)\b",
+    re.IGNORECASE,
+)
+_SMALL_TALK = re.compile(
+    r"^\s*(hi|hello|hey|thanks|thank you|good (morning|evening|night)|bye|goodbye)\b[\s!.?]*$",
+    re.IGNORECASE,
+)
+
+
+class KeywordRouter:
+    """A fast, transparent router from surface cues.
+
+    Arithmetic and multi-step cues turn reasoning on; informational questions turn
+    knowledge on when the store holds anything; small talk needs neither. A model-based
+    router can replace it through the :class:`Router` protocol.
+    """
+
+    def route(self, question: str, *, has_knowledge: bool) -> Route:
+        if _SMALL_TALK.match(question):
+            return Route(knowledge=False, reasoning=False, reason="small talk: no ability needed")
+        reasons: list[str] = []
+        arithmetic = _ARITHMETIC.search(question)
+        reasoning_cue = _REASONING_WORDS.search(question)
+        reasoning = bool(arithmetic or reasoning_cue)
+        if arithmetic:
+            reasons.append(f"reasoning: arithmetic {arithmetic.group(0)!r}")
+        elif reasoning_cue:
+            reasons.append(f"reasoning: multi-step cue {reasoning_cue.group(0)!r}")
+        knowledge_cue = _KNOWLEDGE_WORDS.search(question)
+        # A pure calculation needs no evidence even when phrased "what is 17 * 23".
+        knowledge = bool(has_knowledge and knowledge_cue and not arithmetic)
+        if knowledge and knowledge_cue:
+            reasons.append(f"knowledge: factual cue {knowledge_cue.group(0)!r}")
+        elif knowledge_cue and not has_knowledge:
+            reasons.append("knowledge skipped: the store is empty")
+        if not reasons:
+            reasons.append("no reasoning or knowledge cue: answer directly")
+        return Route(knowledge=knowledge, reasoning=reasoning, reason="; ".join(reasons))

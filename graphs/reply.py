@@ -1,0 +1,100 @@
+"""What users and API clients see of a turn. Hidden reasoning has no way in.
+
+:class:`Reply` is built from an explicit list of state fields and forbids extra keys; the
+hidden chain's type raises if anything tries to serialize it, so a leak fails loudly.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from ponder.graphs.state import Outcome, TurnState
+
+__all__ = ["CitationOut", "Reply", "RuleVerdictOut", "Usage", "reply_from_state"]
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class CitationOut(_Out):
+    """A cited source."""
+
+    number: int
+    title: str
+    source: str
+    chunk_index: int
+
+
+class RuleVerdictOut(_Out):
+    """One constitution check of this turn."""
+
+    checkpoint: str
+    action: str
+    rules: list[str]
+    reason: str
+    rationale: str
+
+
+class Usage(_Out):
+    """Token and search counts; reasoning is reported as a count only."""
+
+    reasoning_tokens: int
+    nodes_expanded: int
+    revisions: int
+
+
+class Reply(_Out):
+    """The user-facing result of one turn."""
+
+    thread_id: str
+    answer: str
+    outcome: Outcome
+    citations: list[CitationOut]
+    abilities: list[str]
+    route_reason: str
+    verdicts: list[RuleVerdictOut]
+    usage: Usage
+    policy_version: str
+
+    def rules_checked(self) -> list[str]:
+        """Each checkpoint with its action and the rules that fired."""
+        return [
+            f"{v.checkpoint}: {v.action}" + (f" ({', '.join(v.rules)})" if v.rules else "")
+            for v in self.verdicts
+        ]
+
+
+def _verdict_out(verdict: Any) -> RuleVerdictOut:
+    return RuleVerdictOut(
+        checkpoint=verdict.checkpoint,
+        action=verdict.action,
+        rules=[hit.rule_id for hit in verdict.hits],
+        reason=verdict.reason,
+        rationale=verdict.rationale,
+    )
+
+
+def reply_from_state(state: TurnState, thread_id: str) -> Reply:
+    """Build the reply from the public fields of a finished turn."""
+    route = state.get("route")
+    return Reply(
+        thread_id=thread_id,
+        answer=state.get("answer", ""),
+        outcome=state.get("outcome", "answered"),
+        citations=[
+            CitationOut(number=c.number, title=c.title, source=c.source, chunk_index=c.chunk_index)
+            for c in state.get("citations", [])
+        ],
+        abilities=route.abilities if route else [],
+        route_reason=route.reason if route else "not routed: stopped at the input check",
+        verdicts=[_verdict_out(v) for v in state.get("verdicts", [])],
+        usage=Usage(
+            reasoning_tokens=state.get("reasoning_tokens", 0),
+            nodes_expanded=state.get("nodes_expanded", 0),
+            revisions=state.get("revisions", 0),
+        ),
+        policy_version=state.get("policy_version", ""),
+    )

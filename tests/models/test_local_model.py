@@ -1,0 +1,61 @@
+"""LocalModel on the real embedded SmolLM2-135M weights."""
+
+from __future__ import annotations
+
+import pytest
+
+from ponder.agents.models import ChatModel, GenerationSettings, LocalModel
+
+pytestmark = pytest.mark.real_model
+
+QUESTION = [{"role": "user", "content": "What is the capital of France?"}]
+
+
+def test_it_is_a_chat_model(smollm2: LocalModel) -> None:
+    assert isinstance(smollm2, ChatModel)
+
+
+def test_greedy_answer_is_sensible_with_token_counts(smollm2: LocalModel) -> None:
+    [completion] = smollm2.generate(QUESTION, settings=GenerationSettings(max_tokens=24))
+
+    assert "Paris" in completion.text
+    assert completion.prompt_tokens > 5
+    assert 0 < completion.completion_tokens <= 24
+
+
+def test_n_samples_come_from_one_call_and_repeat_with_a_seed(smollm2: LocalModel) -> None:
+    settings = GenerationSettings(max_tokens=12, temperature=1.0, seed=7)
+
+    first = smollm2.generate(QUESTION, n=4, settings=settings)
+    again = smollm2.generate(QUESTION, n=4, settings=settings)
+
+    assert len(first) == 4
+    assert [c.text for c in first] == [c.text for c in again]
+    assert len({c.text for c in first}) > 1  # sampling, not four copies
+
+
+def test_stop_strings_end_generation_and_are_cut(smollm2: LocalModel) -> None:
+    messages = [{"role": "user", "content": "List three fruits, one per line."}]
+    [completion] = smollm2.generate(
+        messages, settings=GenerationSettings(max_tokens=60, stop=("\n",))
+    )
+
+    assert "\n" not in completion.text
+    assert completion.finish_reason == "stop"
+
+
+def test_a_final_assistant_message_is_continued(smollm2: LocalModel) -> None:
+    messages = [*QUESTION, {"role": "assistant", "content": "The capital of France is"}]
+
+    [completion] = smollm2.generate(messages, settings=GenerationSettings(max_tokens=6))
+
+    assert "Paris" in completion.text
+    assert not completion.text.lstrip().startswith("The capital")
+
+
+def test_score_prefers_the_right_continuation(smollm2: LocalModel) -> None:
+    right = smollm2.score(QUESTION, "The capital of France is Paris.")
+    wrong = smollm2.score(QUESTION, "The capital of France is Tokyo.")
+
+    assert right < 0
+    assert right > wrong
