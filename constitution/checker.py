@@ -1,0 +1,306 @@
+"""The checker: runs the cascade over one text and returns a :class:`Verdict`.
+
+The cascade has two stages:
+
+1. **Matching.** Each :class:`RuleMatcher` (by default the policy's patterns) proposes
+   candidate rules that guard the checkpoint.
+2. **Deliberation.** If a model is given and the rule allows it, the model is asked
+   whether the text breaks the rule's principle. Its answer is read from log-probabilities
+   of "Yes" and "No", normalised to ``p(violation)``.
+
+Small local models are weak judges, so deliberation can only *clear* a hit, and only when
+the model is confident: a hit is cleared when ``p(violation) < clear_below`` (0.05 by
+default) and stands otherwise. A model that is unsure, or that agrees, changes nothing but
+the recorded confidence. Rules whose text may attack the judge (prompt injection in
+retrieved knowledge) set ``deliberate: false`` and are never cleared.
+
+The checker fails closed. :meth:`Checker.check` owns failure handling and time limits and
+wraps the protected hook :meth:`Checker._check`: any exception in a stage, or running past
+``timeout_s``, gives a verdict of ``on_error`` with ``reason="checker_error"``, is logged,
+and is never ``allow``.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Generic, Literal, TypeVar
+
+from ponder.agents.errors import CheckerError, ModelOutputError
+from ponder.agents.models.base import ChatModel, Message
+from ponder.constitution._templates import render
+from ponder.constitution.matchers import Candidate, PatternMatcher, RuleMatcher
+from ponder.constitution.schema import CHECKPOINTS, Checkpoint, Policy, Rule
+from ponder.constitution.verdict import RuleHit, Verdict, strictest
+
+__all__ = ["Checker", "OnError"]
+
+logger = logging.getLogger(__name__)
+
+OnError = Literal["refuse", "escalate"]
+"""The action of a verdict when the check itself fails."""
+
+_T = TypeVar("_T")
+
+
+@dataclass
+class _Run:
+    """The progress of one check, shared with the worker thread when there is a deadline."""
+
+    text: str
+    checkpoint: Checkpoint
+    deadline: float | None
+    stage: str = "start"
+
+    def raise_if_late(self) -> None:
+        """Stop work that a timed-out check left running in its worker thread."""
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            raise CheckerError(f"deadline passed during stage {self.stage!r}")
+
+
+@dataclass
+class _Judgement:
+    hit: RuleHit
+    cleared: bool
+    note: str
+
+
+class Checker:
+    """Checks texts against a policy at a checkpoint and returns verdicts.
+
+    Args:
+        policy: The rules to check against.
+        model: A model for the deliberation stage; without one, pattern hits stand.
+        clear_below: A pattern hit is cleared only when the model's ``p(violation)`` is
+            below this (between 0 and 1). Keep it small: the model must be confident.
+        on_error: The verdict's action when a stage fails or times out.
+        timeout_s: The most seconds one check may take; ``None`` for no limit.
+        matchers: The matching stages; defaults to the policy's :class:`PatternMatcher`.
+
+    Raises:
+        ValueError: An argument is out of range or not one of the allowed values.
+    """
+
+    def __init__(
+        self,
+        policy: Policy,
+        model: ChatModel | None = None,
+        *,
+        clear_below: float = 0.05,
+        on_error: OnError = "escalate",
+        timeout_s: float | None = None,
+        matchers: Sequence[RuleMatcher] | None = None,
+    ) -> None:
+        if not 0.0 <= clear_below <= 1.0:
+            raise ValueError(f"clear_below must be between 0 and 1, got {clear_below}")
+        if on_error not in ("refuse", "escalate"):
+            raise ValueError(f"on_error must be 'refuse' or 'escalate', got {on_error!r}")
+        if timeout_s is not None and not timeout_s > 0:
+            raise ValueError(f"timeout_s must be positive or None, got {timeout_s}")
+        self.policy = policy
+        self.model = model
+        self.clear_below = clear_below
+        self.on_error: OnError = on_error
+        self.timeout_s = timeout_s
+        self.matchers: tuple[RuleMatcher, ...] = (
+            tuple(matchers) if matchers is not None else (PatternMatcher(policy),)
+        )
+
+    def check(self, text: str, checkpoint: Checkpoint) -> Verdict:
+        """Check one text. Never raises for a failing stage: it fails closed instead.
+
+        Args:
+            text: The text to check.
+            checkpoint: Where it is checked.
+
+        Returns:
+            The verdict. If a stage raised or the check ran past ``timeout_s``, the verdict
+            has action ``on_error`` and ``reason="checker_error"``.
+
+        Raises:
+            ValueError: ``checkpoint`` is not a checkpoint (a bug in the caller).
+        """
+        if checkpoint not in CHECKPOINTS:
+            raise ValueError(f"checkpoint must be one of {CHECKPOINTS}, got {checkpoint!r}")
+        deadline = None if self.timeout_s is None else time.monotonic() + self.timeout_s
+        run = _Run(text=text, checkpoint=checkpoint, deadline=deadline)
+        try:
+            if self.timeout_s is None:
+                verdict = self._check(run)
+            else:
+                verdict = _call_with_timeout(lambda: self._check(run), run, self.timeout_s)
+        except Exception as exc:  # fail closed: a broken check must never allow
+            return self._error_verdict(run, exc)
+        logger.debug(
+            "checked %s: %s (rules: %s, policy %s)",
+            checkpoint,
+            verdict.action,
+            ", ".join(verdict.fired) or "none",
+            verdict.policy_version,
+        )
+        return verdict
+
+    def check_many(self, texts: Iterable[str], checkpoint: Checkpoint) -> list[Verdict]:
+        """Check several texts (such as retrieved knowledge chunks) one by one.
+
+        Args:
+            texts: The texts.
+            checkpoint: Where they are checked.
+
+        Returns:
+            One verdict per text, in order; one text's failure does not affect the others.
+        """
+        return [self.check(text, checkpoint) for text in texts]
+
+    def _check(self, run: _Run) -> Verdict:
+        """Run the stages. Subclasses may override; :meth:`check` handles their failures."""
+        candidates: list[Candidate] = []
+        seen: set[str] = set()
+        for matcher in self.matchers:
+            run.stage = matcher.stage
+            for candidate in matcher.candidates(run.text, run.checkpoint):
+                if candidate.rule_id not in seen:
+                    seen.add(candidate.rule_id)
+                    candidates.append(candidate)
+        run.stage = "deliberation"
+        judgements = [self._deliberate(run, candidate) for candidate in candidates]
+        run.stage = "verdict"
+        return self._decide(run, judgements)
+
+    def _deliberate(self, run: _Run, candidate: Candidate) -> _Judgement:
+        rule = self.policy.rule(candidate.rule_id)
+        if run.checkpoint not in rule.applies_to:
+            raise CheckerError(
+                f"matcher {candidate.stage!r} proposed rule {rule.id!r} at checkpoint "
+                f"{run.checkpoint!r}, which the rule does not guard"
+            )
+        evidence = _evidence(rule, candidate)
+        if self.model is None or not rule.deliberate:
+            why = "no model" if self.model is None else "rule is not deliberated"
+            hit = _hit(rule, candidate.stage, evidence, confidence=None)
+            return _Judgement(hit=hit, cleared=False, note=f"kept ({why})")
+        p = self._p_violation(run, rule)
+        hit = _hit(rule, "deliberation", evidence, confidence=p)
+        if p < self.clear_below:
+            note = f"cleared, p={p:.3f} < {self.clear_below}"
+            return _Judgement(hit=hit, cleared=True, note=note)
+        return _Judgement(hit=hit, cleared=False, note=f"kept, p={p:.3f}")
+
+    def _p_violation(self, run: _Run, rule: Rule) -> float:
+        assert self.model is not None
+        prompt = render(
+            "deliberate.j2",
+            rule_id=rule.id,
+            title=rule.title,
+            principle=rule.principle,
+            checkpoint=run.checkpoint,
+            text=run.text,
+        )
+        messages: list[Message] = [{"role": "user", "content": prompt}]
+        run.raise_if_late()
+        yes = self.model.score(messages, "Yes")
+        run.raise_if_late()
+        no = self.model.score(messages, "No")
+        return _normalise(yes, no, self.model.name)
+
+    def _decide(self, run: _Run, judgements: list[_Judgement]) -> Verdict:
+        hits = tuple(j.hit for j in judgements if not j.cleared)
+        lines = [f"{j.hit.rule_id} ({j.hit.evidence}): {j.note}" for j in judgements]
+        return Verdict(
+            action=strictest(hit.action for hit in hits),
+            checkpoint=run.checkpoint,
+            hits=hits,
+            rationale="; ".join(lines) or f"no rule matched at checkpoint {run.checkpoint!r}",
+            policy_version=self.policy.version,
+            reason="rule" if hits else "none",
+            cleared=tuple(j.hit for j in judgements if j.cleared),
+        )
+
+    def _error_verdict(self, run: _Run, exc: Exception) -> Verdict:
+        logger.error(
+            "constitution check failed in stage %r at checkpoint %r; failing closed with %r",
+            run.stage,
+            run.checkpoint,
+            self.on_error,
+            exc_info=exc,
+        )
+        return Verdict(
+            action=self.on_error,
+            checkpoint=run.checkpoint,
+            hits=(),
+            rationale=(
+                f"checker error in stage {run.stage!r}: {type(exc).__name__}: {exc}; "
+                f"failed closed with {self.on_error!r}"
+            ),
+            policy_version=self.policy.version,
+            reason="checker_error",
+        )
+
+
+def _hit(rule: Rule, stage: str, evidence: str, *, confidence: float | None) -> RuleHit:
+    return RuleHit(
+        rule_id=rule.id,
+        title=rule.title,
+        action=rule.action,
+        stage=stage,
+        evidence=evidence,
+        confidence=confidence,
+    )
+
+
+def _evidence(rule: Rule, candidate: Candidate) -> str:
+    if rule.redact:
+        # Verdicts reach logs and API clients; never copy out what the rule would redact.
+        where = ", ".join(f"{start}-{end}" for start, end in candidate.spans)
+        return f"{len(candidate.spans)} match(es) at characters {where}"
+    return ", ".join(repr(snippet) for snippet in candidate.snippets[:3])
+
+
+def _normalise(log_p_yes: float, log_p_no: float, model_name: str) -> float:
+    """p(Yes) / (p(Yes) + p(No)) from two log-probabilities, computed stably."""
+    for name, value in (("Yes", log_p_yes), ("No", log_p_no)):
+        if math.isnan(value) or value > 1e-6:
+            raise ModelOutputError(
+                f"model {model_name!r} scored {name!r} as {value}, not a log-probability"
+            )
+    if math.isinf(log_p_yes) and math.isinf(log_p_no):
+        raise ModelOutputError(f"model {model_name!r} gave probability 0 to both Yes and No")
+    gap = log_p_no - log_p_yes  # p = 1 / (1 + e^gap)
+    if gap > 700:
+        return 0.0
+    return 1.0 / (1.0 + math.exp(gap))
+
+
+class _Outcome(Generic[_T]):
+    def __init__(self) -> None:
+        self.value: _T | None = None
+        self.error: BaseException | None = None
+
+
+def _call_with_timeout(fn: Callable[[], _T], run: _Run, timeout_s: float) -> _T:
+    """Run ``fn`` in a daemon thread and wait at most ``timeout_s`` seconds.
+
+    Python cannot stop a thread, so a timed-out check keeps running until its next
+    deadline test (:meth:`_Run.raise_if_late`) and its result is discarded.
+    """
+    outcome: _Outcome[_T] = _Outcome()
+
+    def target() -> None:
+        try:
+            outcome.value = fn()
+        except BaseException as exc:  # handed to the calling thread, which re-raises it
+            outcome.error = exc
+
+    worker = threading.Thread(target=target, name="ponder-checker", daemon=True)
+    worker.start()
+    worker.join(timeout_s)
+    if worker.is_alive():
+        raise CheckerError(f"the check took longer than timeout_s={timeout_s:g}")
+    if outcome.error is not None:
+        raise outcome.error
+    assert outcome.value is not None
+    return outcome.value
