@@ -23,7 +23,7 @@ class EvidenceLike(Protocol):
     @property
     def title(self) -> str: ...
     @property
-    def source(self) -> str: ...
+    def path(self) -> str: ...
     @property
     def chunk_index(self) -> int: ...
 
@@ -37,7 +37,7 @@ class Citation:
     title: str
     """The source's title."""
     source: str
-    """The source's path."""
+    """The source's display path (relative to the folder it was ingested from)."""
     chunk_index: int
     """Which chunk of the source."""
 
@@ -76,7 +76,7 @@ def _cited(text: str, evidence: Sequence[EvidenceLike]) -> tuple[Citation, ...]:
         Citation(
             number=n,
             title=evidence[n - 1].title,
-            source=evidence[n - 1].source,
+            source=evidence[n - 1].path,
             chunk_index=evidence[n - 1].chunk_index,
         )
         for n in numbers

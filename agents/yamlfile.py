@@ -1,98 +1,382 @@
-"""Load user-edited YAML and report validation errors by file, line and field."""
+"""Read user-edited YAML and report its problems by file, line and field.
+
+A file is parsed once into a node tree (which keeps line numbers) and a plain document.
+Pydantic validates the document; each error's location, such as
+``("rules", 3, "action")``, is then walked down the node tree to find the line::
+
+    policies/safety.yaml:14: rule 'no-weapons': field 'action': Input should be
+    'revise', 'refuse' or 'escalate' (got 'deny')
+
+Typical use::
+
+    parsed = load_yaml_file(path)
+    if isinstance(parsed, Problem):
+        ...  # unreadable file or YAML syntax error
+    problems = duplicate_keys(parsed)
+    try:
+        value = MyModel.model_validate(parsed.document)
+    except ValidationError as exc:
+        problems += describe_validation_error(exc, parsed, MyModel)
+    messages = format_problems(problems)  # sorted by line
+"""
 
 from __future__ import annotations
 
+import difflib
+import types
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Union, get_args, get_origin
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
-from ponder.agents.errors import ConfigError
+__all__ = [
+    "Label",
+    "LabelFn",
+    "Loc",
+    "ParsedYaml",
+    "Problem",
+    "describe_validation_error",
+    "duplicate_keys",
+    "format_problems",
+    "load_yaml_file",
+    "node_line",
+    "parse_yaml",
+]
 
-__all__ = ["load_yaml_mapping", "locate_errors", "node_line"]
+Loc = tuple[int | str, ...]
+"""A pydantic error location: mapping keys and sequence indexes from the top."""
 
-
-def load_yaml_mapping(path: Path) -> tuple[dict[str, Any], yaml.Node | None]:
-    """Read a YAML file whose top level is a mapping.
-
-    Returns:
-        The data and its node tree (for line numbers in later errors).
-
-    Raises:
-        ConfigError: The file is missing, unreadable, not YAML, or not a mapping.
-    """
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as e:
-        raise ConfigError(f"{path}: cannot read: {e}") from None
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        line = f":{mark.line + 1}" if mark is not None else ""
-        problem = getattr(e, "problem", None) or str(e)
-        raise ConfigError(f"{path}{line}: not valid YAML: {problem}") from None
-    if data is None:
-        return {}, root
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}:1: expected a mapping of keys to values at the top level")
-    return data, root
+_GOT_CHARS = 60
 
 
-def node_line(root: yaml.Node | None, loc: tuple[int | str, ...]) -> int | None:
-    """The 1-based line of the node at ``loc`` (a pydantic error location), or of the
-    deepest ancestor that exists (for a missing key: the mapping that lacks it)."""
-    node = root
-    line = node.start_mark.line + 1 if node is not None else None
-    for part in loc:
-        if isinstance(node, yaml.MappingNode):
-            match = next((v for k, v in node.value if k.value == part), None)
-            key = next((k for k, _ in node.value if k.value == part), None)
-            if match is None:
-                break
-            # An unknown key is reported on the key's own line.
-            line = (key or match).start_mark.line + 1
-            node = match
-        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
-            if part >= len(node.value):
-                break
-            node = node.value[part]
-            line = node.start_mark.line + 1
-        else:
-            break
-    return line
+@dataclass(frozen=True, kw_only=True)
+class Problem:
+    """One thing wrong with a user file, shown as ``file:line: message``."""
+
+    file: str | Path | None
+    """The file as shown to the user; ``None`` when the input came from no file."""
+    line: int | None
+    """The 1-based line, or ``None`` when no line can be named."""
+    message: str
+    """What is wrong, and where inside the file (for example ``field 'a.b': ...``)."""
+
+    def __str__(self) -> str:
+        if self.file is None:
+            return self.message
+        where = f"{self.file}:{self.line}" if self.line is not None else str(self.file)
+        return f"{where}: {self.message}"
 
 
-def locate_errors(
-    error: ValidationError,
-    root: yaml.Node | None,
-    filename: str,
-    *,
-    prefix: tuple[int | str, ...] = (),
-    describe: Any = None,
-) -> list[str]:
-    """Turn a pydantic error into ``file:line: field 'a.b': message`` lines.
+@dataclass(frozen=True, kw_only=True)
+class ParsedYaml:
+    """A parsed YAML file: its node tree for line numbers, its document for validation."""
+
+    file: str | Path
+    """The file as shown to the user."""
+    root: yaml.Node | None
+    """The node tree; ``None`` for an empty file."""
+    document: Any
+    """The plain Python value (``None`` for an empty file)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Label:
+    """Names the object an error belongs to, such as ``rule 'no-weapons'``."""
+
+    text: str
+    """The name shown before the field, e.g. ``rule 'no-weapons'``."""
+    depth: int
+    """How many leading location parts the name stands for (left out of the field)."""
+
+
+LabelFn = Callable[[Loc, Any], Label | None]
+"""Given an error location and the document, the label of the object it is in, if any."""
+
+
+def parse_yaml(text: str, file: str | Path) -> ParsedYaml | Problem:
+    """Parse one YAML document, keeping its node tree for line numbers.
 
     Args:
-        error: The validation error.
-        root: The YAML node tree of the file that was validated.
-        filename: The file's name as shown to the user.
-        prefix: Where the validated object sits in the file.
-        describe: Optional ``(loc) -> str`` that names the object (for example a rule id).
+        text: The YAML text.
+        file: The file's name as shown in problems.
+
+    Returns:
+        The parsed file, or the syntax error as a problem with its line.
     """
-    lines = []
-    for item in error.errors():
-        loc = tuple(item["loc"])
-        line = node_line(root, prefix + loc)
-        where = f"{filename}:{line}" if line else filename
-        field = ".".join(str(p) for p in loc) or "(top level)"
-        message = item["msg"]
-        if item["type"] == "extra_forbidden":
-            message = "unknown key (a typo? unknown keys are errors so nothing is silently ignored)"
-        elif "input" in item and item["type"] not in ("missing",):
-            message = f"{message} (got {item['input']!r})"
-        owner = f"{describe(loc)}: " if describe else ""
-        lines.append(f"{where}: {owner}field '{field}': {message}")
-    return lines
+    loader = yaml.SafeLoader(text)
+    try:
+        root = loader.get_single_node()
+        document = loader.construct_document(root) if root is not None else None
+    except yaml.MarkedYAMLError as exc:
+        return _syntax_problem(exc, file)
+    except yaml.YAMLError as exc:
+        return Problem(file=file, line=None, message=f"YAML error: {exc}")
+    finally:
+        loader.dispose()
+    return ParsedYaml(file=file, root=root, document=document)
+
+
+def load_yaml_file(path: str | Path) -> ParsedYaml | Problem:
+    """Read and parse a YAML file (UTF-8).
+
+    Args:
+        path: The file.
+
+    Returns:
+        The parsed file, or a problem if it is missing, unreadable or not YAML.
+    """
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return Problem(file=path, line=None, message="no such file; check the path")
+    except (OSError, UnicodeDecodeError) as exc:
+        return Problem(file=path, line=None, message=f"cannot read the file: {exc}")
+    return parse_yaml(text, path)
+
+
+def duplicate_keys(parsed: ParsedYaml) -> list[Problem]:
+    """Find keys written twice in one mapping.
+
+    PyYAML keeps the last of two equal keys; the silently dropped value is a typo to report.
+
+    Args:
+        parsed: A parsed file.
+
+    Returns:
+        One problem per repeated key, on the repeat's line.
+    """
+    problems: list[Problem] = []
+    visited: set[int] = set()  # aliases share nodes, and may even form cycles
+    pending = [parsed.root] if parsed.root is not None else []
+    while pending:
+        node = pending.pop()
+        if id(node) in visited:
+            continue
+        visited.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            seen: set[tuple[str, object]] = set()
+            for key, value in node.value:
+                if isinstance(key, yaml.ScalarNode):
+                    if (key.tag, key.value) in seen:
+                        problems.append(
+                            Problem(
+                                file=parsed.file,
+                                line=_line(key),
+                                message=f"duplicate key {key.value!r}",
+                            )
+                        )
+                    seen.add((key.tag, key.value))
+                pending.append(value)
+        elif isinstance(node, yaml.SequenceNode):
+            pending.extend(node.value)
+    return sorted(problems, key=_problem_line)
+
+
+def node_line(root: yaml.Node | None, loc: Loc, *, key: bool = False) -> int | None:
+    """The line of the value at ``loc``, or of its deepest ancestor in the file.
+
+    A missing field, or a value that came from elsewhere (such as an environment
+    variable), is reported at the mapping that lacks it.
+
+    Args:
+        root: The node tree.
+        loc: A pydantic error location.
+        key: Give the line of the last key reached rather than of its value; an unknown
+            key is reported where it is written.
+
+    Returns:
+        The 1-based line, or ``None`` for an empty file.
+    """
+    if root is None:
+        return None
+    node, key_node = _find(root, loc)
+    return _line(key_node if key and key_node is not None else node)
+
+
+def describe_validation_error(
+    exc: ValidationError,
+    parsed: ParsedYaml | None,
+    model: type[BaseModel],
+    *,
+    label: LabelFn | None = None,
+) -> list[Problem]:
+    """Turn a pydantic error into problems that name the line, the object and the field.
+
+    Args:
+        exc: The error raised by validating ``parsed.document`` against ``model``.
+        parsed: The file that was validated; ``None`` if the values came from no file.
+        model: The model that was validated, for "did you mean" hints on unknown keys.
+        label: Optionally names the object an error is in, such as ``rule 'no-weapons'``.
+
+    Returns:
+        One problem per pydantic error, sorted by line.
+    """
+    file = parsed.file if parsed is not None else None
+    root = parsed.root if parsed is not None else None
+    document = parsed.document if parsed is not None else None
+    problems: list[Problem] = []
+    for error in exc.errors():
+        pydantic_loc: Loc = tuple(error["loc"])
+        members, _ = _walk(model, pydantic_loc)
+        loc = tuple(part for i, part in enumerate(pydantic_loc) if i not in members)
+        unknown = error["type"] == "extra_forbidden"
+        owner = label(loc, document) if label is not None else None
+        field = _shown_field(pydantic_loc, members, owner.depth if owner is not None else 0)
+        parts = [owner.text] if owner is not None else []
+        if field:
+            parts.append("field " + repr(".".join(str(part) for part in field)))
+        parts.append(_unknown_key_message(model, pydantic_loc) if unknown else _message(error))
+        line = node_line(root, loc, key=unknown)
+        problems.append(Problem(file=file, line=line, message=": ".join(parts)))
+    return sorted(problems, key=_problem_line)
+
+
+def format_problems(problems: Iterable[Problem]) -> list[str]:
+    """Problems as ``file:line: message`` strings, sorted by line (stable).
+
+    Args:
+        problems: Problems of one file.
+
+    Returns:
+        One string per problem.
+    """
+    return [str(problem) for problem in sorted(problems, key=_problem_line)]
+
+
+def _syntax_problem(exc: yaml.MarkedYAMLError, file: str | Path) -> Problem:
+    mark = exc.problem_mark or exc.context_mark
+    message = f"YAML syntax error: {exc.problem or exc.context}"
+    if exc.context and exc.problem:
+        context = exc.context
+        if exc.context_mark is not None:
+            context += f" that starts at line {exc.context_mark.line + 1}"
+        message += f" ({context})"
+    return Problem(file=file, line=mark.line + 1 if mark is not None else None, message=message)
+
+
+def _find(root: yaml.Node, loc: Loc) -> tuple[yaml.Node, yaml.Node | None]:
+    """The deepest node along ``loc``, and the key node of its last step if it was a key."""
+    node, key_node = root, None
+    for part in loc:
+        child: tuple[yaml.Node | None, yaml.Node] | None = None
+        if isinstance(node, yaml.MappingNode) and isinstance(part, str):
+            child = next(((k, v) for k, v in node.value if k.value == part), None)
+        elif (
+            isinstance(node, yaml.SequenceNode)
+            and isinstance(part, int)
+            and 0 <= part < len(node.value)
+        ):
+            child = (None, node.value[part])
+        if child is None:
+            break
+        key_node, node = child
+    return node, key_node
+
+
+def _line(node: yaml.Node) -> int:
+    return node.start_mark.line + 1
+
+
+def _problem_line(problem: Problem) -> int:
+    return problem.line or 0
+
+
+def _message(error: Any) -> str:
+    if error["type"] == "missing":
+        return "required field is missing"
+    message = str(error["msg"]).removeprefix("Value error, ")
+    got = repr(error.get("input"))
+    if len(got) > _GOT_CHARS:
+        got = got[: _GOT_CHARS - 3] + "..."
+    return f"{message} (got {got})"
+
+
+def _unknown_key_message(model: type[BaseModel], loc: Loc) -> str:
+    message = "unknown field"
+    owner = _unwrap(_walk(model, loc[:-1])[1]) if loc else None
+    if not _is_model(owner):
+        return message
+    names = [field.alias or name for name, field in owner.model_fields.items()]
+    close = difflib.get_close_matches(str(loc[-1]), names, n=1)
+    if close:
+        return f"{message}; did you mean {close[0]!r}?"
+    return f"{message}; allowed: {', '.join(names)}"
+
+
+def _walk(model: type[BaseModel], loc: Loc) -> tuple[frozenset[int], Any]:
+    """Follow ``loc`` through the types of ``model``'s fields.
+
+    Returns:
+        The indexes of the parts of ``loc`` that name a union member (pydantic inserts
+        them; they are not keys in the file), and the type found at the end of ``loc``
+        (``None`` where the walk got lost).
+    """
+    members: set[int] = set()
+    current: Any = model
+    for i, part in enumerate(loc):
+        current, is_member_name = _step(current, part)
+        if is_member_name:
+            members.add(i)
+        if current is None:
+            break
+    return frozenset(members), current
+
+
+def _shown_field(loc: Loc, members: frozenset[int], depth: int) -> Loc:
+    """``loc`` after its first ``depth`` keys and indexes; union member names are kept
+    because they say which alternative an error is about."""
+    seen = 0
+    for i in range(len(loc)):
+        if seen == depth:
+            return loc[i:]
+        if i not in members:
+            seen += 1
+    return ()
+
+
+def _step(annotation: Any, part: int | str) -> tuple[Any, bool]:
+    """The type one location part below ``annotation`` (``None`` if unknown), and whether
+    ``part`` names a union member rather than a key or index in the file."""
+    annotation = _unwrap(annotation)
+    origin, args = get_origin(annotation), get_args(annotation)
+    if _is_model(annotation):
+        fields = annotation.model_fields.items()
+        found = next((f for name, f in fields if part in (name, f.alias)), None)
+        return (found.annotation if found is not None else None), False
+    if _is_union(origin):
+        # Pydantic tries each member and tags its errors with the member's name.
+        member = next((arg for arg in args if getattr(arg, "__name__", None) == part), None)
+        return member, member is not None
+    if isinstance(part, int) and isinstance(origin, type) and issubclass(origin, Sequence):
+        if origin is tuple and not (len(args) == 2 and args[1] is Ellipsis):
+            return (args[part] if part < len(args) else None), False
+        return (args[0] if args else None), False
+    if isinstance(part, str) and isinstance(origin, type) and issubclass(origin, Mapping):
+        return (args[1] if len(args) == 2 else None), False
+    return None, False
+
+
+def _unwrap(annotation: Any) -> Any:
+    """``annotation`` without ``Annotated`` and without ``None`` in an optional."""
+    while True:
+        origin, args = get_origin(annotation), get_args(annotation)
+        if origin is Annotated:
+            annotation = args[0]
+            continue
+        if _is_union(origin):
+            members = [arg for arg in args if arg is not type(None)]
+            if len(members) == 1:
+                annotation = members[0]
+                continue
+        return annotation
+
+
+def _is_union(origin: Any) -> bool:
+    return origin is Union or origin is types.UnionType
+
+
+def _is_model(annotation: Any) -> bool:
+    return isinstance(annotation, type) and issubclass(annotation, BaseModel)

@@ -1,0 +1,7 @@
+"""The assembly that faces users: the graph, ``build_assistant``, settings and the CLI."""
+
+from ponder.graphs.assistant import Assistant, build_assistant, build_graph
+from ponder.graphs.reply import Reply
+from ponder.graphs.settings import Settings, load_settings
+
+__all__ = ["Assistant", "Reply", "Settings", "build_assistant", "build_graph", "load_settings"]

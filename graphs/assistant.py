@@ -25,6 +25,7 @@ from langgraph.graph import END, START, StateGraph
 
 from ponder.agents.models.base import ChatModel
 from ponder.agents.reasoning.engine import ReasoningConfig
+from ponder.agents.reasoning.types import Budget
 from ponder.agents.router import KeywordRouter, Router
 from ponder.constitution import Checker, Policy, default_policy_path, load_policy
 from ponder.graphs.nodes import Nodes, Parts
@@ -146,12 +147,16 @@ def reasoning_config(settings: Settings) -> ReasoningConfig:
         algorithm=r.algorithm,
         samples=r.samples,
         beam_width=r.beam_width,
-        expansion_width=r.samples,
-        max_expansions=r.max_expansions,
-        max_tokens=r.max_tokens,
+        expansion_width=r.expansion_width,
+        exploration=r.exploration,
+        budget=Budget(
+            max_expansions=r.max_expansions, max_tokens=r.max_tokens, max_seconds=r.max_seconds
+        ),
         max_step_tokens=r.max_step_tokens,
+        max_chain_tokens=r.max_chain_tokens,
         temperature=r.temperature,
         seed=r.seed,
+        scorer=r.scorer,
     )
 
 

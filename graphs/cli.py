@@ -172,7 +172,7 @@ def knowledge_query(
     store = open_store(settings)
     for e in store.query(text, k=k):
         console.print(
-            f"[bold]{e.score:.3f}[/bold] {e.title} ({e.source}, part {e.chunk_index + 1})",
+            f"[bold]{e.score:.3f}[/bold] {e.title} ({e.path}, part {e.chunk_index + 1})",
             highlight=False,
         )
         console.print(f"  {e.text[:300]}", markup=False, highlight=False)

@@ -6,14 +6,29 @@ Environment variables override the file; nested fields use ``__``, for example
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    SettingsError,
+)
 
 from ponder.agents.errors import ConfigError
+from ponder.agents.yamlfile import (
+    ParsedYaml,
+    Problem,
+    describe_validation_error,
+    duplicate_keys,
+    format_problems,
+    load_yaml_file,
+    node_line,
+)
 
 __all__ = [
     "KnowledgeSettings",
@@ -63,6 +78,15 @@ class KnowledgeSettings(_Section):
     chunk_overlap: int = Field(default=120, ge=0)
     """Characters shared by neighbouring chunks."""
 
+    @model_validator(mode="after")
+    def _overlap_below_chunk(self) -> KnowledgeSettings:
+        if self.chunk_overlap >= self.chunk_chars:
+            raise ValueError(
+                f"chunk_overlap ({self.chunk_overlap}) must be below chunk_chars "
+                f"({self.chunk_chars})"
+            )
+        return self
+
 
 class ReasoningSettings(_Section):
     """The hidden reasoning search."""
@@ -70,15 +94,26 @@ class ReasoningSettings(_Section):
     algorithm: Literal["greedy", "self_consistency", "beam", "mcts"] = "self_consistency"
     """Search algorithm."""
     samples: int = Field(default=4, ge=1, le=64)
-    """Chains for self-consistency; expansion width for beam and MCTS."""
+    """Chains sampled by self-consistency."""
     beam_width: int = Field(default=2, ge=1, le=16)
-    """Beams kept per depth (beam search)."""
+    """Chains kept per round (beam search)."""
+    expansion_width: int = Field(default=3, ge=1, le=16)
+    """Candidate steps per expansion (beam search, MCTS), generated in one batch."""
+    exploration: float = Field(default=1.0, ge=0)
+    """MCTS's UCT exploration constant."""
+    scorer: Literal["self_eval", "calculation"] = "calculation"
+    """How partial chains are valued: the calculator check alone, or averaged with the
+    model's own yes/no judgement of each step."""
     max_expansions: int = Field(default=16, ge=1)
-    """Most node expansions per search."""
-    max_tokens: int = Field(default=1200, ge=16)
+    """Most proposer calls per search."""
+    max_tokens: int = Field(default=1024, ge=16)
     """Most reasoning tokens per search."""
-    max_step_tokens: int = Field(default=160, ge=8)
-    """Most tokens per step (per chain for self-consistency)."""
+    max_seconds: float | None = Field(default=None, gt=0)
+    """Wall-clock limit per search; the best answer so far is used when it runs out."""
+    max_step_tokens: int = Field(default=64, ge=8)
+    """Most tokens per step (greedy, beam, MCTS)."""
+    max_chain_tokens: int = Field(default=160, ge=8)
+    """Most tokens per whole chain (self-consistency)."""
     temperature: float = Field(default=0.7, ge=0)
     """Sampling temperature of the proposer."""
     seed: int = 0
@@ -141,23 +176,56 @@ def load_settings(path: str | Path | None = None, **overrides: Any) -> Settings:
         path: A ``ponder.yaml``; ``None`` uses only the environment and defaults.
         **overrides: Values set in code, applied over the file.
 
-    Raises:
-        ConfigError: The file is unreadable or invalid; the message names the file,
-            the line and the field.
-    """
-    from ponder.agents.yamlfile import load_yaml_mapping, locate_errors
+    Returns:
+        The settings.
 
-    data: dict[str, Any] = {}
-    root = None
-    if path is not None:
-        data, root = load_yaml_mapping(Path(path))
+    Raises:
+        ConfigError: The file is missing, unreadable or invalid, or a ``PONDER_*`` variable
+            is; the message lists every problem as ``file:line: field 'a.b': message``.
+    """
+    parsed = _read_settings_file(path) if path is not None else None
+    values: dict[str, Any] = parsed.document if parsed is not None else {}
+    problems = duplicate_keys(parsed) if parsed is not None else []
     try:
-        return Settings(**{**data, **overrides})
-    except ValidationError as e:
-        where = str(path) if path is not None else "settings"
+        settings = Settings(**{**values, **overrides})
+    except ValidationError as exc:
+        problems += describe_validation_error(exc, parsed, Settings)
+    except SettingsError as exc:
+        raise ConfigError(f"{exc}; a nested PONDER_* variable must hold JSON") from None
+    else:
+        if not problems:
+            return settings
+    where = f"settings file {path}" if path is not None else "settings"
+    listing = "\n  ".join(format_problems(problems))
+    raise ConfigError(
+        f"{where} has {len(problems)} problem(s){_env_note()}; fix them and load again:"
+        f"\n  {listing}"
+    )
+
+
+def _read_settings_file(path: str | Path) -> ParsedYaml:
+    """The parsed file, whose document is a mapping of setting names (empty: ``{}``)."""
+    parsed = load_yaml_file(path)
+    if isinstance(parsed, Problem):
+        raise ConfigError(f"cannot load settings: {parsed}")
+    document = parsed.document if parsed.document is not None else {}
+    if not isinstance(document, dict):
         raise ConfigError(
-            f"invalid settings in {where}:\n" + "\n".join(locate_errors(e, root, where))
-        ) from None
+            f"{path}:1: expected a mapping of setting names to values at the top level, "
+            f"got a {type(document).__name__}"
+        )
+    for key in document:
+        if not isinstance(key, str):
+            line = node_line(parsed.root, (str(key),), key=True)
+            raise ConfigError(f"{path}:{line}: setting names are text; got the key {key!r}")
+    return ParsedYaml(file=parsed.file, root=parsed.root, document=document)
+
+
+def _env_note() -> str:
+    """Names the ``PONDER_*`` variables that are set: they override the file."""
+    prefix = str(Settings.model_config.get("env_prefix") or "").upper()
+    names = sorted(name for name in os.environ if prefix and name.upper().startswith(prefix))
+    return f" (set in the environment: {', '.join(names)})" if names else ""
 
 
 def dump_settings(settings: Settings) -> str:

@@ -34,6 +34,12 @@ def _forbid_real_models(request: pytest.FixtureRequest, monkeypatch: pytest.Monk
 
 
 @pytest.fixture(scope="session")
+def corpus() -> Path:
+    """The sample world-knowledge corpus shipped in examples/."""
+    return CORPUS
+
+
+@pytest.fixture(scope="session")
 def smollm2() -> local.LocalModel:
     """The embedded default model, loaded once per test session."""
     model = local.LocalModel("smollm2-135m")

@@ -1,0 +1,266 @@
+"""The reasoning engine: wire a chat model into a search and hide the chain.
+
+:func:`reason` is what the graph's ``reason`` node calls. It builds the model-backed
+proposer and scorer, runs the configured algorithm, and returns the answer with the
+reasoning wrapped in a :class:`~ponder.agents.reasoning.hidden.HiddenChain`, which
+the user-facing path refuses to serialize. :func:`write_trace_jsonl` appends the
+full trace to a training-data file.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import random
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Literal, assert_never, get_args
+
+from ponder.agents.models.base import ChatModel
+from ponder.agents.reasoning.beam import beam_search
+from ponder.agents.reasoning.greedy import greedy
+from ponder.agents.reasoning.hidden import HiddenChain
+from ponder.agents.reasoning.mcts import mcts
+from ponder.agents.reasoning.proposer import ChainProposer, ModelProposer
+from ponder.agents.reasoning.protocols import Scorer
+from ponder.agents.reasoning.scorers import CalculationScorer, SelfEvalScorer, WeightedScorer
+from ponder.agents.reasoning.self_consistency import self_consistency
+from ponder.agents.reasoning.traces import build_trace
+from ponder.agents.reasoning.types import Budget, SearchResult
+
+__all__ = [
+    "ALGORITHMS",
+    "Algorithm",
+    "ReasoningConfig",
+    "ReasoningOutcome",
+    "ScorerName",
+    "reason",
+    "run_search",
+    "write_trace_jsonl",
+]
+
+logger = logging.getLogger(__name__)
+
+Algorithm = Literal["greedy", "self_consistency", "beam", "mcts"]
+ALGORITHMS: tuple[Algorithm, ...] = get_args(Algorithm)
+ScorerName = Literal["self_eval", "calculation"]
+SCORERS: tuple[ScorerName, ...] = get_args(ScorerName)
+
+# A step without a calculation has nothing the calculator can refute, but nothing it
+# confirmed either: rank it between a refuted step (0) and a confirmed one (1).
+_UNCHECKED_STEP_VALUE = 0.8
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReasoningConfig:
+    """How to search: the algorithm, its widths, the budget and the sampling.
+
+    Every option is checked at construction; an unknown value raises ``ValueError``.
+    """
+
+    algorithm: Algorithm = "self_consistency"
+    """Which search runs."""
+    samples: int = 4
+    """Chains sampled by self-consistency."""
+    beam_width: int = 3
+    """Chains kept per round by beam search."""
+    expansion_width: int = 3
+    """Candidate steps per expansion (beam search and MCTS)."""
+    exploration: float = 1.0
+    """MCTS's UCT exploration constant."""
+    budget: Budget = field(default_factory=Budget)
+    """Limits on proposer calls, generated tokens, time and depth."""
+    max_step_tokens: int = 96
+    """Most tokens per step (greedy, beam search, MCTS)."""
+    max_chain_tokens: int = 512
+    """Most tokens per whole chain (self-consistency)."""
+    temperature: float = 0.8
+    """Sampling temperature; 0 decodes greedily."""
+    seed: int | None = None
+    """Seed for sampling and tie-breaking; None for fresh randomness."""
+    scorer: ScorerName = "self_eval"
+    """``self_eval``: the model judges each step (needs ``ChatModel.score``), averaged
+    with the calculator check; ``calculation``: the calculator check alone."""
+
+    def __post_init__(self) -> None:
+        _check_choice("algorithm", self.algorithm, ALGORITHMS)
+        _check_choice("scorer", self.scorer, SCORERS)
+        counts = ("samples", "beam_width", "expansion_width", "max_step_tokens", "max_chain_tokens")
+        for name in counts:
+            if getattr(self, name) < 1:
+                raise ValueError(f"ReasoningConfig.{name} must be >= 1, got {getattr(self, name)}")
+        if self.temperature < 0 or self.exploration < 0:
+            raise ValueError("temperature and exploration must be >= 0")
+        per_call = (
+            self.max_chain_tokens if self.algorithm == "self_consistency" else self.max_step_tokens
+        )
+        if per_call > self.budget.max_tokens:
+            raise ValueError(
+                f"budget.max_tokens={self.budget.max_tokens} is below the {per_call} tokens "
+                f"one {self.algorithm} proposal may cost; raise the budget or lower the limit"
+            )
+
+
+def _check_choice(name: str, value: object, choices: tuple[str, ...]) -> None:
+    # `value` is typed `object`: callers from YAML or untyped code can pass anything.
+    if value not in choices:
+        raise ValueError(f"unknown {name} {value!r}; choose one of {', '.join(choices)}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReasoningOutcome:
+    """What reasoning produced. Safe to show except ``hidden``, which refuses to be shown."""
+
+    answer: str | None
+    """The chosen final answer, or None if the budget ran out first."""
+    hidden: HiddenChain
+    """The chains, the tree and the counts; for checkpoints and traces, never users."""
+    reasoning_tokens: int
+    """Tokens generated while reasoning."""
+    nodes_expanded: int
+    """Proposer calls made (each expands one node)."""
+    algorithm: str
+    """Which search ran."""
+    score: float
+    """Confidence in the answer in [0, 1]; 0 without one."""
+
+
+def run_search(question: str, model: ChatModel, config: ReasoningConfig) -> SearchResult:
+    """Run the configured search with a model-backed proposer and scorer.
+
+    Args:
+        question: The problem.
+        model: Proposes steps and (with the ``self_eval`` scorer) judges them.
+        config: The search options.
+
+    Returns:
+        The full search result, tree included.
+    """
+    rng = random.Random(config.seed)
+    scorer = _scorer(model, config)
+    match config.algorithm:
+        case "greedy":
+            return greedy(question, _step_proposer(model, config), scorer, config.budget, rng)
+        case "self_consistency":
+            proposer = ChainProposer(
+                model,
+                max_chain_tokens=config.max_chain_tokens,
+                temperature=config.temperature,
+                seed=config.seed,
+            )
+            return self_consistency(
+                question, proposer, scorer, config.budget, rng, samples=config.samples
+            )
+        case "beam":
+            return beam_search(
+                question,
+                _step_proposer(model, config),
+                scorer,
+                config.budget,
+                rng,
+                beam_width=config.beam_width,
+                expansion_width=config.expansion_width,
+            )
+        case "mcts":
+            return mcts(
+                question,
+                _step_proposer(model, config),
+                scorer,
+                config.budget,
+                rng,
+                expansion_width=config.expansion_width,
+                exploration=config.exploration,
+            )
+        case _:
+            assert_never(config.algorithm)
+
+
+def _step_proposer(model: ChatModel, config: ReasoningConfig) -> ModelProposer:
+    return ModelProposer(
+        model,
+        max_step_tokens=config.max_step_tokens,
+        temperature=config.temperature,
+        seed=config.seed,
+    )
+
+
+def _scorer(model: ChatModel, config: ReasoningConfig) -> Scorer:
+    calculation = CalculationScorer(no_calc=_UNCHECKED_STEP_VALUE)
+    if config.scorer == "calculation":
+        return calculation
+    return WeightedScorer([(SelfEvalScorer(model), 1.0), (calculation, 1.0)])
+
+
+def reason(question: str, model: ChatModel, config: ReasoningConfig) -> ReasoningOutcome:
+    """Think before answering: search for an answer and hide how.
+
+    A search that runs out of budget is a normal end: the answer is the best found so
+    far, or None.
+
+    Args:
+        question: The user's problem.
+        model: The chat model to reason with.
+        config: The search options.
+
+    Returns:
+        The answer, counts safe to show, and the hidden chain.
+    """
+    result = run_search(question, model, config)
+    logger.info(
+        "reasoned with %s: %d tokens, %d expansions, answer %s",
+        result.algorithm,
+        result.tokens,
+        result.expansions,
+        "found" if result.answer is not None else "not found",
+    )
+    return ReasoningOutcome(
+        answer=result.answer,
+        hidden=HiddenChain(build_trace(question, result)),
+        reasoning_tokens=result.tokens,
+        nodes_expanded=result.expansions,
+        algorithm=result.algorithm,
+        score=result.score,
+    )
+
+
+def write_trace_jsonl(
+    path: str | os.PathLike[str],
+    question: str,
+    result: SearchResult | ReasoningOutcome,
+    verifier_outcome: bool | None = None,
+) -> None:
+    """Append one search's trace to a JSONL file, as training data for a reward model.
+
+    The line is written with a single ``write`` to a file opened for appending, then
+    flushed and synced, so concurrent writers and crashes leave whole lines.
+
+    Args:
+        path: The JSONL file; it and its folder are created if missing.
+        question: The question searched.
+        result: A search result or a reasoning outcome (whose hidden trace is used).
+        verifier_outcome: Whether a verifier judged the answer correct; None if
+            unknown.
+
+    Raises:
+        ValueError: If ``result`` belongs to a different question.
+    """
+    if isinstance(result, ReasoningOutcome):
+        trace = result.hidden.get_secret_value()
+        if trace.get("question") != question:
+            raise ValueError("the reasoning outcome belongs to a different question")
+    else:
+        trace = build_trace(question, result)
+    record = {
+        **trace,
+        "written_at": datetime.now(UTC).isoformat(),
+        "verifier_outcome": verifier_outcome,
+    }
+    line = json.dumps(record, ensure_ascii=False) + "\n"
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with target.open("a", encoding="utf-8") as file:
+        file.write(line)
+        file.flush()
+        os.fsync(file.fileno())

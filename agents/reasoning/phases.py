@@ -1,0 +1,233 @@
+"""The phases every search algorithm shares: expand, evaluate, roll out, choose, finish.
+
+Each algorithm file composes these in its own order; keeping them here means there is
+one implementation of budget checks, invalid-step handling and tree bookkeeping.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from ponder.agents.reasoning.protocols import Proposer, Scorer, score_many
+from ponder.agents.reasoning.tree import Node, SearchTree
+from ponder.agents.reasoning.types import BudgetMeter, SearchResult, Step
+
+__all__ = [
+    "abandon_alternatives",
+    "best_terminal",
+    "evaluate",
+    "expand",
+    "finish",
+    "pass_over_answers",
+    "roll_out",
+]
+
+logger = logging.getLogger(__name__)
+
+
+def expand(
+    tree: SearchTree,
+    node_id: int,
+    proposer: Proposer,
+    k: int,
+    meter: BudgetMeter,
+    *,
+    drop_duplicates: bool = True,
+) -> list[int]:
+    """Propose up to ``k`` children of a node in one call and add them all to the tree.
+
+    The call is narrowed to what the budget affords, and not made at all if nothing
+    fits. Invalid steps are pruned with value 0, a step repeating a sibling is pruned
+    as a duplicate, and a step past the depth limit without an answer is pruned too.
+
+    Args:
+        tree: The tree to grow.
+        node_id: The open, non-terminal node to expand.
+        proposer: Where candidate steps come from.
+        k: Expansion width.
+        meter: The budget being spent.
+        drop_duplicates: Prune siblings identical to an earlier one. Self-consistency
+            turns this off: identical chains are separate votes.
+
+    Returns:
+        Ids of the new children still alive (status ``open`` or ``terminal``).
+
+    Raises:
+        ValueError: If the proposer returns more steps than asked for.
+    """
+    width = meter.affordable(k)
+    if width == 0:
+        return []
+    steps = proposer.propose(tree.state(node_id), width)
+    if len(steps) > width:
+        raise ValueError(f"{type(proposer).__name__} returned {len(steps)} steps for k={width}")
+    meter.charge(steps)
+    tree.set_status(node_id, "expanded")
+    seen = {_text_key(child.step): child.id for child in tree.children(node_id) if child.step}
+    alive: list[int] = []
+    for step in steps:
+        child = tree.add_child(node_id, step)
+        reason = _rejection(step, child, seen if drop_duplicates else None, meter)
+        if reason is not None:
+            tree.abandon(child.id, reason)
+            if not step.valid:
+                tree.set_value(child.id, 0.0)
+            continue
+        seen.setdefault(_text_key(step), child.id)
+        if step.answer is not None:
+            tree.set_status(child.id, "terminal")
+        alive.append(child.id)
+    logger.debug("expanded node %d: %d of %d steps kept", node_id, len(alive), len(steps))
+    return alive
+
+
+def _text_key(step: Step) -> str:
+    return " ".join(step.text.split()).lower()
+
+
+def _rejection(
+    step: Step, child: Node, seen: dict[str, int] | None, meter: BudgetMeter
+) -> str | None:
+    if not step.valid:
+        return f"invalid step: {step.note or 'unusable'}"
+    if seen is not None and _text_key(step) in seen:
+        return f"duplicate of sibling #{seen[_text_key(step)]}"
+    if step.answer is None and child.depth >= meter.budget.max_depth:
+        return f"depth limit {meter.budget.max_depth} reached without an answer"
+    return None
+
+
+def evaluate(tree: SearchTree, node_ids: list[int], scorer: Scorer) -> None:
+    """Score the chains ending at these nodes (in one batch) and store the values."""
+    values = score_many(scorer, [tree.state(node_id) for node_id in node_ids])
+    for node_id, value in zip(node_ids, values, strict=True):
+        tree.set_value(node_id, value)
+
+
+def roll_out(tree: SearchTree, node_id: int, proposer: Proposer, meter: BudgetMeter) -> int:
+    """Extend a chain one sampled step at a time (width 1) until it ends.
+
+    The chain ends at an answer, at an invalid or too-deep step, or when the budget
+    runs out. Every step is added to the tree. Identical steps are not pruned here: a
+    roll-out has no siblings to compare with.
+
+    Returns:
+        The id of the last live node of the chain (terminal if it reached an answer).
+    """
+    tip = node_id
+    while tree.node(tip).status == "open" and not meter.exhausted():
+        children = expand(tree, tip, proposer, 1, meter, drop_duplicates=False)
+        if not children:
+            break
+        tip = children[0]
+    return tip
+
+
+def best_terminal(tree: SearchTree) -> int | None:
+    """The scored terminal node with the highest mean value (earliest on ties), or None."""
+    scored = [node for node in tree.terminals() if node.mean_value is not None]
+    if not scored:
+        return None
+    return max(scored, key=lambda node: (node.mean_value, -node.id)).id
+
+
+def abandon_alternatives(
+    tree: SearchTree, chosen_id: int, explain: Callable[[Node, Node], str | None]
+) -> None:
+    """Record why each branch beside the chosen path was given up.
+
+    For every node on the path from the root to ``chosen_id``, each sibling not
+    already pruned is abandoned with ``explain(sibling, node_on_path)``; ``None``
+    from ``explain`` leaves the sibling as it is.
+    """
+    for on_path in tree.lineage(chosen_id)[:-1]:  # the root has no siblings
+        node = tree.node(on_path)
+        assert node.parent is not None
+        for sibling in tree.children(node.parent):
+            if sibling.id != on_path and sibling.status != "pruned":
+                reason = explain(sibling, node)
+                if reason is not None:
+                    tree.abandon(sibling.id, reason)
+
+
+def pass_over_answers(
+    tree: SearchTree, chosen_id: int, explain: Callable[[Node, Node], str | None]
+) -> None:
+    """Record why every other answer the search found was not chosen.
+
+    Each terminal node except ``chosen_id`` that has no reason yet gains
+    ``explain(terminal, chosen)`` (it stays ``terminal``); ``None`` records nothing.
+    """
+    chosen = tree.node(chosen_id)
+    for terminal in tree.terminals():
+        if terminal.id != chosen_id and terminal.prune_reason is None:
+            reason = explain(terminal, chosen)
+            if reason is not None:
+                tree.abandon(terminal.id, reason)
+
+
+def finish(
+    tree: SearchTree,
+    meter: BudgetMeter,
+    algorithm: str,
+    chosen_id: int | None,
+    score: float | None = None,
+    stop_reason: str | None = None,
+) -> SearchResult:
+    """Package the outcome of a search.
+
+    Args:
+        tree: The finished tree.
+        meter: What was spent.
+        algorithm: The algorithm's name.
+        chosen_id: The terminal node whose answer is chosen, or None if there is none.
+        score: Confidence in the answer; defaults to the chosen node's mean value.
+        stop_reason: Why the search stopped; defaults to the budget's reason if it ran
+            out, else "search finished".
+
+    Returns:
+        The result. Without a chosen node, the answer is None, the score 0 and
+        ``best_path`` the unfinished chain that got furthest.
+    """
+    stop_reason = stop_reason or meter.stop_reason() or "search finished"
+    if chosen_id is None:
+        path_end = _best_unfinished(tree)
+        answer, final_score = None, 0.0
+    else:
+        chosen = tree.node(chosen_id)
+        if chosen.step is None or chosen.step.answer is None:
+            raise ValueError(f"node {chosen_id} gives no answer and cannot be chosen")
+        path_end, answer = chosen_id, chosen.step.answer
+        final_score = score if score is not None else chosen.mean_value
+        if final_score is None:
+            raise ValueError(f"node {chosen_id} was never scored; evaluate it before choosing it")
+    logger.info(
+        "%s search: %d expansions, %d tokens, %d nodes, answer %s (%s)",
+        algorithm,
+        meter.expansions,
+        meter.tokens,
+        len(tree),
+        "found" if answer is not None else "not found",
+        stop_reason,
+    )
+    return SearchResult(
+        answer=answer,
+        score=final_score,
+        best_path=tree.path(path_end),
+        best_node=path_end,
+        tree=tree,
+        tokens=meter.tokens,
+        expansions=meter.expansions,
+        algorithm=algorithm,
+        stop_reason=stop_reason,
+    )
+
+
+def _best_unfinished(tree: SearchTree) -> int:
+    live = [node for node in tree if node.step is not None and node.status != "pruned"]
+    if not live:
+        return tree.root.id
+    # Deepest first, then most valuable: the chain that got furthest is the most useful
+    # partial reasoning to show a developer.
+    return max(live, key=lambda node: (node.depth, node.mean_value or 0.0, -node.id)).id

@@ -1,0 +1,180 @@
+"""Proposers backed by a :class:`~ponder.agents.models.base.ChatModel`.
+
+Both continue the assistant message that holds the steps so far, so sibling candidates
+share one prompt prefix and come from one batched ``generate(n=k)`` call.
+:class:`ModelProposer` samples one step (one line) at a time, for tree search;
+:class:`ChainProposer` samples whole chains down to their answer, for self-consistency.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import KW_ONLY, dataclass
+
+from ponder.agents.errors import ModelOutputError
+from ponder.agents.models.base import ChatModel, GenerationSettings, Message
+from ponder.agents.reasoning.prompts import DEFAULT_SYSTEM_PROMPT
+from ponder.agents.reasoning.steps import parse_step
+from ponder.agents.reasoning.types import SearchState, Step
+
+__all__ = ["ChainProposer", "ModelProposer", "build_messages"]
+
+logger = logging.getLogger(__name__)
+
+
+def build_messages(state: SearchState, system_prompt: str) -> list[Message]:
+    """The chat asking for what comes after ``state``.
+
+    The steps so far form an unfinished assistant reply (one step per line, ending
+    with a newline), which the model continues.
+
+    Args:
+        state: The question and the steps so far.
+        system_prompt: Describes the step format.
+
+    Returns:
+        System, user and (to be continued) assistant messages.
+    """
+    prefix = state.chain_text + "\n" if state.steps else ""
+    return [
+        {"role": "system", "content": system_prompt},
+        {"role": "user", "content": state.question},
+        {"role": "assistant", "content": prefix},
+    ]
+
+
+def _sample_steps(
+    model: ChatModel,
+    state: SearchState,
+    k: int,
+    system_prompt: str,
+    settings: GenerationSettings,
+) -> list[Step]:
+    """Sample ``k`` continuations of ``state`` in one call and parse each into a step."""
+    if k < 1:
+        raise ValueError(f"k must be >= 1, got {k}")
+    completions = model.generate(build_messages(state, system_prompt), n=k, settings=settings)
+    if len(completions) != k:
+        raise ModelOutputError(
+            f"{model.name} returned {len(completions)} samples for n={k}; "
+            "a ChatModel must return exactly n completions"
+        )
+    steps = [
+        parse_step(c.text, tokens=c.completion_tokens, truncated=c.finish_reason == "length")
+        for c in completions
+    ]
+    logger.debug(
+        "proposed %d steps at depth %d (%d invalid)",
+        k,
+        len(state.steps),
+        sum(not step.valid for step in steps),
+    )
+    return steps
+
+
+@dataclass(frozen=True, eq=False)
+class ModelProposer:
+    """Proposes next steps, one line each, by sampling a chat model.
+
+    Args:
+        model: The chat model.
+        system_prompt: Describes the step format (one step per line, ``<calc>`` for
+            arithmetic, ``Answer: X`` to finish) with worked examples.
+        max_step_tokens: Most tokens per step.
+        temperature: Sampling temperature; 0 decodes greedily (all k samples equal).
+        top_p: Nucleus sampling mass.
+        seed: Sampling seed for reproducible searches; None for fresh randomness.
+    """
+
+    model: ChatModel
+    _: KW_ONLY
+    system_prompt: str = DEFAULT_SYSTEM_PROMPT
+    max_step_tokens: int = 96
+    temperature: float = 0.8
+    top_p: float = 0.95
+    seed: int | None = None
+
+    def __post_init__(self) -> None:
+        self.settings()  # validate the sampling options now, not at the first call
+
+    def settings(self) -> GenerationSettings:
+        """The sampling settings of every call: one line, at most ``max_step_tokens``."""
+        return GenerationSettings(
+            max_tokens=self.max_step_tokens,
+            temperature=self.temperature,
+            top_p=self.top_p,
+            stop=("\n",),
+            seed=self.seed,
+        )
+
+    def propose(self, state: SearchState, k: int) -> list[Step]:
+        """Sample ``k`` candidate next steps in one batched call.
+
+        Args:
+            state: The question and the steps so far.
+            k: How many candidates.
+
+        Returns:
+            ``k`` parsed steps; unusable samples are invalid steps.
+
+        Raises:
+            ModelOutputError: If the model returns a different number of samples.
+        """
+        return _sample_steps(self.model, state, k, self.system_prompt, self.settings())
+
+
+@dataclass(frozen=True, eq=False)
+class ChainProposer:
+    """Proposes whole chains, each down to its ``Answer:`` line, by sampling a chat model.
+
+    Each returned :class:`Step` is a multi-line chain; its text after the answer line
+    is dropped. Generation stops only at the model's end or ``max_chain_tokens``.
+
+    Args:
+        model: The chat model.
+        system_prompt: Describes the step format, with worked examples.
+        max_chain_tokens: Most tokens per chain.
+        temperature: Sampling temperature; keep it above 0 so chains differ.
+        top_p: Nucleus sampling mass.
+        seed: Sampling seed for reproducible searches; None for fresh randomness.
+    """
+
+    model: ChatModel
+    _: KW_ONLY
+    system_prompt: str = DEFAULT_SYSTEM_PROMPT
+    max_chain_tokens: int = 512
+    temperature: float = 0.8
+    top_p: float = 0.95
+    seed: int | None = None
+
+    def __post_init__(self) -> None:
+        self.settings()
+
+    @property
+    def max_step_tokens(self) -> int:
+        """The most tokens one proposal costs: a whole chain here."""
+        return self.max_chain_tokens
+
+    def settings(self) -> GenerationSettings:
+        """The sampling settings of every call: no stop string, ``max_chain_tokens``."""
+        return GenerationSettings(
+            max_tokens=self.max_chain_tokens,
+            temperature=self.temperature,
+            top_p=self.top_p,
+            seed=self.seed,
+        )
+
+    def propose(self, state: SearchState, k: int) -> list[Step]:
+        """Sample ``k`` complete chains (continuing ``state``) in one batched call.
+
+        Args:
+            state: The question and any steps already taken.
+            k: How many chains.
+
+        Returns:
+            ``k`` chains as steps; one cut off before its answer is invalid.
+
+        Raises:
+            ModelOutputError: If the model returns a different number of samples.
+        """
+        return _sample_steps(self.model, state, k, self.system_prompt, self.settings())

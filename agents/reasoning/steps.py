@@ -1,0 +1,116 @@
+"""Turn a model's raw text into a checked :class:`~ponder.agents.reasoning.types.Step`.
+
+A model mistake is data, not a crash: an empty or cut-off step becomes a step with
+``valid=False`` and a note, and a wrong calculation is recorded in ``calc_error`` so
+scorers can value it low.
+
+Arithmetic is tool-checked. A step may carry ``<calc>EXPR</calc>``; the expression is
+evaluated by :func:`~ponder.agents.reasoning.calculator.calculate`, and a number the
+text then claims (``<calc>2+2</calc> = 5``) is compared with the true result.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from ponder.agents.reasoning.answers import answer_line_end, extract_answer
+from ponder.agents.reasoning.calculator import CalculationError, calculate, format_number
+from ponder.agents.reasoning.types import Step
+
+__all__ = ["parse_step"]
+
+_CALC = re.compile(
+    r"<calc>(?P<expr>.*?)</calc>(?:\s*(?:=|==|≈)\s*(?P<claim>[-+]?[\d,]*\.?\d+))?", re.DOTALL
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Calculations:
+    """The ``<calc>`` findings of one text, in the shape a Step stores them."""
+
+    expressions: str | None
+    results: str | None
+    error: str | None
+
+
+def _check_calculations(text: str) -> _Calculations:
+    """Evaluate every ``<calc>`` in ``text`` and check the result each one claims."""
+    expressions: list[str] = []
+    results: list[str] = []
+    errors: list[str] = []
+    for match in _CALC.finditer(text):
+        expression = match.group("expr").strip()
+        expressions.append(expression)
+        try:
+            value = calculate(expression)
+        except CalculationError as error:
+            errors.append(str(error))
+            continue
+        results.append(format_number(value))
+        claim = match.group("claim")
+        if claim is not None and not _agrees(claim, value):
+            errors.append(f"{expression} is {format_number(value)}, but the step says {claim}")
+    if text.count("<calc>") > len(expressions):
+        errors.append("unclosed <calc> tag")
+    return _Calculations(
+        expressions="; ".join(expressions) if expressions else None,
+        results="; ".join(results) if expressions and len(results) == len(expressions) else None,
+        error=errors[0] if errors else None,
+    )
+
+
+def _agrees(claim: str, value: int | float) -> bool:
+    """Whether a written number matches a result, to the precision it was written with."""
+    digits = claim.replace(",", "")
+    if isinstance(value, int) and "." not in digits:
+        return int(digits) == value  # exact, even past float range
+    claimed = float(digits)
+    decimals = len(digits.split(".")[1]) if "." in digits else 0
+    # "10/3 = 3.33" is right to the two decimals written; "= 3" for 10/3 is not.
+    tolerance = 0.5 * 10.0**-decimals if decimals else 1e-9 * max(1.0, abs(value))
+    return abs(claimed - value) <= tolerance + 1e-12
+
+
+def parse_step(text: str, *, tokens: int, truncated: bool = False) -> Step:
+    """Parse one sampled step (or whole chain) into a checked :class:`Step`.
+
+    Text after the line that gives the answer is dropped: a chain ends at its answer.
+
+    Args:
+        text: The generated text, stop string already removed.
+        tokens: How many tokens generating it cost.
+        truncated: Whether generation hit its token limit before finishing.
+
+    Returns:
+        The step. It is invalid when empty, when its answer is empty, or when it was
+        cut off before giving an answer.
+    """
+    text = text.strip()
+    end = answer_line_end(text)
+    note = ""
+    if end is not None and text[end:].strip():
+        text, note = text[:end].rstrip(), "dropped text after the answer"
+    answer = extract_answer(text)
+    calc = _check_calculations(text)
+    invalid = _invalid_because(text, answer, truncated=truncated, tokens=tokens)
+    return Step(
+        text=text,
+        calculation=calc.expressions,
+        calc_result=calc.results,
+        calc_error=calc.error,
+        valid=invalid is None,
+        answer=answer if answer else None,
+        tokens=tokens,
+        note="; ".join(part for part in (invalid, note, calc.error) if part),
+    )
+
+
+def _invalid_because(text: str, answer: str | None, *, truncated: bool, tokens: int) -> str | None:
+    if not text:
+        return "empty step"
+    if answer is not None and not answer:
+        return "empty answer"
+    if truncated and answer is None:
+        return f"cut off at {tokens} tokens before finishing"
+    return None

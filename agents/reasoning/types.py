@@ -1,0 +1,230 @@
+"""The values of the reasoning search: steps, states, budgets and results.
+
+A search grows a :class:`~ponder.agents.reasoning.tree.SearchTree` of :class:`Step`s
+from a question. A :class:`SearchState` is one path through that tree: the question
+and the steps taken so far. Every algorithm spends against a :class:`Budget` through a
+:class:`BudgetMeter` and returns a :class:`SearchResult`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ponder.agents.reasoning.tree import SearchTree
+
+__all__ = ["Budget", "BudgetMeter", "SearchResult", "SearchState", "Step"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Step:
+    """One reasoning step a proposer produced, already parsed and checked."""
+
+    text: str
+    """The step as the model wrote it: one line, or a whole chain from a chain proposer."""
+    calculation: str | None = None
+    """The ``<calc>`` expression of the step (several are joined by ``"; "``); None if none."""
+    calc_result: str | None = None
+    """What the calculator computed for ``calculation`` (joined the same way); None if it
+    failed or there was no calculation."""
+    calc_error: str | None = None
+    """Why the step's arithmetic is wrong: the expression failed, or the text claims a
+    different result than the calculator's. None when every calculation checks out."""
+    valid: bool = True
+    """False when the step is unusable (empty, cut off, empty answer). Invalid steps are
+    scored 0 and never expanded."""
+    answer: str | None = None
+    """The final answer the step gives, as written; None for an intermediate step."""
+    tokens: int = 0
+    """Tokens generated for this step."""
+    note: str = ""
+    """What the parser noticed, for developers reading traces (e.g. why it is invalid)."""
+
+    def __post_init__(self) -> None:
+        if self.tokens < 0:
+            raise ValueError(f"Step.tokens must be >= 0, got {self.tokens}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """The step as a JSON-compatible dict."""
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class SearchState:
+    """A question and the steps taken so far: one path from the root of a search tree."""
+
+    question: str
+    """The problem being solved."""
+    steps: tuple[Step, ...] = ()
+    """The steps so far, oldest first."""
+
+    @property
+    def is_terminal(self) -> bool:
+        """Whether the last step gives a final answer."""
+        return self.answer is not None
+
+    @property
+    def answer(self) -> str | None:
+        """The final answer of the last step, or None while the chain is unfinished."""
+        return self.steps[-1].answer if self.steps else None
+
+    @property
+    def chain_text(self) -> str:
+        """The steps' texts, one per line: what the model sees as its reply so far."""
+        return "\n".join(step.text for step in self.steps)
+
+    def extend(self, step: Step) -> SearchState:
+        """The state after taking one more step.
+
+        Args:
+            step: The next step.
+
+        Returns:
+            A new state; this one is unchanged.
+
+        Raises:
+            ValueError: If this state already has a final answer.
+        """
+        if self.is_terminal:
+            raise ValueError("cannot extend a state that already has a final answer")
+        return replace(self, steps=(*self.steps, step))
+
+
+@dataclass(frozen=True, kw_only=True)
+class Budget:
+    """How much one search may spend. Every algorithm stops before going past any limit."""
+
+    max_expansions: int = 64
+    """Most proposer calls (each expands one node into its candidate children)."""
+    max_tokens: int = 8_000
+    """Most generated tokens over the whole search."""
+    max_seconds: float | None = None
+    """Wall-clock limit; no proposer call starts after it. None for no limit."""
+    max_depth: int = 16
+    """Most steps in one chain; a deeper step without an answer is pruned."""
+
+    def __post_init__(self) -> None:
+        if self.max_expansions < 1:
+            raise ValueError(f"Budget.max_expansions must be >= 1, got {self.max_expansions}")
+        if self.max_tokens < 1:
+            raise ValueError(f"Budget.max_tokens must be >= 1, got {self.max_tokens}")
+        if self.max_seconds is not None and self.max_seconds < 0:
+            raise ValueError(f"Budget.max_seconds must be >= 0 or None, got {self.max_seconds}")
+        if self.max_depth < 1:
+            raise ValueError(f"Budget.max_depth must be >= 1, got {self.max_depth}")
+
+
+class BudgetMeter:
+    """What one search has spent of its :class:`Budget`. Algorithms make one per call.
+
+    A proposer call is only started if it fits whole: the meter reserves
+    ``step_tokens`` (the proposer's ``max_step_tokens``) for every sample, so the tokens
+    actually spent can never pass ``max_tokens``.
+
+    Args:
+        budget: The limits.
+        step_tokens: The most tokens one proposed step can cost.
+        clock: Seconds, monotonic; defaults to :func:`time.monotonic`.
+    """
+
+    def __init__(
+        self,
+        budget: Budget,
+        *,
+        step_tokens: int,
+        clock: Callable[[], float] | None = None,
+    ) -> None:
+        if step_tokens < 1:
+            raise ValueError(f"step_tokens must be >= 1, got {step_tokens}")
+        self.budget = budget
+        self.step_tokens = step_tokens
+        self.tokens = 0
+        self.expansions = 0
+        self._clock = clock or time.monotonic
+        self.started = self._clock()
+
+    def elapsed(self) -> float:
+        """Seconds since the search started."""
+        return self._clock() - self.started
+
+    def stop_reason(self) -> str | None:
+        """Why no further proposer call may start, or None while one may."""
+        budget = self.budget
+        if self.expansions >= budget.max_expansions:
+            return f"budget: all {budget.max_expansions} expansions used"
+        if budget.max_tokens - self.tokens < self.step_tokens:
+            return (
+                f"budget: {self.tokens} of {budget.max_tokens} tokens used, "
+                f"and one more step may cost {self.step_tokens}"
+            )
+        if budget.max_seconds is not None and self.elapsed() >= budget.max_seconds:
+            return f"budget: {budget.max_seconds}s time limit reached"
+        return None
+
+    def exhausted(self) -> bool:
+        """Whether the budget forbids any further proposer call."""
+        return self.stop_reason() is not None
+
+    def affordable(self, k: int) -> int:
+        """How many of ``k`` samples one proposer call may ask for now (0: don't call)."""
+        if self.exhausted():
+            return 0
+        return min(k, (self.budget.max_tokens - self.tokens) // self.step_tokens)
+
+    def charge(self, steps: Sequence[Step]) -> None:
+        """Record one proposer call and the tokens its steps cost.
+
+        Raises:
+            ValueError: If a step cost more than ``step_tokens``: the proposer broke its
+                own ``max_step_tokens`` promise, so the budget could not be kept.
+        """
+        over = [step.tokens for step in steps if step.tokens > self.step_tokens]
+        if over:
+            raise ValueError(
+                f"a proposer step cost {max(over)} tokens, over its max_step_tokens="
+                f"{self.step_tokens}; fix the proposer so the budget can be kept"
+            )
+        self.expansions += 1
+        self.tokens += sum(step.tokens for step in steps)
+
+
+@dataclass(frozen=True, kw_only=True)
+class SearchResult:
+    """What a search found, what it cost, and the whole tree it grew."""
+
+    answer: str | None
+    """The chosen final answer as written, or None if no chain reached one."""
+    score: float
+    """Confidence in ``answer`` in [0, 1] (the chosen node's value, or the vote share
+    for self-consistency); 0 when there is no answer."""
+    best_path: tuple[Step, ...]
+    """The chosen chain; without an answer, the unfinished chain that got furthest."""
+    best_node: int
+    """Id of the tree node where ``best_path`` ends (0, the root, if it is empty)."""
+    tree: SearchTree = field(repr=False)
+    """Every node the search created, abandoned ones included, with their reasons."""
+    tokens: int
+    """Tokens generated by the proposer."""
+    expansions: int
+    """Proposer calls made."""
+    algorithm: str
+    """Which algorithm produced this result."""
+    stop_reason: str
+    """Why the search stopped: finished, or which budget limit ran out."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """The result, tree included, as a JSON-compatible dict."""
+        return {
+            "algorithm": self.algorithm,
+            "answer": self.answer,
+            "score": self.score,
+            "tokens": self.tokens,
+            "expansions": self.expansions,
+            "stop_reason": self.stop_reason,
+            "best_node": self.best_node,
+            "best_path": [step.to_dict() for step in self.best_path],
+            "tree": self.tree.to_dict(),
+        }
