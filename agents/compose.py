@@ -10,6 +10,7 @@ from typing import Protocol
 
 import jinja2
 
+from ponder.agents.grounding import most_grounded
 from ponder.agents.models.base import ChatModel, GenerationSettings, Message
 
 __all__ = ["Citation", "Draft", "EvidenceLike", "compose", "format_sources"]
@@ -92,6 +93,7 @@ def compose(
     critique: str | None = None,
     history: Sequence[Message] = (),
     max_tokens: int = 160,
+    candidates: int = 4,
 ) -> Draft:
     """Write the answer to ``question``.
 
@@ -102,7 +104,9 @@ def compose(
         reasoning_answer: The hidden search's final answer, if reasoning ran.
         critique: Guidance from the output check when a draft must be revised.
         history: Earlier turns of the thread.
-        max_tokens: Most tokens to generate.
+        max_tokens: Most tokens to generate per draft.
+        candidates: With evidence, draft this many answers (the greedy one and
+            samples, in two batched calls) and keep the best grounded in the evidence.
 
     Returns:
         The draft with its citations and token count.
@@ -113,14 +117,18 @@ def compose(
     messages: list[Message] = [{"role": "system", "content": system.strip()}]
     messages += list(history)
     messages.append({"role": "user", "content": question})
-    settings = GenerationSettings(max_tokens=max_tokens)
-    completion = model.generate(messages, n=1, settings=settings)[0]
-    text = completion.text.strip()
+    completions = model.generate(messages, n=1, settings=GenerationSettings(max_tokens=max_tokens))
+    if evidence and candidates > 1:
+        sampled = GenerationSettings(max_tokens=max_tokens, temperature=0.7, seed=0)
+        completions += model.generate(messages, n=candidates - 1, settings=sampled)
+    best = most_grounded([c.text for c in completions], [e.text for e in evidence])
+    text = completions[best].text.strip()
+    tokens = sum(c.completion_tokens for c in completions)
     if reasoning_answer and reasoning_answer.strip().lower() not in text.lower():
         # Small language models sometimes drop the result they were handed; the answer
         # must carry it, so state it first.
         text = f"The answer is {reasoning_answer.strip()}. {text}".strip()
-    return Draft(text=text, citations=_cited(text, evidence), tokens=completion.completion_tokens)
+    return Draft(text=text, citations=_cited(text, evidence), tokens=tokens)
 
 
 def format_sources(citations: Sequence[Citation]) -> str:

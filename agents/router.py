@@ -35,7 +35,7 @@ class Router(Protocol):
         ...
 
 
-_ARITHMETIC = re.compile(r"\d\s*[-+*/×÷^%]\s*\(?\s*\d|\d+\s*%|\bsqrt\b")
+_ARITHMETIC = re.compile(r"\d[\d.,]*\s*[-+*/×÷^%]\s*\(?\s*\d[\d.,]*|\d+\s*%|\bsqrt\b")
 _REASONING_WORDS = re.compile(
     r"\b(calculate|compute|solve|how many|how much|what is the (sum|product|difference)|"
     r"step by step|prove|puzzle|percent(age)?|average|total|twice|half of|times|"
@@ -74,12 +74,14 @@ class KeywordRouter:
         elif reasoning_cue:
             reasons.append(f"reasoning: multi-step cue {reasoning_cue.group(0)!r}")
         knowledge_cue = _KNOWLEDGE_WORDS.search(question)
-        # A pure calculation needs no evidence even when phrased "what is 17 * 23".
-        knowledge = bool(has_knowledge and knowledge_cue and not arithmetic)
-        if knowledge and knowledge_cue:
-            reasons.append(f"knowledge: factual cue {knowledge_cue.group(0)!r}")
-        elif knowledge_cue and not has_knowledge:
+        # A pure calculation needs no evidence even when phrased "what is 17 * 23"; any
+        # other question looks things up (cheap, and weak matches are filtered later),
+        # which also covers languages the cue words do not.
+        knowledge = has_knowledge and not arithmetic
+        if not has_knowledge:
             reasons.append("knowledge skipped: the store is empty")
-        if not reasons:
-            reasons.append("no reasoning or knowledge cue: answer directly")
+        elif knowledge and knowledge_cue:
+            reasons.append(f"knowledge: factual cue {knowledge_cue.group(0)!r}")
+        elif knowledge:
+            reasons.append("knowledge: an open question may have evidence")
         return Route(knowledge=knowledge, reasoning=reasoning, reason="; ".join(reasons))

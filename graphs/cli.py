@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import os
 import time
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -191,6 +193,16 @@ def rules_validate(
 
 def main() -> None:
     """Entry point of the ``ponder`` console script."""
+    # The CLI shows its own progress; library progress bars and advisories are noise here.
+    # Weights come from installed packages, never from a hub.
+    for name, value in (
+        ("HF_HUB_DISABLE_PROGRESS_BARS", "1"),
+        ("TRANSFORMERS_VERBOSITY", "error"),
+        ("HF_HUB_OFFLINE", "1"),
+        ("TOKENIZERS_PARALLELISM", "false"),
+    ):
+        os.environ.setdefault(name, value)
+    warnings.filterwarnings("ignore", module=r"transformers(\.|$)")
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
         app()

@@ -108,7 +108,7 @@ class ReasoningSettings(_Section):
     """Most proposer calls per search."""
     max_tokens: int = Field(default=1024, ge=16)
     """Most reasoning tokens per search."""
-    max_seconds: float | None = Field(default=None, gt=0)
+    max_seconds: float | None = Field(default=60.0, gt=0)
     """Wall-clock limit per search; the best answer so far is used when it runs out."""
     max_step_tokens: int = Field(default=64, ge=8)
     """Most tokens per step (greedy, beam, MCTS)."""

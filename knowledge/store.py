@@ -276,8 +276,15 @@ class KnowledgeStore:
         """
         if ids is None and where is None:
             raise ValueError("delete needs ids or where; refusing to delete everything")
-        if ids is not None and not ids:
-            return 0
+        if ids is not None:
+            if not ids:
+                return 0
+            # Chroma counts every id it is given as deleted, stored or not: pass it only the
+            # stored ones (the get applies ``where`` as well).
+            ids = self._collection.get(ids=list(ids), where=where, include=[])["ids"]
+            if not ids:
+                return 0
+            where = None
         result = self._collection.delete(ids=list(ids) if ids is not None else None, where=where)
         return result["deleted"] if result else 0
 

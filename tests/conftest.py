@@ -1,7 +1,9 @@
 """Test-wide fixtures.
 
-Loading a real model is an error unless the test is marked ``real_model``: unit tests
-run on fakes, and the few integration tests share one loaded model per session.
+Loading real weights is an error unless the test is marked ``real_model`` (the chat
+model) or ``real_embedder`` (sentence-transformers): unit tests run on fakes, so a test
+meant for a fake cannot pass by loading weights (slowly), and the integration tests
+share one loaded model per session.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from ponder.agents.models import local
+from ponder.knowledge import embedder as embedder_module
 
 REPO = Path(__file__).resolve().parents[1]
 CORPUS = REPO / "examples" / "corpus"
@@ -31,6 +34,21 @@ def _forbid_real_models(request: pytest.FixtureRequest, monkeypatch: pytest.Monk
             )
 
         monkeypatch.setattr(local.LocalModel, "_load", refuse)
+
+
+@pytest.fixture(autouse=True)
+def _forbid_real_embedder(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    marks = {m.name for m in request.node.iter_markers()}
+    if marks & {"real_embedder", "real_model"}:
+        return
+
+    def refuse(model_dir: Path, device: str | None = None) -> object:
+        raise AssertionError(
+            f"{request.node.nodeid} loads the real embedder from {model_dir}; "
+            "mark it @pytest.mark.real_embedder or use HashingEmbedder"
+        )
+
+    monkeypatch.setattr(embedder_module, "load_sentence_transformer", refuse)
 
 
 @pytest.fixture(scope="session")

@@ -81,6 +81,9 @@ class ChatModel(Protocol):
 
         Returns:
             ``n`` completions, in order.
+
+        Raises:
+            ValueError: ``n < 1``.
         """
         ...
 

@@ -84,6 +84,8 @@ class OpenAIModel:
         settings: GenerationSettings | None = None,
     ) -> list[Completion]:
         settings = settings or _DEFAULT
+        if n < 1:
+            raise ValueError(f"n must be >= 1, got {n}")
         kwargs: dict[str, Any] = {
             "n": n,
             "temperature": settings.temperature,

@@ -19,6 +19,12 @@ def _count_tokens(text: str) -> int:
     return len(text.split())
 
 
+def _check_n(n: int) -> None:
+    # A real model refuses n < 1 too; a fake that returned [] would hide the caller's bug.
+    if n < 1:
+        raise ValueError(f"n must be >= 1, got {n}")
+
+
 def _completion(messages: Sequence[Message], text: str, settings: GenerationSettings) -> Completion:
     for stop in settings.stop:
         if stop in text:
@@ -59,6 +65,7 @@ class ScriptedChatModel:
         settings: GenerationSettings | None = None,
     ) -> list[Completion]:
         settings = settings or _DEFAULT
+        _check_n(n)
         self.calls.append(list(messages))
         if len(self.responses) < n:
             raise ScriptExhausted(
@@ -97,6 +104,7 @@ class FunctionChatModel:
         settings: GenerationSettings | None = None,
     ) -> list[Completion]:
         settings = settings or _DEFAULT
+        _check_n(n)
         texts = self.fn(messages, n, settings)
         if len(texts) != n:
             raise AssertionError(f"{self.name}: fn returned {len(texts)} replies for n={n}")

@@ -84,8 +84,16 @@ def test_reasoning_is_hidden_and_counted(tmp_path, store, policy):
     assert SECRET_STEP in "".join(state["reasoning"].chains)  # kept in state, hidden from users
 
 
+def _until_critiqued(first: str, after: str) -> FunctionChatModel:
+    def fn(messages, n, settings):
+        critiqued = "broke the assistant's rules" in messages[0]["content"]
+        return [after if critiqued else first] * n
+
+    return FunctionChatModel(fn, score_fn=lambda m, c: -0.7)
+
+
 def test_draft_that_breaks_a_revise_rule_is_rewritten(tmp_path, store, policy):
-    language = _language_model(["Write to jane.doe@example.com for details.", "Use the form."])
+    language = _until_critiqued("Write to jane.doe@example.com for details.", "Use the form.")
     assistant = _build(tmp_path, store, policy, language=language)
 
     reply = assistant.invoke("How can I reach the support team?")
@@ -97,8 +105,8 @@ def test_draft_that_breaks_a_revise_rule_is_rewritten(tmp_path, store, policy):
 
 
 def test_rewrites_that_keep_failing_end_in_redaction(tmp_path, store, policy):
-    stubborn = ["Mail jane.doe@example.com now."] * 3
-    assistant = _build(tmp_path, store, policy, language=_language_model(stubborn), max_revisions=1)
+    stubborn = _until_critiqued("Mail jane.doe@example.com now.", "Mail jane.doe@example.com!")
+    assistant = _build(tmp_path, store, policy, language=stubborn, max_revisions=1)
 
     reply = assistant.invoke("How can I reach the support team?")
 

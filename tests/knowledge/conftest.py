@@ -1,8 +1,7 @@
-"""Fixtures for the knowledge tests, and the switch that keeps the real embedder out.
+"""Fixtures for the knowledge tests: a store on the fake embedder and a folder of documents.
 
-Only tests marked ``real_embedder`` may load sentence-transformers weights; anywhere else
-a load is an error, so a test that meant to use the fake cannot pass by accident (slowly).
-Those tests share the session-scoped ``real_embedder`` fixture of ``tests/conftest.py``.
+Tests that need the real embedder are marked ``real_embedder`` and share the session
+fixture of ``tests/conftest.py``, whose switch refuses real weights anywhere else.
 """
 
 from __future__ import annotations
@@ -13,26 +12,7 @@ from pathlib import Path
 import pytest
 
 from ponder.knowledge import KnowledgeStore
-from ponder.knowledge import embedder as embedder_module
 from ponder.knowledge.testing import HashingEmbedder
-
-
-class RealModelLoaded(AssertionError):
-    """A test without the ``real_embedder`` mark tried to load real weights."""
-
-
-@pytest.fixture(autouse=True)
-def _forbid_real_embedder(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
-    if request.node.get_closest_marker("real_embedder") is not None:
-        return
-
-    def refuse(model_dir: Path, device: str | None = None) -> object:
-        raise RealModelLoaded(
-            f"{request.node.nodeid} loads the real embedder from {model_dir}; "
-            "mark it @pytest.mark.real_embedder or use HashingEmbedder"
-        )
-
-    monkeypatch.setattr(embedder_module, "load_sentence_transformer", refuse)
 
 
 @pytest.fixture

@@ -1,48 +1,18 @@
-"""The Embedder contract, for the fake and (marked) for the real model.
-
-This is the seed of the Embedder conformance suite that belongs in tests/contracts/.
-"""
+"""Embedder specifics beyond the shared contract in tests/contracts/."""
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import pytest
 
 from ponder.agents.errors import ConfigError
-from ponder.knowledge import Embedder, SentenceTransformerEmbedder, packaged_model_dir
+from ponder.knowledge import SentenceTransformerEmbedder, packaged_model_dir
 from ponder.knowledge.testing import HashingEmbedder
-
-
-@pytest.fixture(
-    params=[
-        pytest.param("fake", id="hashing"),
-        pytest.param("real", id="minilm", marks=pytest.mark.real_embedder),
-    ]
-)
-def embedder(request: pytest.FixtureRequest) -> Embedder:
-    if request.param == "fake":
-        return HashingEmbedder()
-    return request.getfixturevalue("real_embedder")
 
 
 def _cosine(a: list[float], b: list[float]) -> float:
     return sum(x * y for x, y in zip(a, b, strict=True))
-
-
-def test_embedder_contract(embedder: Embedder) -> None:
-    texts = ["Cats purr.", "Cats purr.", "Volcanoes erupt lava.", ""]
-
-    vectors = embedder.embed(texts)
-
-    assert isinstance(embedder, Embedder)
-    assert embedder.name
-    assert len(vectors) == len(texts)
-    assert all(len(v) == embedder.dimension for v in vectors)
-    assert all(math.isclose(_cosine(v, v), 1.0, abs_tol=1e-5) for v in vectors)
-    assert vectors[0] == vectors[1]
-    assert embedder.embed([]) == []
 
 
 def test_hashing_embedder_ranks_shared_words_higher() -> None:

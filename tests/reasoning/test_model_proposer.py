@@ -1,4 +1,7 @@
-"""Model-backed proposers: one batched call continuing the assistant's steps so far."""
+"""Model-backed proposers: one batched call continuing the assistant's steps so far.
+
+The Proposer contract they share with every proposer is in tests/contracts.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +15,6 @@ from ponder.agents.models.testing import FunctionChatModel, ScriptedChatModel
 from ponder.agents.reasoning import (
     ChainProposer,
     ModelProposer,
-    Proposer,
     SearchState,
     parse_step,
 )
@@ -112,10 +114,10 @@ def test_a_model_returning_the_wrong_number_of_samples_is_a_model_error() -> Non
         ModelProposer(Short()).propose(STATE, 2)
 
 
-def test_proposers_satisfy_the_protocol_and_validate_their_settings() -> None:
+def test_proposers_validate_their_settings_at_construction() -> None:
     model = FunctionChatModel(Recorder([]))
 
-    assert isinstance(ModelProposer(model), Proposer)
-    assert isinstance(ChainProposer(model), Proposer)
     with pytest.raises(ValueError, match="temperature"):
         ModelProposer(model, temperature=-1.0)
+    with pytest.raises(ValueError, match="max_tokens"):
+        ChainProposer(model, max_chain_tokens=0)

@@ -1,4 +1,8 @@
-"""Scorers value chains in [0, 1]; where they lack evidence the caller chose the prior."""
+"""Scorers value chains in [0, 1]; where they lack evidence the caller chose the prior.
+
+The Scorer contract every scorer shares (values in [0, 1], batches, invalid steps) is in
+tests/contracts.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +15,6 @@ from ponder.agents.models.testing import FunctionChatModel, ScriptedChatModel
 from ponder.agents.reasoning import (
     CalculationScorer,
     MajorityScorer,
-    Scorer,
     SearchState,
     SelfEvalScorer,
     VerifierScorer,
@@ -121,20 +124,3 @@ def test_a_weighted_part_outside_zero_one_raises() -> None:
 
     with pytest.raises(ValueError, match="outside"):
         WeightedScorer([(Broken(), 1.0)]).score(_state("x"))
-
-
-@pytest.mark.parametrize(
-    "scorer",
-    [
-        SelfEvalScorer(ScriptedChatModel([], scores={"Yes": -0.1, "No": -2.0})),
-        CalculationScorer(no_calc=0.7),
-        VerifierScorer(exact_match("42"), prior=0.2),
-        MajorityScorer(["42"], unanswered=0.2),
-        WeightedScorer([(CalculationScorer(no_calc=0.7), 1.0)]),
-    ],
-    ids=lambda scorer: type(scorer).__name__,
-)
-@pytest.mark.parametrize("texts", [("Step",), ("<calc>6*7</calc> = 41",), ("x", "Answer: 42")])
-def test_every_scorer_returns_a_value_in_zero_one(scorer: Scorer, texts: tuple[str, ...]) -> None:
-    assert isinstance(scorer, Scorer)
-    assert 0.0 <= scorer.score(_state(*texts)) <= 1.0
