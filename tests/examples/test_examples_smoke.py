@@ -1,0 +1,38 @@
+"""Every example in examples/ runs as a user would run it."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+pytestmark = pytest.mark.real_model
+
+
+def _run(*args: str, cwd: Path) -> str:
+    result = subprocess.run(
+        [sys.executable, *args], capture_output=True, text=True, cwd=cwd, timeout=600
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    return result.stdout
+
+
+def test_quickstart(tmp_path: Path) -> None:
+    out = _run(str(EXAMPLES / "quickstart.py"), str(tmp_path / "data"), cwd=tmp_path)
+
+    assert "chunks added" in out
+    assert "penicillin.md" in out
+    assert "outcome=refused" in out
+    assert "reasoning_tokens=0" in out  # the refusal
+    assert out.count("Q: ") == 3
+
+
+def test_split_models(tmp_path: Path) -> None:
+    out = _run(str(EXAMPLES / "split_models.py"), "What is 48 / 6 + 5?", cwd=tmp_path)
+
+    assert "reasoning model:" in out
+    assert "abilities: reasoning" in out
