@@ -26,8 +26,8 @@ rules_app = typer.Typer(no_args_is_help=True, help="Work with constitution rules
 app.add_typer(knowledge_app, name="knowledge")
 app.add_typer(rules_app, name="rules")
 
-console = Console()
-err = Console(stderr=True)
+console = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
 
 ConfigOption = Annotated[
     Path | None, typer.Option("--config", "-c", help="A ponder.yaml settings file.")

@@ -68,3 +68,23 @@ def test_an_empty_knowledge_store_is_a_clear_error(tmp_path: Path) -> None:
 
     assert result.returncode == 2
     assert "ponder knowledge ingest" in result.stderr
+
+
+@pytest.mark.real_model
+def test_chat_keeps_one_thread_until_an_empty_line(tmp_path: Path) -> None:
+    env = {**os.environ, "PONDER_DATA_DIR": str(tmp_path), "HF_HUB_OFFLINE": "1"}
+    result = subprocess.run(
+        [PONDER, "chat"],
+        input="Hello!\nThanks!\n\n",
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        check=True,
+    )
+
+    threads = {
+        line.split("thread ")[-1] for line in result.stdout.splitlines() if "thread " in line
+    }
+    assert result.stdout.count("ponder>") == 2
+    assert len(threads) == 1
