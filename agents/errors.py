@@ -36,3 +36,7 @@ class KnowledgeError(PonderError):
 
 class HiddenReasoningError(PonderError):
     """Something tried to serialize hidden reasoning onto a user-facing path."""
+
+
+class AuditError(PonderError):
+    """The audit log cannot store or find a decision: check its path, or the id."""

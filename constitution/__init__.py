@@ -1,15 +1,22 @@
 """Ponder's constitution: written rules, the checker that applies them, and what follows.
 
 A policy is a folder of YAML rule files (:func:`load_policy`); the default one ships in
-``constitution/policies/default`` (:func:`default_policy_path`). A :class:`Checker` runs
-the cascade (patterns, then optional model deliberation) over a text at a checkpoint
-(``input``, ``output`` or ``knowledge``) and returns a :class:`Verdict`. It fails closed:
-a failing or slow check gives ``escalate`` (or ``refuse``) with
-``reason="checker_error"``, never ``allow``.
+``constitution/policies/default`` (:func:`default_policy_path`). Policies layer:
+``load_policy(floor, *overlays)`` merges team or tenant overlays that may add or tighten
+rules but never loosen the floor (:mod:`ponder.constitution.layers`).
+
+A :class:`Checker` runs the cascade (patterns, then the semantic stage when given an
+embedder, then optional model deliberation) over a text at a checkpoint (``input``,
+``output`` or ``knowledge``) and returns a :class:`Verdict`; :func:`explain` shows what
+each stage did. It fails closed: a failing or slow check gives ``escalate`` (or
+``refuse``) with ``reason="checker_error"``, never ``allow``.
 
 After a verdict, :func:`critique_for` tells the language node how to rewrite a reply,
 :func:`redact` is the last resort for revise rules, and :func:`refusal_message` names the
-rule to the user. :func:`run_examples` checks every rule against its own examples.
+rule to the user. An :class:`AuditLog` (:class:`SqliteAuditLog`) stores every decision
+and the appeals against them. :func:`run_examples` checks every rule against its own
+examples, :func:`score_rules` turns that into per-rule precision and recall, and
+:func:`diff_outcomes` shows what a policy change would decide differently.
 
 Example::
 
@@ -20,11 +27,16 @@ Example::
     assert verdict.action == "refuse" and verdict.fired == ("no-weapons",)
 """
 
+from ponder.constitution.audit import Appeal, AuditLog, Decision, text_hash
+from ponder.constitution.audit_sqlite import SqliteAuditLog
 from ponder.constitution.checker import Checker, OnError
+from ponder.constitution.diff import Change, DiffInput, Outcome, diff_inputs, diff_outcomes
+from ponder.constitution.explain import explain
+from ponder.constitution.layers import loosenings
 from ponder.constitution.loader import default_policy_path, load_policy, validate_policy
 from ponder.constitution.matchers import Candidate, PatternMatcher, RuleMatcher, Span
 from ponder.constitution.revise import REDACTED, critique_for, redact, refusal_message
-from ponder.constitution.rule_tests import ExampleResult, run_examples
+from ponder.constitution.rule_tests import ExampleResult, RuleScore, run_examples, score_rules
 from ponder.constitution.schema import (
     ACTION_STRICTNESS,
     CHECKPOINTS,
@@ -35,20 +47,37 @@ from ponder.constitution.schema import (
     RuleAction,
     RuleExample,
     RuleFile,
+    RuleOrigin,
+    RuleStages,
     Severity,
 )
-from ponder.constitution.verdict import Reason, RuleHit, Verdict, strictest
+from ponder.constitution.semantic import SemanticMatcher
+from ponder.constitution.verdict import (
+    Explanation,
+    Reason,
+    RuleHit,
+    StageReport,
+    Verdict,
+    strictest,
+)
 
 __all__ = [
     "ACTION_STRICTNESS",
     "CHECKPOINTS",
     "REDACTED",
     "Action",
+    "Appeal",
+    "AuditLog",
     "Candidate",
+    "Change",
     "Checker",
     "Checkpoint",
+    "Decision",
+    "DiffInput",
     "ExampleResult",
+    "Explanation",
     "OnError",
+    "Outcome",
     "PatternMatcher",
     "Policy",
     "Reason",
@@ -58,15 +87,27 @@ __all__ = [
     "RuleFile",
     "RuleHit",
     "RuleMatcher",
+    "RuleOrigin",
+    "RuleScore",
+    "RuleStages",
+    "SemanticMatcher",
     "Severity",
     "Span",
+    "SqliteAuditLog",
+    "StageReport",
     "Verdict",
     "critique_for",
     "default_policy_path",
+    "diff_inputs",
+    "diff_outcomes",
+    "explain",
     "load_policy",
+    "loosenings",
     "redact",
     "refusal_message",
     "run_examples",
+    "score_rules",
     "strictest",
+    "text_hash",
     "validate_policy",
 ]

@@ -1,23 +1,29 @@
 """The checker: runs the cascade over one text and returns a :class:`Verdict`.
 
-The cascade has two stages:
+The cascade has these stages:
 
-1. **Matching.** Each :class:`RuleMatcher` (by default the policy's patterns) proposes
-   candidate rules that guard the checkpoint.
+1. **Matching.** Each :class:`RuleMatcher` proposes candidate rules that guard the
+   checkpoint: (a) the policy's patterns, in microseconds, then (b) with an embedder, the
+   :class:`SemanticMatcher` (closeness to each rule's examples).
 2. **Deliberation.** If a model is given and the rule allows it, the model is asked
    whether the text breaks the rule's principle. Its answer is read from log-probabilities
    of "Yes" and "No", normalised to ``p(violation)``.
+
+Each rule can turn any stage off (``stages: {semantic: false}``).
 
 Small local models are weak judges, so deliberation can only *clear* a hit, and only when
 the model is confident: a hit is cleared when ``p(violation) < clear_below`` (0.05 by
 default) and stands otherwise. A model that is unsure, or that agrees, changes nothing but
 the recorded confidence. Rules whose text may attack the judge (prompt injection in
-retrieved knowledge) set ``deliberate: false`` and are never cleared.
+retrieved knowledge) set ``stages: {deliberation: false}`` and are never cleared.
 
-The checker fails closed. :meth:`Checker.check` owns failure handling and time limits and
-wraps the protected hook :meth:`Checker._check`: any exception in a stage, or running past
-``timeout_s``, gives a verdict of ``on_error`` with ``reason="checker_error"``, is logged,
-and is never ``allow``.
+:meth:`Checker.explain` returns the verdict with what each stage did (for
+``ponder rules explain``); :meth:`Checker.check` returns only the verdict.
+
+The checker fails closed. :meth:`Checker.explain` (which :meth:`Checker.check` calls) owns
+failure handling and time limits and wraps the protected hook :meth:`Checker._check`: any
+exception in a stage, or running past ``timeout_s``, gives a verdict of ``on_error`` with
+``reason="checker_error"``, is logged, and is never ``allow``.
 """
 
 from __future__ import annotations
@@ -27,7 +33,7 @@ import math
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Generic, Literal, TypeVar
 
 from ponder.agents.errors import CheckerError, ModelOutputError
@@ -35,7 +41,9 @@ from ponder.agents.models.base import ChatModel, Message
 from ponder.constitution._templates import render
 from ponder.constitution.matchers import Candidate, PatternMatcher, RuleMatcher
 from ponder.constitution.schema import CHECKPOINTS, Checkpoint, Policy, Rule
-from ponder.constitution.verdict import RuleHit, Verdict, strictest
+from ponder.constitution.semantic import SemanticMatcher
+from ponder.constitution.verdict import Explanation, RuleHit, StageReport, Verdict, strictest
+from ponder.knowledge.embedder import Embedder
 
 __all__ = ["Checker", "OnError"]
 
@@ -55,11 +63,41 @@ class _Run:
     checkpoint: Checkpoint
     deadline: float | None
     stage: str = "start"
+    started: float = 0.0
+    stages: list[StageReport] = field(default_factory=list[StageReport])
 
     def raise_if_late(self) -> None:
         """Stop work that a timed-out check left running in its worker thread."""
         if self.deadline is not None and time.monotonic() > self.deadline:
             raise CheckerError(f"deadline passed during stage {self.stage!r}")
+
+    def begin(self, stage: str) -> None:
+        """Note that ``stage`` starts now."""
+        self.stage = stage
+        self.started = time.perf_counter()
+
+    def finish(self, candidates: Sequence[Candidate], notes: Sequence[str]) -> None:
+        """Record what the current stage did."""
+        self.stages.append(
+            StageReport(
+                stage=self.stage,
+                candidates=tuple(candidates),
+                notes=tuple(notes),
+                seconds=time.perf_counter() - self.started,
+            )
+        )
+
+    def fail(self, exc: BaseException) -> None:
+        """Record that the current stage failed."""
+        self.stages.append(
+            StageReport(
+                stage=self.stage,
+                candidates=(),
+                notes=(),
+                seconds=time.perf_counter() - self.started,
+                error=f"{type(exc).__name__}: {exc}",
+            )
+        )
 
 
 @dataclass
@@ -79,10 +117,16 @@ class Checker:
             below this (between 0 and 1). Keep it small: the model must be confident.
         on_error: The verdict's action when a stage fails or times out.
         timeout_s: The most seconds one check may take; ``None`` for no limit.
-        matchers: The matching stages; defaults to the policy's :class:`PatternMatcher`.
+        matchers: The matching stages; defaults to the policy's :class:`PatternMatcher`,
+            followed by a :class:`SemanticMatcher` with default thresholds when
+            ``embedder`` is given.
+        embedder: Turns on the semantic stage. To choose its thresholds, pass
+            ``matchers=[PatternMatcher(policy), SemanticMatcher(policy, embedder, ...)]``
+            instead.
 
     Raises:
-        ValueError: An argument is out of range or not one of the allowed values.
+        ValueError: An argument is out of range or not one of the allowed values, or both
+            ``matchers`` and ``embedder`` are given.
     """
 
     def __init__(
@@ -94,6 +138,7 @@ class Checker:
         on_error: OnError = "escalate",
         timeout_s: float | None = None,
         matchers: Sequence[RuleMatcher] | None = None,
+        embedder: Embedder | None = None,
     ) -> None:
         if not 0.0 <= clear_below <= 1.0:
             raise ValueError(f"clear_below must be between 0 and 1, got {clear_below}")
@@ -101,14 +146,18 @@ class Checker:
             raise ValueError(f"on_error must be 'refuse' or 'escalate', got {on_error!r}")
         if timeout_s is not None and not timeout_s > 0:
             raise ValueError(f"timeout_s must be positive or None, got {timeout_s}")
+        if matchers is not None and embedder is not None:
+            raise ValueError("pass either matchers or embedder, not both")
         self.policy = policy
         self.model = model
         self.clear_below = clear_below
         self.on_error: OnError = on_error
         self.timeout_s = timeout_s
-        self.matchers: tuple[RuleMatcher, ...] = (
-            tuple(matchers) if matchers is not None else (PatternMatcher(policy),)
-        )
+        if matchers is None:
+            matchers = [PatternMatcher(policy)]
+            if embedder is not None:
+                matchers.append(SemanticMatcher(policy, embedder))
+        self.matchers: tuple[RuleMatcher, ...] = tuple(matchers)
 
     def check(self, text: str, checkpoint: Checkpoint) -> Verdict:
         """Check one text. Never raises for a failing stage: it fails closed instead.
@@ -124,6 +173,22 @@ class Checker:
         Raises:
             ValueError: ``checkpoint`` is not a checkpoint (a bug in the caller).
         """
+        return self.explain(text, checkpoint).verdict
+
+    def explain(self, text: str, checkpoint: Checkpoint) -> Explanation:
+        """Check one text and report what each stage did. Fails closed like :meth:`check`.
+
+        Args:
+            text: The text to check.
+            checkpoint: Where it is checked.
+
+        Returns:
+            The verdict with one :class:`StageReport` per stage that ran; a failed stage is
+            the last report and carries the error.
+
+        Raises:
+            ValueError: ``checkpoint`` is not a checkpoint (a bug in the caller).
+        """
         if checkpoint not in CHECKPOINTS:
             raise ValueError(f"checkpoint must be one of {CHECKPOINTS}, got {checkpoint!r}")
         deadline = None if self.timeout_s is None else time.monotonic() + self.timeout_s
@@ -134,15 +199,19 @@ class Checker:
             else:
                 verdict = _call_with_timeout(lambda: self._check(run), run, self.timeout_s)
         except Exception as exc:  # fail closed: a broken check must never allow
-            return self._error_verdict(run, exc)
-        logger.debug(
-            "checked %s: %s (rules: %s, policy %s)",
-            checkpoint,
-            verdict.action,
-            ", ".join(verdict.fired) or "none",
-            verdict.policy_version,
+            run.fail(exc)
+            verdict = self._error_verdict(run, exc)
+        else:
+            logger.debug(
+                "checked %s: %s (rules: %s, policy %s)",
+                checkpoint,
+                verdict.action,
+                ", ".join(verdict.fired) or "none",
+                verdict.policy_version,
+            )
+        return Explanation(
+            text=text, checkpoint=checkpoint, stages=tuple(run.stages), verdict=verdict
         )
-        return verdict
 
     def check_many(self, texts: Iterable[str], checkpoint: Checkpoint) -> list[Verdict]:
         """Check several texts (such as retrieved knowledge chunks) one by one.
@@ -157,19 +226,35 @@ class Checker:
         return [self.check(text, checkpoint) for text in texts]
 
     def _check(self, run: _Run) -> Verdict:
-        """Run the stages. Subclasses may override; :meth:`check` handles their failures."""
+        """Run the stages. Subclasses may override; :meth:`check` handles their failures.
+
+        Each stage calls ``run.begin(stage)`` and ``run.finish(...)`` to report itself.
+        """
+        candidates = self._match(run)
+        run.begin("deliberation")
+        judgements = [self._deliberate(run, candidate) for candidate in candidates]
+        run.finish(candidates, [f"{j.hit.rule_id}: {j.note}" for j in judgements])
+        run.stage = "verdict"
+        return self._decide(run, judgements)
+
+    def _match(self, run: _Run) -> list[Candidate]:
+        """Each matcher's candidates; a rule proposed by an earlier stage is kept from it."""
         candidates: list[Candidate] = []
         seen: set[str] = set()
         for matcher in self.matchers:
-            run.stage = matcher.stage
-            for candidate in matcher.candidates(run.text, run.checkpoint):
-                if candidate.rule_id not in seen:
-                    seen.add(candidate.rule_id)
-                    candidates.append(candidate)
-        run.stage = "deliberation"
-        judgements = [self._deliberate(run, candidate) for candidate in candidates]
-        run.stage = "verdict"
-        return self._decide(run, judgements)
+            run.begin(matcher.stage)
+            proposed = matcher.candidates(run.text, run.checkpoint)
+            notes: list[str] = []
+            for candidate in proposed:
+                if candidate.rule_id in seen:
+                    notes.append(f"{candidate.rule_id}: already a candidate")
+                    continue
+                seen.add(candidate.rule_id)
+                candidates.append(candidate)
+                rule = self.policy.rule(candidate.rule_id)
+                notes.append(f"{candidate.rule_id}: {_evidence(rule, candidate)}")
+            run.finish(proposed, notes)
+        return candidates
 
     def _deliberate(self, run: _Run, candidate: Candidate) -> _Judgement:
         rule = self.policy.rule(candidate.rule_id)
@@ -179,8 +264,8 @@ class Checker:
                 f"{run.checkpoint!r}, which the rule does not guard"
             )
         evidence = _evidence(rule, candidate)
-        if self.model is None or not rule.deliberate:
-            why = "no model" if self.model is None else "rule is not deliberated"
+        if self.model is None or not rule.stages.deliberation:
+            why = "no model" if self.model is None else "deliberation is off for this rule"
             hit = _hit(rule, candidate.stage, evidence, confidence=None)
             return _Judgement(hit=hit, cleared=False, note=f"kept ({why})")
         p = self._p_violation(run, rule)
@@ -249,10 +334,13 @@ def _hit(rule: Rule, stage: str, evidence: str, *, confidence: float | None) -> 
         stage=stage,
         evidence=evidence,
         confidence=confidence,
+        note=rule.note,
     )
 
 
 def _evidence(rule: Rule, candidate: Candidate) -> str:
+    if not candidate.spans:
+        return candidate.detail or f"proposed by {candidate.stage}"
     if rule.redact:
         # Verdicts reach logs and API clients; never copy out what the rule would redact.
         where = ", ".join(f"{start}-{end}" for start, end in candidate.spans)

@@ -1,18 +1,30 @@
 """Matchers: the cheap first stages of the cascade, which propose rules a text may break.
 
 A matcher only proposes :class:`Candidate` rules; the checker decides. Each stage of the
-cascade (patterns today, semantic similarity later) is a :class:`RuleMatcher`.
+cascade before deliberation is a :class:`RuleMatcher`: :class:`PatternMatcher` here and
+:class:`~ponder.constitution.semantic.SemanticMatcher` (similarity to rule examples).
+
+A rule's ``exceptions`` apply to every matcher the same way (:func:`exempt`): their
+matches are blanked out before the rule's stage looks at the text.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
-from ponder.constitution.schema import PATTERN_FLAGS, Checkpoint, Policy
+from ponder.constitution.schema import PATTERN_FLAGS, Checkpoint, Policy, Rule
 
-__all__ = ["Candidate", "PatternMatcher", "RuleMatcher", "Span"]
+__all__ = [
+    "Candidate",
+    "PatternMatcher",
+    "RuleMatcher",
+    "Span",
+    "compile_exceptions",
+    "exempt",
+]
 
 Span = tuple[int, int]
 """A ``(start, end)`` character range of the checked text."""
@@ -34,6 +46,37 @@ class Candidate:
     """The matched text of each span, cut to 80 characters."""
     prior: float
     """How likely the matcher thinks a violation is, before deliberation (0 to 1)."""
+    detail: str = ""
+    """Why a stage without spans proposed the rule, such as the similarity it measured."""
+
+
+def compile_exceptions(rule: Rule) -> tuple[re.Pattern[str], ...]:
+    """The rule's ``exceptions``, compiled with the pattern flags.
+
+    Args:
+        rule: A rule.
+
+    Returns:
+        One compiled expression per exception, in order.
+    """
+    return tuple(re.compile(p, PATTERN_FLAGS) for p in rule.exceptions)
+
+
+def exempt(text: str, exceptions: Sequence[re.Pattern[str]]) -> str:
+    """``text`` with every match of ``exceptions`` replaced by spaces.
+
+    The result has the same length, so spans found in it point into ``text`` too.
+
+    Args:
+        text: The text to check.
+        exceptions: A rule's compiled exceptions (see :func:`compile_exceptions`).
+
+    Returns:
+        The text as the rule's stages should see it.
+    """
+    for exception in exceptions:
+        text = exception.sub(lambda match: " " * len(match.group()), text)
+    return text
 
 
 @runtime_checkable
@@ -58,11 +101,19 @@ class RuleMatcher(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class _CompiledRule:
+    rule_id: str
+    patterns: tuple[re.Pattern[str], ...]
+    exceptions: tuple[re.Pattern[str], ...]
+
+
 class PatternMatcher:
     """Proposes every rule with a pattern that matches the text (case-insensitive).
 
     A pattern match has prior 1.0: patterns are written to be specific, so a hit stands
-    unless a later stage is confident it is harmless.
+    unless a later stage is confident it is harmless. Rules with ``stages: {patterns:
+    false}`` are skipped; a rule's ``exceptions`` are blanked out before its patterns run.
 
     Args:
         policy: The policy whose patterns to match; they are compiled once, here.
@@ -71,11 +122,17 @@ class PatternMatcher:
     stage = "patterns"
 
     def __init__(self, policy: Policy) -> None:
-        self._compiled: dict[Checkpoint, list[tuple[str, list[re.Pattern[str]]]]] = {}
+        self._compiled: dict[Checkpoint, list[_CompiledRule]] = {}
         for rule in policy.rules:
-            patterns = [re.compile(p, PATTERN_FLAGS) for p in rule.patterns]
+            if not (rule.stages.patterns and rule.patterns):
+                continue
+            compiled = _CompiledRule(
+                rule_id=rule.id,
+                patterns=tuple(re.compile(p, PATTERN_FLAGS) for p in rule.patterns),
+                exceptions=compile_exceptions(rule),
+            )
             for checkpoint in rule.applies_to:
-                self._compiled.setdefault(checkpoint, []).append((rule.id, patterns))
+                self._compiled.setdefault(checkpoint, []).append(compiled)
 
     def candidates(self, text: str, checkpoint: Checkpoint) -> list[Candidate]:
         """Propose each rule guarding ``checkpoint`` with a pattern matching ``text``.
@@ -88,17 +145,18 @@ class PatternMatcher:
             One candidate per matching rule, in policy order.
         """
         found: list[Candidate] = []
-        for rule_id, patterns in self._compiled.get(checkpoint, []):
+        for rule in self._compiled.get(checkpoint, []):
+            seen = exempt(text, rule.exceptions) if rule.exceptions else text
             spans = sorted(
                 match.span()
-                for pattern in patterns
-                for match in pattern.finditer(text)
+                for pattern in rule.patterns
+                for match in pattern.finditer(seen)
                 if match.end() > match.start()
             )
             if spans:
                 found.append(
                     Candidate(
-                        rule_id=rule_id,
+                        rule_id=rule.rule_id,
                         stage=self.stage,
                         spans=tuple(spans),
                         snippets=tuple(text[s:e][:_SNIPPET_CHARS] for s, e in spans),

@@ -6,7 +6,7 @@ import re
 from collections.abc import Iterable
 
 from ponder.constitution._templates import render
-from ponder.constitution.matchers import Span
+from ponder.constitution.matchers import Span, compile_exceptions, exempt
 from ponder.constitution.schema import PATTERN_FLAGS, Policy, Rule
 from ponder.constitution.verdict import Verdict
 
@@ -63,7 +63,8 @@ def redact(text: str, rules: Iterable[Rule]) -> str:
     """Replace the pattern matches of redact-enabled rules with ``[redacted]``.
 
     The last resort when rewrites keep breaking a revise rule. Rules without
-    ``redact: true`` are ignored; overlapping matches are merged into one replacement.
+    ``redact: true`` or with the patterns stage off are ignored; a rule's exceptions are
+    left alone; overlapping matches are merged into one replacement.
 
     Args:
         text: The text to redact.
@@ -72,14 +73,17 @@ def redact(text: str, rules: Iterable[Rule]) -> str:
     Returns:
         The text with every match of a redacting rule's patterns replaced.
     """
-    spans = sorted(
-        _redaction_span(match)
-        for rule in rules
-        if rule.redact
-        for pattern in rule.patterns
-        for match in re.finditer(pattern, text, PATTERN_FLAGS)
-        if match.end() > match.start()
-    )
+    spans: list[Span] = []
+    for rule in rules:
+        if rule.redact and rule.stages.patterns:
+            seen = exempt(text, compile_exceptions(rule))  # same length as text
+            spans += (
+                _redaction_span(match)
+                for pattern in rule.patterns
+                for match in re.finditer(pattern, seen, PATTERN_FLAGS)
+                if match.end() > match.start()
+            )
+    spans.sort()
     merged: list[list[int]] = []
     for start, end in spans:
         if merged and start <= merged[-1][1]:

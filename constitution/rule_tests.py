@@ -1,17 +1,27 @@
-"""Rule tests: run every rule's own examples through a checker.
+"""Rule tests: run every rule's own examples through a checker, and score each rule.
 
 Used by the test suite (every shipped policy) and by ``ponder rules test``.
+
+A rule's score counts, over every example in the policy:
+
+- a *true positive* for each of its violating examples on which it fired,
+- a *false negative* for each of its violating examples on which it did not,
+- a *false positive* for each compliant example (of any rule) at a checkpoint it guards
+  on which it fired: a compliant example must pass the whole policy.
+
+Other rules' violating examples say nothing about this rule and are not counted.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ponder.constitution.checker import Checker
 from ponder.constitution.schema import Action, Policy, RuleExample
 from ponder.constitution.verdict import Reason
 
-__all__ = ["ExampleResult", "run_examples"]
+__all__ = ["ExampleResult", "RuleScore", "run_examples", "score_rules"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -81,3 +91,63 @@ def run_examples(policy: Policy, checker: Checker | None = None) -> list[Example
                 )
             )
     return results
+
+
+@dataclass(frozen=True, kw_only=True)
+class RuleScore:
+    """How well one rule's checks agree with the policy's examples."""
+
+    rule_id: str
+    """The rule."""
+    true_positives: int
+    """Its violating examples on which it fired."""
+    false_negatives: int
+    """Its violating examples on which it did not fire."""
+    false_positives: int
+    """Compliant examples, at checkpoints it guards, on which it fired."""
+    failures: int
+    """Its own examples that did not get their expected action."""
+
+    @property
+    def precision(self) -> float | None:
+        """Share of its firings on labelled examples that were right; ``None`` if it never
+        fired on one."""
+        fired = self.true_positives + self.false_positives
+        return self.true_positives / fired if fired else None
+
+    @property
+    def recall(self) -> float | None:
+        """Share of its violating examples it caught; ``None`` if it has none."""
+        violating = self.true_positives + self.false_negatives
+        return self.true_positives / violating if violating else None
+
+
+def score_rules(policy: Policy, results: Sequence[ExampleResult]) -> list[RuleScore]:
+    """Score each rule of ``policy`` on the results of :func:`run_examples`.
+
+    Args:
+        policy: The policy the examples came from.
+        results: One result per example.
+
+    Returns:
+        One score per rule, in policy order.
+    """
+    scores: list[RuleScore] = []
+    for rule in policy.rules:
+        own = [r for r in results if r.rule_id == rule.id and r.example.expected != "allow"]
+        compliant = [
+            r
+            for r in results
+            if r.example.expected == "allow" and r.example.checkpoint in rule.applies_to
+        ]
+        caught = sum(rule.id in r.fired for r in own)
+        scores.append(
+            RuleScore(
+                rule_id=rule.id,
+                true_positives=caught,
+                false_negatives=len(own) - caught,
+                false_positives=sum(rule.id in r.fired for r in compliant),
+                failures=sum(not r.passed for r in results if r.rule_id == rule.id),
+            )
+        )
+    return scores

@@ -34,17 +34,20 @@ __all__ = [
     "RuleAction",
     "RuleExample",
     "RuleFile",
+    "RuleOrigin",
+    "RuleStages",
     "Severity",
 ]
 
 Checkpoint = Literal["input", "output", "knowledge"]
 """Where a text is checked: the user's message, the drafted reply, or a retrieved chunk."""
 
-Action = Literal["allow", "revise", "refuse", "escalate"]
+Action = Literal["allow", "allow_with_note", "revise", "refuse", "escalate"]
 """What happens to a checked text. ``allow`` is never a rule's action, only a verdict's."""
 
-RuleAction = Literal["revise", "refuse", "escalate"]
-"""The actions a rule may take when it fires."""
+RuleAction = Literal["allow_with_note", "revise", "refuse", "escalate"]
+"""The actions a rule may take when it fires. ``allow_with_note`` lets the text pass and
+records the rule's ``note`` in the verdict and the audit log."""
 
 Severity = Literal["low", "medium", "high", "critical"]
 """How serious a violation is; recorded in verdicts and audits, not used to decide."""
@@ -53,9 +56,10 @@ CHECKPOINTS: tuple[Checkpoint, ...] = ("input", "output", "knowledge")
 """Every checkpoint, in the order a request meets them."""
 
 ACTION_STRICTNESS: Mapping[Action, int] = MappingProxyType(
-    {"allow": 0, "revise": 1, "escalate": 2, "refuse": 3}
+    {"allow": 0, "allow_with_note": 1, "revise": 2, "escalate": 3, "refuse": 4}
 )
-"""Rank of each action: when several rules fire, the highest rank wins."""
+"""Rank of each action: when several rules fire, the highest rank wins, and a policy
+overlay may raise a rule's rank but never lower it."""
 
 PATTERN_FLAGS = re.IGNORECASE
 """Flags every rule pattern is compiled with. Use ``(?-i:...)`` for a case-sensitive part."""
@@ -85,6 +89,19 @@ class RuleExample(BaseModel):
     """The rule's action for a violating example, ``allow`` for a compliant one."""
 
 
+class RuleStages(BaseModel):
+    """Which stages of the cascade look at a rule. All are on unless a rule turns one off."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+
+    patterns: bool = True
+    """Whether the rule's ``patterns`` are matched."""
+    semantic: bool = True
+    """Whether a text close to the rule's violating examples makes it a candidate."""
+    deliberation: bool = True
+    """Whether a model may clear a candidate. Turn off where the text may attack the judge."""
+
+
 class Rule(BaseModel):
     """One principle of the constitution, with what it guards and what it does."""
 
@@ -107,14 +124,20 @@ class Rule(BaseModel):
     patterns: tuple[Pattern, ...] = ()
     """Python regular expressions, matched case-insensitively, that find likely violations.
     For redaction, a named group ``redact`` limits what is replaced to that group."""
+    exceptions: tuple[Pattern, ...] = ()
+    """Regular expressions (a plain phrase works; escape ``.?*+()[]`` with ``\\``) for text
+    that is fine, such as ``bath bombs?``. Their matches are blanked out before this rule's
+    patterns and semantic stage look at the text, so only the rest of the text can fire it."""
     refusal: str | None = Field(default=None, validate_default=True)
     """The sentence shown to the user when this rule refuses; required for ``refuse``."""
+    note: str | None = Field(default=None, validate_default=True)
+    """What to record when the rule fires; required for ``allow_with_note``."""
     critique: str | None = None
     """Guidance for rewriting a reply this rule sent back for revision."""
     redact: bool = False
     """Revise rules only: replace pattern matches with ``[redacted]`` when rewrites fail."""
-    deliberate: bool = True
-    """Whether a model may clear a pattern hit. Turn off where the text may attack the judge."""
+    stages: RuleStages = RuleStages()
+    """Turn cascade stages off for this rule, e.g. ``stages: {deliberation: false}``."""
     examples: tuple[RuleExample, ...]
     """Test cases: at least one violating (expects ``action``) and one compliant (``allow``)."""
 
@@ -131,6 +154,25 @@ class Rule(BaseModel):
         if info.data.get("action") == "refuse" and not (value and value.strip()):
             raise ValueError(
                 "a rule whose action is 'refuse' needs a 'refusal' sentence to show the user"
+            )
+        return value
+
+    @field_validator("note")
+    @classmethod
+    def _note_for_allow_with_note(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if info.data.get("action") == "allow_with_note" and not (value and value.strip()):
+            raise ValueError(
+                "a rule whose action is 'allow_with_note' needs a 'note' to record when it fires"
+            )
+        return value
+
+    @field_validator("stages")
+    @classmethod
+    def _can_fire(cls, value: RuleStages) -> RuleStages:
+        if not (value.patterns or value.semantic):
+            raise ValueError(
+                "with both 'patterns' and 'semantic' off the rule can never fire; "
+                "turn one of them on"
             )
         return value
 
@@ -207,6 +249,24 @@ def _content_hash(rules: Iterable[Rule]) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:12]
 
 
+@dataclass(frozen=True, kw_only=True)
+class RuleOrigin:
+    """Where a rule of a loaded policy was written, and which rule it tightened."""
+
+    file: Path
+    """The YAML file."""
+    line: int
+    """The line of the rule's ``id`` in that file."""
+    layer: int
+    """0 for the organisation floor, 1 for the first overlay, and so on."""
+    tightens: RuleOrigin | None = None
+    """The earlier layer's rule of the same id that this one replaced, if any."""
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}"
+        return where if self.tightens is None else f"{where} (tightens {self.tightens})"
+
+
 @dataclass(frozen=True)
 class Policy:
     """An ordered set of rules with unique ids, and the files they came from.
@@ -218,7 +278,11 @@ class Policy:
     rules: tuple[Rule, ...]
     """The rules, in load order (files sorted by name, rules in file order)."""
     sources: Mapping[str, Path] = field(default_factory=lambda: MappingProxyType({}))
-    """Where each rule came from, by rule id; rules built in code have no entry."""
+    """The file each rule came from, by rule id; rules built in code have no entry."""
+    origins: Mapping[str, RuleOrigin] = field(default_factory=lambda: MappingProxyType({}))
+    """Where each rule came from in detail (file, line, layer, what it tightened)."""
+    layers: tuple[Path, ...] = ()
+    """The policy folders or files merged into this policy, floor first."""
     version: str = field(init=False)
     """First 12 hex digits of the sha256 of the rules' canonical JSON, sorted by id.
     It changes whenever any rule's content changes and ignores file layout and order."""
@@ -236,6 +300,8 @@ class Policy:
             by_id[rule.id] = rule
         object.__setattr__(self, "rules", tuple(self.rules))
         object.__setattr__(self, "sources", MappingProxyType(dict(self.sources)))
+        object.__setattr__(self, "origins", MappingProxyType(dict(self.origins)))
+        object.__setattr__(self, "layers", tuple(self.layers))
         object.__setattr__(self, "version", _content_hash(self.rules))
         object.__setattr__(self, "_by_id", MappingProxyType(by_id))
 

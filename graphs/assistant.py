@@ -13,9 +13,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncGenerator, Callable, Iterator
+from concurrent.futures import Executor
 from pathlib import Path
 from typing import Any
 
@@ -27,13 +29,33 @@ from ponder.agents.models.base import ChatModel
 from ponder.agents.reasoning.engine import ReasoningConfig
 from ponder.agents.reasoning.types import Budget
 from ponder.agents.router import KeywordRouter, Router
-from ponder.constitution import Checker, Policy, default_policy_path, load_policy
+from ponder.constitution import (
+    AuditLog,
+    Checker,
+    PatternMatcher,
+    Policy,
+    RuleMatcher,
+    SemanticMatcher,
+    SqliteAuditLog,
+    default_policy_path,
+    load_policy,
+)
+from ponder.graphs._threaded import iterate_in_thread
+from ponder.graphs.events import Done, Event, events_from_part
 from ponder.graphs.nodes import Nodes, Parts
+from ponder.graphs.release import ReleasePlan
 from ponder.graphs.reply import Reply, reply_from_state
 from ponder.graphs.settings import ModelSettings, Settings
 from ponder.graphs.state import TurnState
 
-__all__ = ["Assistant", "build_assistant", "build_graph", "make_model", "open_store"]
+__all__ = [
+    "Assistant",
+    "build_assistant",
+    "build_graph",
+    "make_checker",
+    "make_model",
+    "open_store",
+]
 
 
 def _after_input(state: TurnState) -> str:
@@ -140,6 +162,34 @@ def open_store(settings: Settings, embedder: Any | None = None) -> Any:
     )
 
 
+def make_checker(
+    settings: Settings, policy: Policy, model: ChatModel | None, embedder: Any | None
+) -> Checker:
+    """The checker cascade: patterns, the semantic stage with ``embedder``, then
+    deliberation with ``model`` (either may be ``None`` to leave its stage out).
+
+    Args:
+        settings: Supplies the semantic stage's threshold and margin.
+        policy: The rules.
+        model: The deliberating model, or ``None``.
+        embedder: Embeds rule examples and checked texts, or ``None``.
+
+    Returns:
+        The checker.
+    """
+    matchers: list[RuleMatcher] = [PatternMatcher(policy)]
+    if embedder is not None:
+        matchers.append(
+            SemanticMatcher(
+                policy,
+                embedder,
+                threshold=settings.semantic_threshold,
+                margin=settings.semantic_margin,
+            )
+        )
+    return Checker(policy, model, matchers=matchers)
+
+
 def reasoning_config(settings: Settings) -> ReasoningConfig:
     """The search configuration the settings describe."""
     r = settings.reasoning
@@ -161,37 +211,125 @@ def reasoning_config(settings: Settings) -> ReasoningConfig:
 
 
 class Assistant:
-    """A built assistant: send it messages, get :class:`Reply` objects back."""
+    """A built assistant: send it messages, get :class:`Reply` objects or stream events back."""
 
     def __init__(self, graph: Any, parts: Parts) -> None:
         self.graph = graph
         self.parts = parts
 
-    def invoke(self, message: str, *, thread_id: str | None = None) -> Reply:
+    def invoke(
+        self, message: str, *, thread_id: str | None = None, max_tokens: int | None = None
+    ) -> Reply:
         """Answer one user message.
 
         Args:
             message: The user's message.
             thread_id: Continue this thread; a new thread when ``None``.
+            max_tokens: Most tokens for the answer (below the assistant's own limit);
+                reasoning has its own budget.
 
         Returns:
             The reply: answer, citations, abilities, verdicts and reasoning token count.
-        """
-        if not message.strip():
-            raise ValueError("message is empty: send the user's text")
-        thread_id = thread_id or uuid.uuid4().hex
-        config = {"configurable": {"thread_id": thread_id}}
-        state = self.graph.invoke({"question": message}, config)
-        return reply_from_state(state, thread_id)
 
-    async def ainvoke(self, message: str, *, thread_id: str | None = None) -> Reply:
+        Raises:
+            ValueError: The message is empty or ``max_tokens`` is below 1.
+        """
+        turn, config = self._turn(message, thread_id, max_tokens)
+        state = self.graph.invoke(turn, config)
+        return reply_from_state(state, config["configurable"]["thread_id"])
+
+    async def ainvoke(
+        self, message: str, *, thread_id: str | None = None, max_tokens: int | None = None
+    ) -> Reply:
         """Async :meth:`invoke` (the model work runs in a worker thread)."""
-        return await asyncio.to_thread(self.invoke, message, thread_id=thread_id)
+        return await asyncio.to_thread(
+            self.invoke, message, thread_id=thread_id, max_tokens=max_tokens
+        )
+
+    def stream(
+        self, message: str, *, thread_id: str | None = None, max_tokens: int | None = None
+    ) -> Iterator[Event]:
+        """Answer one user message, telling what happens as it happens.
+
+        The answer arrives in :class:`~ponder.graphs.events.AnswerDelta` events, each
+        passed by the output check before it is yielded (see :mod:`ponder.graphs.release`);
+        reasoning arrives as counts only. The last event is a
+        :class:`~ponder.graphs.events.Done` with the same reply :meth:`invoke` returns.
+        Closing the iterator early stops the turn after the step that is running.
+
+        Args:
+            message: The user's message.
+            thread_id: Continue this thread; a new thread when ``None``.
+            max_tokens: Most tokens for the answer, as in :meth:`invoke`.
+
+        Returns:
+            An iterator of events.
+
+        Raises:
+            ValueError: The message is empty or ``max_tokens`` is below 1 (raised here,
+                before any event).
+        """
+        turn, config = self._turn(message, thread_id, max_tokens)
+        return (event for part in self._parts(turn, config) for event in events_from_part(*part))
+
+    def astream(
+        self,
+        message: str,
+        *,
+        thread_id: str | None = None,
+        max_tokens: int | None = None,
+        executor: Executor | None = None,
+    ) -> AsyncGenerator[Event, None]:
+        """Async :meth:`stream`: the turn runs in a worker thread of ``executor``.
+
+        When the caller stops iterating (or is cancelled), the turn stops after the step
+        that is running; a step cannot be interrupted halfway.
+
+        Args:
+            message: The user's message.
+            thread_id: Continue this thread; a new thread when ``None``.
+            max_tokens: Most tokens for the answer, as in :meth:`invoke`.
+            executor: Runs the turn; its size bounds how many turns run at once.
+                Default: the event loop's default executor.
+
+        Returns:
+            An async generator of the events :meth:`stream` yields; ``aclose`` it to stop
+            the turn early.
+
+        Raises:
+            ValueError: As :meth:`stream`.
+        """
+        turn, config = self._turn(message, thread_id, max_tokens)
+        return _events_of(iterate_in_thread(lambda: self._parts(turn, config), executor))
 
     def history(self, thread_id: str) -> list[dict[str, str]]:
         """The thread's messages so far."""
         snapshot = self.graph.get_state({"configurable": {"thread_id": thread_id}})
         return list(snapshot.values.get("messages", []))
+
+    def _turn(
+        self, message: str, thread_id: str | None, max_tokens: int | None
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        if not message.strip():
+            raise ValueError("message is empty: send the user's text")
+        if max_tokens is not None and max_tokens < 1:
+            raise ValueError(f"max_tokens must be >= 1, got {max_tokens}")
+        config = {"configurable": {"thread_id": thread_id or uuid.uuid4().hex}}
+        return {"question": message, "max_answer_tokens": max_tokens}, config
+
+    def _parts(self, turn: dict[str, Any], config: dict[str, Any]) -> Iterator[tuple[str, Any]]:
+        # One part per graph step and per custom write, so a consumer that stops can stop
+        # the turn between any two steps; the reply comes last, as a custom part.
+        yield from self.graph.stream(turn, config, stream_mode=["updates", "custom"])
+        state = self.graph.get_state(config).values
+        yield "custom", Done(reply=reply_from_state(state, config["configurable"]["thread_id"]))
+
+
+async def _events_of(parts: AsyncGenerator[tuple[str, Any], None]) -> AsyncGenerator[Event, None]:
+    async with contextlib.aclosing(parts):  # stopping here stops the worker now, not at GC
+        async for part in parts:
+            for event in events_from_part(*part):
+                yield event
 
 
 def build_assistant(
@@ -204,6 +342,7 @@ def build_assistant(
     embedder: Any | None = None,
     router: Router | None = None,
     checkpointer: BaseCheckpointSaver[Any] | None = None,
+    audit: AuditLog | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> Assistant:
     """Build an assistant from settings, with any part swapped in code.
@@ -215,9 +354,11 @@ def build_assistant(
             model, else the language model (the DCA split lets them differ).
         policy: A loaded policy or a policy folder/file; default from settings.
         store: A knowledge store; default: the one the settings name.
-        embedder: Embeds queries for the default store.
+        embedder: Embeds queries for the default store, and rule examples for the
+            checker's semantic stage (on with ``settings.semantic``).
         router: Decides abilities per request; default :class:`KeywordRouter`.
         checkpointer: Thread persistence; default SQLite under ``settings.data_dir``.
+        audit: Records every verdict; default SQLite at ``settings.audit_path``.
         progress: Called with a line of text during long loads.
     """
     settings = settings or Settings()
@@ -230,10 +371,15 @@ def build_assistant(
         )
     if not isinstance(policy, Policy):
         policy = load_policy(policy or settings.policy or default_policy_path())
+    if settings.semantic and embedder is None:
+        from ponder.knowledge import SentenceTransformerEmbedder
+
+        embedder = SentenceTransformerEmbedder()
+    semantic_embedder = embedder if settings.semantic else None
     parts = Parts(
         language_model=language_model,
         reasoning_model=reasoning_model,
-        checker=Checker(policy, language_model),
+        checker=make_checker(settings, policy, language_model, semantic_embedder),
         policy=policy,
         router=router or KeywordRouter(),
         store=store if store is not None else open_store(settings, embedder),
@@ -242,6 +388,11 @@ def build_assistant(
         min_score=settings.knowledge.min_score,
         max_revisions=settings.max_revisions,
         trace_path=settings.reasoning.trace_path,
+        release=ReleasePlan(
+            chunk_chars=settings.release.chunk_chars,
+            overlap_chars=settings.release.overlap_chars,
+        ),
+        audit=audit or SqliteAuditLog(settings.audit_path, keep_text=settings.audit_keep_text),
     )
     if checkpointer is None:
         checkpointer = sqlite_checkpointer(settings.threads_path)

@@ -14,6 +14,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from ponder.agents.errors import PonderError
+from ponder.graphs.cli_rules import register as register_rules
+from ponder.graphs.cli_serve import serve
 
 if TYPE_CHECKING:
     from ponder.graphs.assistant import Assistant
@@ -22,9 +24,9 @@ if TYPE_CHECKING:
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 knowledge_app = typer.Typer(no_args_is_help=True, help="Ingest and query world knowledge.")
-rules_app = typer.Typer(no_args_is_help=True, help="Work with constitution rules.")
 app.add_typer(knowledge_app, name="knowledge")
-app.add_typer(rules_app, name="rules")
+register_rules(app)  # `ponder rules ...` and `ponder audit ...`, in cli_rules.py
+app.command()(serve)  # `ponder serve`, in cli_serve.py
 
 console = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -178,17 +180,6 @@ def knowledge_query(
             highlight=False,
         )
         console.print(f"  {e.text[:300]}", markup=False, highlight=False)
-
-
-@rules_app.command("validate")
-def rules_validate(
-    path: Annotated[Path, typer.Argument(help="A policy folder or rule file.")],
-) -> None:
-    """Check rule files; errors name the file, line, rule and field."""
-    from ponder.constitution import load_policy
-
-    policy = load_policy(path)
-    console.print(f"ok: {len(policy.rules)} rules, policy version {policy.version}")
 
 
 def main() -> None:

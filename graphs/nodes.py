@@ -3,15 +3,29 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from langgraph.config import get_config, get_stream_writer
 
 from ponder.agents.compose import compose
 from ponder.agents.models.base import ChatModel
 from ponder.agents.reasoning.engine import ReasoningConfig, reason, write_trace_jsonl
 from ponder.agents.router import Router
-from ponder.constitution import Checker, Policy, critique_for, redact, refusal_message
+from ponder.constitution import (
+    AuditLog,
+    Checker,
+    Checkpoint,
+    Policy,
+    Verdict,
+    critique_for,
+    redact,
+    refusal_message,
+)
+from ponder.graphs.events import AnswerDelta
+from ponder.graphs.release import Release, ReleasePlan, release_checked
 from ponder.graphs.state import RESET, TurnState
 
 logger = logging.getLogger(__name__)
@@ -35,6 +49,12 @@ class Parts:
     min_score: float = 0.25
     max_revisions: int = 2
     trace_path: Path | None = None
+    audit: AuditLog | None = None
+    """Records every verdict with the thread it belongs to; ``None`` records nothing."""
+    answer_max_tokens: int = 160
+    """Most tokens per drafted answer; a request may ask for fewer."""
+    release: ReleasePlan = field(default_factory=ReleasePlan)
+    """How the output check cuts an answer into judged, released chunks."""
 
 
 class Nodes:
@@ -46,7 +66,7 @@ class Nodes:
     def input_check(self, state: TurnState) -> dict[str, Any]:
         """Start the turn: reset per-turn fields and check the user's message."""
         question = state["question"]
-        verdict = self.parts.checker.check(question, "input")
+        verdict = self._check(question, "input")
         update: dict[str, Any] = {
             "messages": [{"role": "user", "content": question}],
             "route": None,
@@ -58,7 +78,9 @@ class Nodes:
             "draft": None,
             "critique": None,
             "revisions": 0,
+            "answer": "",  # the last turn's answer must not count as this one's
             "citations": [],
+            "refusal": None,
             "verdicts": [RESET, verdict],
             "policy_version": self.parts.policy.version,
         }
@@ -77,6 +99,7 @@ class Nodes:
         found = self.parts.store.query(state["question"], k=self.parts.top_k)
         relevant = [e for e in found if e.score >= self.parts.min_score]
         verdicts = self.parts.checker.check_many([e.text for e in relevant], "knowledge")
+        self._audit([(v, e.text) for v, e in zip(verdicts, relevant, strict=True)])
         kept = [e for e, v in zip(relevant, verdicts, strict=True) if v.allowed]
         fired = [v for v in verdicts if not v.allowed]
         if fired:
@@ -98,6 +121,7 @@ class Nodes:
     def compose(self, state: TurnState) -> dict[str, Any]:
         """Write the answer (again, with the critique, when revising)."""
         history = state.get("messages", [])[:-1][-6:]
+        limit = self.parts.answer_max_tokens
         draft = compose(
             state["question"],
             self.parts.language_model,
@@ -105,44 +129,85 @@ class Nodes:
             reasoning_answer=state.get("reasoning_answer"),
             critique=state.get("critique"),
             history=history,
+            max_tokens=min(state.get("max_answer_tokens") or limit, limit),
         )
         revisions = state.get("revisions", 0) + (1 if state.get("critique") else 0)
         return {"draft": draft, "revisions": revisions}
 
     def output_check(self, state: TurnState) -> dict[str, Any]:
-        """Check the draft: allow it, ask for a rewrite, redact, or refuse."""
+        """Check the draft as it is released: allow it, rewrite, redact, or refuse.
+
+        The draft is judged in overlapping chunks and each chunk is sent (as an
+        :class:`AnswerDelta` on the stream) once it passes, so a violation stops the
+        answer before its text goes out. Text already sent cannot be rewritten: a revise
+        rule that fires after that redacts the rest (the last resort) instead.
+        """
         draft = state["draft"]
         assert draft is not None
-        verdict = self.parts.checker.check(draft.text, "output")
-        if verdict.allowed:
+        release = self._release(draft.text)
+        verdict = release.verdict
+        if release.complete:
             outcome = "revised" if state.get("revisions", 0) else "answered"
             return {"verdicts": [verdict], **self._answer(draft.text, draft, outcome)}
+        sent = draft.text[: release.end]
         if verdict.action == "revise":
-            if state.get("revisions", 0) < self.parts.max_revisions:
+            if not sent and state.get("revisions", 0) < self.parts.max_revisions:
                 return {"verdicts": [verdict], "critique": critique_for(verdict, self.parts.policy)}
-            return self._last_resort(draft, verdict)
-        return {"verdicts": [verdict], **self._refusal(verdict)}
+            return self._last_resort(draft, verdict, sent)
+        return {"verdicts": [verdict], **self._refusal(verdict, sent)}
 
-    def _last_resort(self, draft: Any, verdict: Any) -> dict[str, Any]:
-        # Rewrites ran out: redact what the rules allow, and refuse if that is not enough.
+    def _release(self, text: str, start: int = 0) -> Release:
+        writer = get_stream_writer()
+        return release_checked(
+            text,
+            lambda window: self._check(window, "output"),
+            lambda piece: writer(AnswerDelta(text=piece)),
+            self.parts.release,
+            start=start,
+        )
+
+    def _last_resort(self, draft: Any, verdict: Verdict, sent: str) -> dict[str, Any]:
+        # Rewrites ran out, or part of the draft is sent: redact what the rules allow, and
+        # refuse if that is not enough. Text already sent must stay as it was.
         rules = [self.parts.policy.rule(hit.rule_id) for hit in verdict.hits]
         redacted = redact(draft.text, rules)
-        recheck = self.parts.checker.check(redacted, "output")
-        if recheck.allowed:
-            return {"verdicts": [verdict, recheck], **self._answer(redacted, draft, "revised")}
-        return {"verdicts": [verdict, recheck], **self._refusal(recheck)}
+        if not redacted.startswith(sent):
+            return {"verdicts": [verdict], **self._refusal(verdict, sent)}
+        release = self._release(redacted, start=len(sent))
+        verdicts = [verdict, release.verdict]
+        if release.complete:
+            return {"verdicts": verdicts, **self._answer(redacted, draft, "revised")}
+        return {"verdicts": verdicts, **self._refusal(release.verdict, redacted[: release.end])}
 
     def emit(self, state: TurnState) -> dict[str, Any]:
-        """Record the answer in the thread's history."""
+        """Send a refusal (after its verdict was announced) and record the answer."""
+        if state.get("refusal"):
+            get_stream_writer()(AnswerDelta(text=state["refusal"]))
         return {"messages": [{"role": "assistant", "content": state.get("answer", "")}]}
+
+    def _audit(self, checked: Sequence[tuple[Verdict, str]]) -> None:
+        if self.parts.audit is not None and checked:
+            self.parts.audit.record_many(checked, thread_id=_thread_id())
+
+    def _check(self, text: str, checkpoint: Checkpoint) -> Verdict:
+        verdict = self.parts.checker.check(text, checkpoint)
+        self._audit([(verdict, text)])
+        return verdict
 
     def _answer(self, text: str, draft: Any, outcome: str) -> dict[str, Any]:
         return {"answer": text, "citations": list(draft.citations), "outcome": outcome}
 
-    def _refusal(self, verdict: Any) -> dict[str, Any]:
+    def _refusal(self, verdict: Any, sent: str = "") -> dict[str, Any]:
+        # The refusal follows whatever the user has already been sent of the answer.
+        message = refusal_message(verdict, self.parts.policy)
+        rest = f"\n\n{message}" if sent else message
         outcome = "escalated" if verdict.action == "escalate" else "refused"
-        return {
-            "answer": refusal_message(verdict, self.parts.policy),
-            "citations": [],
-            "outcome": outcome,
-        }
+        return {"answer": sent + rest, "refusal": rest, "citations": [], "outcome": outcome}
+
+
+def _thread_id() -> str | None:
+    try:
+        config = get_config()
+    except RuntimeError:  # a node called outside a graph run, as in a unit test
+        return None
+    return config.get("configurable", {}).get("thread_id")

@@ -36,6 +36,8 @@ class RuleVerdictOut(_Out):
     rules: list[str]
     reason: str
     rationale: str
+    decision_id: str
+    """The decision's id in the audit log; ``ponder audit appeal`` names it."""
 
 
 class Usage(_Out):
@@ -44,6 +46,8 @@ class Usage(_Out):
     reasoning_tokens: int
     nodes_expanded: int
     revisions: int
+    answer_tokens: int = 0
+    """Tokens generated for the last draft of the answer (all its sampled candidates)."""
 
 
 class Reply(_Out):
@@ -74,12 +78,14 @@ def _verdict_out(verdict: Any) -> RuleVerdictOut:
         rules=[hit.rule_id for hit in verdict.hits],
         reason=verdict.reason,
         rationale=verdict.rationale,
+        decision_id=verdict.decision_id,
     )
 
 
 def reply_from_state(state: TurnState, thread_id: str) -> Reply:
     """Build the reply from the public fields of a finished turn."""
     route = state.get("route")
+    draft = state.get("draft")
     return Reply(
         thread_id=thread_id,
         answer=state.get("answer", ""),
@@ -95,6 +101,7 @@ def reply_from_state(state: TurnState, thread_id: str) -> Reply:
             reasoning_tokens=state.get("reasoning_tokens", 0),
             nodes_expanded=state.get("nodes_expanded", 0),
             revisions=state.get("revisions", 0),
+            answer_tokens=draft.tokens if draft is not None else 0,
         ),
         policy_version=state.get("policy_version", ""),
     )

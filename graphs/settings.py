@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -34,6 +34,8 @@ __all__ = [
     "KnowledgeSettings",
     "ModelSettings",
     "ReasoningSettings",
+    "ReleaseSettings",
+    "ServerSettings",
     "Settings",
     "load_settings",
 ]
@@ -122,6 +124,41 @@ class ReasoningSettings(_Section):
     """Append each search as a JSONL line here (training data for a reward model)."""
 
 
+class ReleaseSettings(_Section):
+    """How the output check releases an answer: judged in overlapping chunks as it is sent."""
+
+    chunk_chars: int = Field(default=200, ge=20)
+    """New characters judged per step."""
+    overlap_chars: int = Field(default=120, ge=0)
+    """Characters held back from each release until the next window has judged them, and
+    shown again as context. A violation this short is judged whole before any of it is
+    sent; keep it at least as long as the longest text a rule must catch."""
+
+
+class ServerSettings(_Section):
+    """The OpenAI-compatible HTTP server that ``ponder serve`` runs."""
+
+    host: str = "127.0.0.1"
+    """Address to listen on. Any address but loopback needs ``api_keys``."""
+    port: int = Field(default=8000, ge=0, le=65535)
+    """Port to listen on."""
+    model_name: str = Field(default="ponder", min_length=1)
+    """The model id clients send as ``model`` and ``GET /v1/models`` lists."""
+    api_keys: list[SecretStr] = []
+    """Bearer keys a client must send. None: only clients on loopback are served. From the
+    environment: ``PONDER_SERVER__API_KEYS='["key-1", "key-2"]'``."""
+    max_body_bytes: int = Field(default=1_000_000, ge=1024)
+    """Largest request body accepted; a larger one gets 413."""
+    max_completion_tokens: int = Field(default=1024, ge=1)
+    """Largest ``max_tokens`` a request may ask for; more gets 400."""
+    request_timeout_s: float = Field(default=300.0, gt=0)
+    """Most seconds one request may take, time in the queue included; then 504."""
+    max_concurrent: int = Field(default=2, ge=1, le=256)
+    """Turns that run at once; each holds a worker thread."""
+    max_queue: int = Field(default=16, ge=0)
+    """Requests that may wait for a turn to finish; one more gets 429."""
+
+
 class Settings(BaseSettings):
     """Everything an assistant is built from. Moving to a cluster changes these, not code."""
 
@@ -145,6 +182,24 @@ class Settings(BaseSettings):
     """Compose-and-check rounds for a draft that a revise rule flags."""
     checkpoint_db: Path | None = None
     """SQLite file for threads; default ``<data_dir>/threads.sqlite``."""
+    audit_db: Path | None = None
+    """SQLite file for the audit log of every checker decision; default
+    ``<data_dir>/audit.sqlite``."""
+    audit_keep_text: bool = False
+    """Keep each checked text in the audit log, not only its SHA-256. ``ponder rules diff``
+    can re-check only kept texts."""
+    semantic: bool = False
+    """Run the checker's semantic stage (closeness to each rule's examples, embedded with
+    the knowledge embedder). Off until its thresholds are tuned for your rules and
+    embedder; ``ponder rules test`` and ``explain`` run it either way."""
+    semantic_threshold: float = Field(default=0.6, ge=-1, le=1)
+    """Least cosine similarity to a rule's violating example for the semantic stage."""
+    semantic_margin: float = Field(default=0.1, ge=0, le=2)
+    """Least lead of that similarity over the rule's closest compliant example."""
+    release: ReleaseSettings = ReleaseSettings()
+    """How the output check judges an answer as it is sent."""
+    server: ServerSettings = ServerSettings()
+    """The HTTP server."""
 
     @property
     def knowledge_path(self) -> Path:
@@ -155,6 +210,11 @@ class Settings(BaseSettings):
     def threads_path(self) -> Path:
         """The SQLite checkpoint file in use."""
         return self.checkpoint_db or self.data_dir / "threads.sqlite"
+
+    @property
+    def audit_path(self) -> Path:
+        """The SQLite audit log in use."""
+        return self.audit_db or self.data_dir / "audit.sqlite"
 
     @classmethod
     def settings_customise_sources(

@@ -30,6 +30,8 @@ class TurnState(TypedDict, total=False):
 
     messages: Annotated[list[Message], operator.add]
     question: str
+    max_answer_tokens: int | None
+    """The request's cap on answer tokens (``None``: the assistant's own); set every turn."""
     route: Route | None
     evidence: list[Any]
     reasoning: HiddenChain | None
@@ -42,6 +44,8 @@ class TurnState(TypedDict, total=False):
     revisions: int
     verdicts: Annotated[list[Any], add_verdicts]
     answer: str
+    refusal: str | None
+    """The refusal text at the end of ``answer``, which emit sends; ``None`` when allowed."""
     citations: list[Citation]
     outcome: Outcome
     policy_version: str

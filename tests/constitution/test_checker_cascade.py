@@ -21,7 +21,7 @@ POLICY = Policy(
             action="refuse",
             patterns=[r"\bxyzzy\b"],
             refusal="I can't share that.",
-            deliberate=False,
+            stages={"deliberation": False},
             examples=[
                 {"text": "xyzzy", "checkpoint": "input", "expected": "refuse"},
                 {"text": "plugh", "checkpoint": "input", "expected": "allow"},

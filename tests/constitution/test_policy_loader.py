@@ -40,7 +40,7 @@ def test_bad_action_names_file_line_rule_field_and_value(write_policy: WritePoli
 
     assert problems == [
         f"{file}:8: rule 'no-weapons': field 'action': "
-        "Input should be 'revise', 'refuse' or 'escalate' (got 'deny')"
+        "Input should be 'allow_with_note', 'revise', 'refuse' or 'escalate' (got 'deny')"
     ]
 
 

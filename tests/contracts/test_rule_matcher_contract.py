@@ -19,11 +19,19 @@ from ponder.constitution import (
     Policy,
     Rule,
     RuleMatcher,
+    SemanticMatcher,
     default_policy_path,
     load_policy,
 )
+from ponder.knowledge.testing import HashingEmbedder
 
-MATCHERS: list[Callable[[Policy], RuleMatcher]] = [PatternMatcher]
+
+def semantic_matcher(policy: Policy) -> RuleMatcher:
+    """The semantic stage over the fake embedder (word overlap stands in for meaning)."""
+    return SemanticMatcher(policy, HashingEmbedder())
+
+
+MATCHERS: list[Callable[[Policy], RuleMatcher]] = [PatternMatcher, semantic_matcher]
 """Every stage, built from the policy it matches against."""
 
 

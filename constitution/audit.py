@@ -1,0 +1,192 @@
+"""The audit log: every checker decision, stored, and appeals against them.
+
+Each verdict becomes one :class:`Decision`: when, which thread, which checkpoint, which
+policy version, the rules that fired, the action and why (``reason`` keeps a rule's
+decision apart from a ``checker_error``), the rationale, and a SHA-256 of the checked
+text. The text itself is kept only when the log is told to: it should not become a
+second copy of every user's messages.
+
+An :class:`Appeal` names a decision and says why it was wrong. The person appealing may
+supply the text they sent; it is kept only if its hash matches the decision's, so the
+safety team sees the real input as a candidate example in ``ponder rules test``.
+
+:class:`AuditLog` is the protocol; :class:`~ponder.constitution.audit_sqlite.SqliteAuditLog`
+is the default store.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Protocol, runtime_checkable
+
+from ponder.constitution.schema import Action, Checkpoint
+from ponder.constitution.verdict import Reason, Verdict
+
+__all__ = ["Appeal", "AuditLog", "Decision", "parse_time", "text_hash"]
+
+
+def text_hash(text: str) -> str:
+    """The hash the audit log stores for a checked text.
+
+    Args:
+        text: The text.
+
+    Returns:
+        The SHA-256 of its UTF-8 bytes, as 64 hex digits.
+    """
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def parse_time(value: str) -> datetime:
+    """Read an ISO-8601 date or time as UTC (a time without a zone is taken as UTC).
+
+    Args:
+        value: Such as ``2024-05-01``, ``2024-05-01T12:00`` or ``2024-05-01T12:00+02:00``.
+
+    Returns:
+        The time in UTC.
+
+    Raises:
+        ValueError: ``value`` is not an ISO-8601 date or time.
+    """
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError(
+            f"{value!r} is not an ISO-8601 time; write it like 2024-05-01 or 2024-05-01T12:00"
+        ) from None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Decision:
+    """One stored verdict."""
+
+    decision_id: str
+    """The verdict's ``decision_id``; an appeal names it."""
+    time: datetime
+    """When it was recorded (UTC)."""
+    thread_id: str | None
+    """The conversation thread, if the check was part of one."""
+    checkpoint: Checkpoint
+    """Where the text was checked."""
+    policy_version: str
+    """The version of the policy that decided."""
+    rules: tuple[str, ...]
+    """The rules that fired and stood."""
+    action: Action
+    """The verdict's action."""
+    reason: Reason
+    """``rule``, ``none``, or ``checker_error`` (the check failed and closed)."""
+    rationale: str
+    """The checker's account of each stage's decision."""
+    notes: tuple[str, ...]
+    """The notes of the rules that fired (``allow_with_note``)."""
+    text_hash: str
+    """SHA-256 of the checked text (:func:`text_hash`)."""
+    text: str | None
+    """The checked text, if the log keeps texts."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Appeal:
+    """A request to look again at a decision."""
+
+    appeal_id: str
+    """This appeal's id."""
+    decision: Decision
+    """The decision appealed against; ``decision.rules`` links the appeal to rules."""
+    time: datetime
+    """When the appeal was made (UTC)."""
+    message: str
+    """Why the appellant thinks the decision was wrong."""
+    text: str | None
+    """The checked text: given with the appeal (hash-checked), or kept by the log."""
+
+
+@runtime_checkable
+class AuditLog(Protocol):
+    """Stores decisions and appeals. Every write is atomic; recording a verdict whose
+    ``decision_id`` is already stored changes nothing."""
+
+    def record_many(
+        self, checked: Sequence[tuple[Verdict, str]], *, thread_id: str | None = None
+    ) -> list[Decision]:
+        """Store several verdicts, each with the text it judged, in one transaction.
+
+        Args:
+            checked: ``(verdict, text)`` pairs.
+            thread_id: The conversation they belong to, if any.
+
+        Returns:
+            The stored decisions, in order.
+
+        Raises:
+            AuditError: The log cannot be written; nothing was stored.
+        """
+        ...
+
+    def decisions(
+        self,
+        *,
+        thread_id: str | None = None,
+        action: Action | None = None,
+        rule: str | None = None,
+        since: datetime | None = None,
+        limit: int | None = 100,
+    ) -> list[Decision]:
+        """Stored decisions, newest first, filtered by every argument given.
+
+        Args:
+            thread_id: Only this thread's.
+            action: Only those with this action.
+            rule: Only those in which this rule fired.
+            since: Only those recorded at or after this time.
+            limit: At most this many; ``None`` for all.
+
+        Returns:
+            The decisions.
+        """
+        ...
+
+    def decision(self, decision_id: str) -> Decision:
+        """One stored decision.
+
+        Args:
+            decision_id: Its id.
+
+        Returns:
+            The decision.
+
+        Raises:
+            AuditError: No decision has that id.
+        """
+        ...
+
+    def appeal(self, decision_id: str, message: str, *, text: str | None = None) -> Appeal:
+        """Appeal against a stored decision.
+
+        Args:
+            decision_id: The decision.
+            message: Why it was wrong.
+            text: The text that was checked, so the safety team can see it; it must hash
+                to the decision's ``text_hash``.
+
+        Returns:
+            The stored appeal.
+
+        Raises:
+            AuditError: No such decision, an empty message, or a text whose hash differs.
+        """
+        ...
+
+    def appeals(self) -> list[Appeal]:
+        """Every appeal, oldest first, each with its decision.
+
+        Returns:
+            The appeals.
+        """
+        ...

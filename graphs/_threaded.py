@@ -1,0 +1,75 @@
+"""Drive a blocking iterator from async code in a worker thread that stops when asked.
+
+Python cannot interrupt a thread, so stopping is cooperative: when the async side stops
+(it finished, broke out of its loop, or was cancelled), the worker finishes the item it is
+computing, then closes its iterator instead of asking for the next one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+from collections.abc import AsyncGenerator, Callable, Iterator
+from concurrent.futures import Executor
+from typing import Any, TypeVar
+
+__all__ = ["iterate_in_thread"]
+
+_T = TypeVar("_T")
+
+
+async def iterate_in_thread(
+    make: Callable[[], Iterator[_T]], executor: Executor | None = None
+) -> AsyncGenerator[_T, None]:
+    """Yield the items of ``make()``, which runs in a worker thread of ``executor``.
+
+    Args:
+        make: Builds the blocking iterator; called in the worker thread.
+        executor: Where the worker runs; default: the event loop's default executor.
+            Its size bounds how many such iterations run at once.
+
+    Yields:
+        The iterator's items, in order.
+
+    Raises:
+        Exception: Whatever the iterator raised, re-raised here.
+    """
+    loop = asyncio.get_running_loop()
+    items: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
+    stop = threading.Event()
+
+    def put(kind: str, value: Any) -> None:
+        with contextlib.suppress(RuntimeError):  # the loop is closed: nobody is listening
+            loop.call_soon_threadsafe(items.put_nowait, (kind, value))
+
+    def produce() -> None:
+        if stop.is_set():  # the caller left while this waited for a worker
+            return
+        try:
+            iterator = make()
+            try:
+                for item in iterator:
+                    put("item", item)
+                    if stop.is_set():
+                        break
+            finally:
+                close = getattr(iterator, "close", None)
+                if close is not None:
+                    close()
+        except BaseException as exc:  # handed to the async side, which re-raises it
+            put("error", exc)
+        else:
+            put("end", None)
+
+    loop.run_in_executor(executor, produce)
+    try:
+        while True:
+            kind, value = await items.get()
+            if kind == "end":
+                return
+            if kind == "error":
+                raise value
+            yield value
+    finally:
+        stop.set()

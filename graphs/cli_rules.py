@@ -1,0 +1,464 @@
+"""``ponder rules`` and ``ponder audit``: the command line a safety team works from.
+
+::
+
+    ponder rules validate PATH [OVERLAY...]      # errors name the file, line, rule and field
+    ponder rules effective [POLICY...]           # the merged policy, each rule's origin
+    ponder rules test [POLICY...]                # every rule's examples; exit 1 on a failure
+    ponder rules diff OLD NEW                    # inputs whose outcome would change
+    ponder rules explain "text" [--checkpoint input|output|knowledge] [--json]
+    ponder audit [--thread T] [--action A] [--rule R] [--since ISO] [--limit N] [--json]
+    ponder audit appeal DECISION_ID "message" [--text "what I sent"]
+
+A ``POLICY...`` list is a floor followed by its overlays; without one, the settings'
+``policy`` (or the policy shipped with Ponder) is used. ``test``, ``diff`` and ``explain``
+run the real checker: patterns and the semantic stage (``--no-semantic`` to leave it out),
+and model deliberation only with ``--model``. The audit log is the settings' ``audit_db``
+(default ``<data_dir>/audit.sqlite``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from ponder.agents.errors import PonderError
+
+if TYPE_CHECKING:
+    from ponder.constitution import (
+        Appeal,
+        Change,
+        Checker,
+        Decision,
+        ExampleResult,
+        Explanation,
+        Policy,
+        RuleScore,
+        SqliteAuditLog,
+    )
+    from ponder.graphs.settings import Settings
+
+__all__ = ["audit_app", "register", "rules_app"]
+
+rules_app = typer.Typer(no_args_is_help=True, help="Write, test and explain constitution rules.")
+audit_app = typer.Typer(help="List checker decisions and appeal them.")
+
+console = Console(soft_wrap=True, highlight=False)
+err = Console(stderr=True, soft_wrap=True, highlight=False)
+
+ConfigOption = Annotated[
+    Path | None, typer.Option("--config", "-c", help="A ponder.yaml settings file.")
+]
+PoliciesArgument = Annotated[
+    list[Path] | None,
+    typer.Argument(help="A policy folder or file, then any overlays (default: from settings)."),
+]
+ModelOption = Annotated[
+    str | None,
+    typer.Option(help="Deliberate with this model (a preset, folder or server model id)."),
+]
+SemanticOption = Annotated[
+    bool, typer.Option("--semantic/--no-semantic", help="Run the semantic stage.")
+]
+CheckpointName = Literal["input", "output", "knowledge"]
+ActionName = Literal["allow", "allow_with_note", "revise", "refuse", "escalate"]
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``rules`` and ``audit`` to the ``ponder`` command.
+
+    Args:
+        app: The top-level typer app.
+    """
+    app.add_typer(rules_app, name="rules")
+    app.add_typer(audit_app, name="audit")
+
+
+def _settings(config: Path | None) -> Settings:
+    from ponder.graphs.cli import _settings as load  # pyright: ignore[reportPrivateUsage]
+
+    return load(config)
+
+
+def _policy(settings: Settings, paths: Sequence[Path] | None) -> Policy:
+    from ponder.constitution import default_policy_path, load_policy
+
+    if paths:
+        return load_policy(paths[0], *paths[1:])
+    return load_policy(settings.policy or default_policy_path())
+
+
+def _checker(settings: Settings, policy: Policy, *, model: str | None, semantic: bool) -> Checker:
+    """The real checker: patterns, the semantic stage, and deliberation with ``model``.
+
+    Weights and embeddings load here, before any check, so stage timings leave them out.
+    """
+    from ponder.constitution import SemanticMatcher
+    from ponder.graphs.assistant import make_checker, make_model
+
+    chat_model = None
+    if model is not None:
+        with err.status(f"loading {model}…"):
+            chat_model = make_model(settings.language_model.model_copy(update={"source": model}))
+            load = getattr(chat_model, "load", None)
+            if load is not None:
+                load()
+    embedder = None
+    if semantic:
+        from ponder.knowledge import SentenceTransformerEmbedder
+
+        embedder = SentenceTransformerEmbedder()
+    checker = make_checker(settings, policy, chat_model, embedder)
+    semantic_stages = [m for m in checker.matchers if isinstance(m, SemanticMatcher)]
+    if semantic_stages:
+        with err.status("embedding the rules' examples…"):
+            for matcher in semantic_stages:
+                matcher.prepare()
+    return checker
+
+
+def _stages(checker: Checker) -> str:
+    names = [matcher.stage for matcher in checker.matchers]
+    names.append("deliberation" if checker.model is not None else "no deliberation")
+    return ", ".join(names)
+
+
+def _audit_log(settings: Settings, *, must_exist: bool) -> SqliteAuditLog | None:
+    from ponder.constitution import SqliteAuditLog
+
+    path = settings.audit_path
+    if not path.exists():
+        if must_exist:
+            raise PonderError(
+                f"no audit log at {path}: nothing has been checked there yet "
+                "(set audit_db or data_dir to the assistant's)"
+            )
+        return None
+    return SqliteAuditLog(path)
+
+
+@rules_app.command("validate")
+def rules_validate(
+    path: Annotated[Path, typer.Argument(help="A policy folder or rule file.")],
+    overlays: Annotated[
+        list[Path] | None, typer.Argument(help="Overlays to merge on top, in order.")
+    ] = None,
+) -> None:
+    """Check rule files; errors name the file, line, rule and field."""
+    from ponder.constitution import load_policy
+
+    policy = load_policy(path, *(overlays or []))
+    console.print(f"ok: {len(policy.rules)} rules, policy version {policy.version}")
+
+
+@rules_app.command("effective")
+def rules_effective(
+    policies: PoliciesArgument = None,
+    config: ConfigOption = None,
+    json_output: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Show the merged policy: each rule, its action and checkpoints, and where it came from."""
+    policy = _policy(_settings(config), policies)
+    rules = [
+        {
+            "id": rule.id,
+            "action": rule.action,
+            "applies_to": list(rule.applies_to),
+            "stages": [name for name, on in rule.stages.model_dump().items() if on],
+            "origin": str(policy.origins.get(rule.id, "code")),
+        }
+        for rule in policy.rules
+    ]
+    if json_output:
+        layers = [str(p) for p in policy.layers]
+        typer.echo(json.dumps({"version": policy.version, "layers": layers, "rules": rules}))
+        return
+    console.print(f"policy {policy.version}: {len(rules)} rules from {len(policy.layers)} layer(s)")
+    for number, layer in enumerate(policy.layers):
+        console.print(f"  layer {number}: {escape(str(layer))}")
+    for rule in rules:
+        console.print(
+            f"{rule['id']:<30} {rule['action']:<16} {','.join(rule['applies_to']):<24} "
+            f"{escape(rule['origin'])}"
+        )
+
+
+@rules_app.command("test")
+def rules_test(
+    policies: PoliciesArgument = None,
+    config: ConfigOption = None,
+    model: ModelOption = None,
+    semantic: SemanticOption = True,
+) -> None:
+    """Run every rule's examples through the checker; exit 1 if any fails."""
+    from ponder.constitution import run_examples, score_rules
+
+    settings = _settings(config)
+    policy = _policy(settings, policies)
+    checker = _checker(settings, policy, model=model, semantic=semantic)
+    with err.status("checking examples…"):
+        results = run_examples(policy, checker)
+    console.print(
+        f"policy {policy.version}: {len(policy.rules)} rules, {len(results)} examples "
+        f"(stages: {_stages(checker)})"
+    )
+    _print_scores(score_rules(policy, results))
+    failed = [r for r in results if not r.passed]
+    _print_failures(failed)
+    log = _audit_log(settings, must_exist=False)
+    if log is not None:
+        with log:
+            _print_appeals(log.appeals(), policy)
+    if failed:
+        raise typer.Exit(1)
+
+
+def _print_scores(scores: Sequence[RuleScore]) -> None:
+    console.print(f"{'rule':<30} {'precision':>9} {'recall':>7} {'tp':>4} {'fn':>4} {'fp':>4}")
+    for score in scores:
+        console.print(
+            f"{score.rule_id:<30} {_ratio(score.precision):>9} {_ratio(score.recall):>7} "
+            f"{score.true_positives:>4} {score.false_negatives:>4} {score.false_positives:>4}"
+        )
+
+
+def _ratio(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
+
+
+def _print_failures(failed: Sequence[ExampleResult]) -> None:
+    if not failed:
+        console.print("all examples pass")
+        return
+    console.print(f"{len(failed)} failing example(s):")
+    for result in failed:
+        console.print(f"  {escape(result.describe())}")
+
+
+def _print_appeals(appeals: Sequence[Appeal], policy: Policy) -> None:
+    if not appeals:
+        return
+    console.print(f"{len(appeals)} appeal(s), candidate examples for the rules they name:")
+    for appeal in appeals:
+        decision = appeal.decision
+        unknown = [r for r in decision.rules if r not in policy]
+        note = f" (not in this policy: {', '.join(unknown)})" if unknown else ""
+        console.print(
+            f"  {', '.join(decision.rules) or 'no rule'}{note} <- appeal {appeal.appeal_id} "
+            f"against decision {decision.decision_id} ({decision.action} at "
+            f"{decision.checkpoint}, policy {decision.policy_version}): "
+            f"{escape(json.dumps(appeal.message, ensure_ascii=False))}"
+        )
+        if appeal.text is None:
+            console.print(f"      # text not kept (sha256 {decision.text_hash[:12]}...)")
+            continue
+        # An appeal usually says a stopped text was fine: offer it as a compliant example.
+        expected = "allow" if decision.action not in ("allow", "allow_with_note") else "?"
+        quoted = json.dumps(appeal.text, ensure_ascii=False)
+        example = f"- {{text: {quoted}, checkpoint: {decision.checkpoint}, expected: {expected}}}"
+        console.print(f"      {escape(example)}")
+
+
+@rules_app.command("diff")
+def rules_diff(
+    old: Annotated[Path, typer.Argument(help="The policy in force (folder or file).")],
+    new: Annotated[Path, typer.Argument(help="The proposed policy.")],
+    config: ConfigOption = None,
+    model: ModelOption = None,
+    semantic: SemanticOption = True,
+    json_output: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Show the examples and audit-log inputs whose outcome would change."""
+    from ponder.constitution import diff_inputs, diff_outcomes, load_policy
+
+    settings = _settings(config)
+    before, after = load_policy(old), load_policy(new)
+    decisions: list[Decision] = []
+    appeals: list[Appeal] = []
+    log = _audit_log(settings, must_exist=False)
+    if log is not None:
+        with log:
+            decisions, appeals = log.decisions(limit=None), log.appeals()
+    inputs = diff_inputs(before, after, decisions, appeals)
+    old_checker = _checker(settings, before, model=model, semantic=semantic)
+    new_checker = _checker(settings, after, model=model, semantic=semantic)
+    with err.status(f"checking {len(inputs)} inputs under both policies…"):
+        changes = diff_outcomes(old_checker, new_checker, inputs)
+    hashed = sum(d.text is None for d in decisions)
+    if json_output:
+        typer.echo(json.dumps(_diff_dict(before, after, inputs, changes, hashed)))
+        return
+    console.print(
+        f"{len(changes)} of {len(inputs)} inputs change outcome "
+        f"(policy {before.version} -> {after.version}; stages: {_stages(new_checker)})"
+    )
+    for change in changes:
+        item = change.input
+        line = f"  {item.source} [{item.checkpoint}] {item.text!r}: {change.old} -> {change.new}"
+        console.print(escape(line))
+    if hashed:
+        console.print(
+            f"{hashed} audit decision(s) kept only a text hash and were not re-checked "
+            "(set audit_keep_text: true to keep texts)"
+        )
+
+
+def _diff_dict(
+    before: Policy, after: Policy, inputs: Sequence[Any], changes: Sequence[Change], hashed: int
+) -> dict[str, Any]:
+    return {
+        "old_version": before.version,
+        "new_version": after.version,
+        "inputs": len(inputs),
+        "hashed_audit_decisions": hashed,
+        "changes": [
+            {
+                "source": c.input.source,
+                "checkpoint": c.input.checkpoint,
+                "text": c.input.text,
+                "old": {"action": c.old.action, "rules": list(c.old.rules)},
+                "new": {"action": c.new.action, "rules": list(c.new.rules)},
+            }
+            for c in changes
+        ],
+    }
+
+
+@rules_app.command("explain")
+def rules_explain(
+    text: Annotated[str, typer.Argument(help="The text to check.")],
+    checkpoint: Annotated[
+        CheckpointName, typer.Option(help="Where the text is checked.")
+    ] = "input",
+    policy_paths: Annotated[
+        list[Path] | None,
+        typer.Option("--policy", "-p", help="A policy, then overlays (repeat the option)."),
+    ] = None,
+    config: ConfigOption = None,
+    model: ModelOption = None,
+    semantic: SemanticOption = True,
+    json_output: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Show which stages fired on TEXT and why, and the verdict."""
+    from ponder.constitution import explain
+
+    settings = _settings(config)
+    policy = _policy(settings, policy_paths)
+    checker = _checker(settings, policy, model=model, semantic=semantic)
+    explanation = explain(text, checkpoint, checker=checker)
+    if json_output:
+        typer.echo(json.dumps(explanation.to_dict(), ensure_ascii=False))
+        return
+    _print_explanation(explanation)
+
+
+def _print_explanation(explanation: Explanation) -> None:
+    verdict = explanation.verdict
+    console.print(f"{explanation.checkpoint}: {escape(repr(explanation.text))}")
+    for stage in explanation.stages:
+        header = f"  {stage.stage} ({stage.seconds * 1000:.1f} ms)"
+        if stage.error is not None:
+            console.print(f"{header}: failed: {escape(stage.error)}")
+        elif not stage.notes:
+            console.print(f"{header}: no candidates")
+        else:
+            console.print(f"{header}:")
+            for note in stage.notes:
+                console.print(f"    {escape(note)}")
+    rules = ", ".join(verdict.fired) or "none"
+    console.print(
+        f"verdict: {verdict.action} (reason: {verdict.reason}; rules: {rules}; "
+        f"policy {verdict.policy_version})"
+    )
+    for note in verdict.notes:
+        console.print(f"note: {escape(note)}")
+
+
+@audit_app.callback(invoke_without_command=True)
+def audit_list(
+    ctx: typer.Context,
+    thread: Annotated[str | None, typer.Option(help="Only this thread's decisions.")] = None,
+    action: Annotated[ActionName | None, typer.Option(help="Only this action.")] = None,
+    rule: Annotated[str | None, typer.Option(help="Only decisions this rule fired in.")] = None,
+    since: Annotated[
+        str | None, typer.Option(help="Only decisions at or after this ISO time (UTC).")
+    ] = None,
+    limit: Annotated[int, typer.Option(min=1, help="At most this many, newest first.")] = 50,
+    config: ConfigOption = None,
+    json_output: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """List checker decisions, newest first."""
+    from ponder.constitution.audit import parse_time
+
+    if ctx.invoked_subcommand is not None:
+        return
+    try:
+        after = parse_time(since) if since is not None else None
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--since") from None
+    settings = _settings(config)
+    log = _audit_log(settings, must_exist=False)
+    decisions: list[Decision] = []
+    if log is not None:
+        with log:
+            decisions = log.decisions(
+                thread_id=thread, action=action, rule=rule, since=after, limit=limit
+            )
+    if json_output:
+        typer.echo(json.dumps({"decisions": [_decision_dict(d) for d in decisions]}))
+        return
+    if log is None:
+        err.print(f"no audit log at {settings.audit_path} yet")
+    for d in decisions:
+        rules = ",".join(d.rules) or "-"
+        console.print(
+            f"{_when(d.time)}  {d.decision_id}  {d.checkpoint:<9} {d.action:<15} "
+            f"{d.reason:<13} {rules:<28} thread {d.thread_id or '-'}  policy {d.policy_version}"
+        )
+
+
+def _when(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _decision_dict(decision: Decision) -> dict[str, Any]:
+    return {
+        "decision_id": decision.decision_id,
+        "time": decision.time.isoformat(),
+        "thread_id": decision.thread_id,
+        "checkpoint": decision.checkpoint,
+        "policy_version": decision.policy_version,
+        "rules": list(decision.rules),
+        "action": decision.action,
+        "reason": decision.reason,
+        "rationale": decision.rationale,
+        "notes": list(decision.notes),
+        "text_hash": decision.text_hash,
+        "text": decision.text,
+    }
+
+
+@audit_app.command("appeal")
+def audit_appeal(
+    decision_id: Annotated[str, typer.Argument(help="The decision, as `ponder audit` lists it.")],
+    message: Annotated[str, typer.Argument(help="Why the decision was wrong.")],
+    text: Annotated[
+        str | None,
+        typer.Option(help="The text that was checked, so the safety team can see it."),
+    ] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Appeal a decision; the appeal is linked to its rules and shown by `ponder rules test`."""
+    log = _audit_log(_settings(config), must_exist=True)
+    assert log is not None
+    with log:
+        appeal = log.appeal(decision_id, message, text=text)
+    rules = ", ".join(appeal.decision.rules) or "no rule"
+    console.print(f"appeal {appeal.appeal_id} recorded against decision {decision_id} ({rules})")
