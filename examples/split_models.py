@@ -13,7 +13,7 @@ import tempfile
 from pathlib import Path
 
 from ponder.graphs import build_assistant
-from ponder.graphs.settings import ModelSettings, ReasoningSettings, Settings
+from ponder.graphs.settings import ModelSettings, Settings
 
 
 def main() -> None:
@@ -27,7 +27,6 @@ def main() -> None:
         data_dir=Path(tempfile.mkdtemp(prefix="ponder-split-")),
         language_model=ModelSettings(source=args.writer),
         reasoning_model=ModelSettings(source=args.reasoner),
-        reasoning=ReasoningSettings(algorithm="self_consistency", samples=4),
     )
     reply = build_assistant(settings).invoke(args.question)
     print(reply.answer)

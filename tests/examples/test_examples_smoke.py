@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -13,9 +14,22 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 pytestmark = pytest.mark.real_model
 
 
+# Examples read PONDER_* overrides like any Ponder program: keep their searches small here.
+SMALL_SEARCH = {
+    "PONDER_REASONING__SAMPLES": "2",
+    "PONDER_REASONING__MAX_CHAIN_TOKENS": "96",
+    "PONDER_REASONING__MAX_SECONDS": "30",
+}
+
+
 def _run(*args: str, cwd: Path) -> str:
     result = subprocess.run(
-        [sys.executable, *args], capture_output=True, text=True, cwd=cwd, timeout=600
+        [sys.executable, *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=600,
+        env={**os.environ, **SMALL_SEARCH},
     )
     assert result.returncode == 0, result.stderr[-2000:]
     return result.stdout

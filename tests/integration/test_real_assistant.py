@@ -9,6 +9,7 @@ import pytest
 from ponder.constitution import Checker, default_policy_path, load_policy, redact
 from ponder.graphs import Settings, build_assistant
 from ponder.graphs.assistant import sqlite_checkpointer
+from ponder.graphs.settings import ReasoningSettings
 from ponder.knowledge import KnowledgeStore, ingest
 
 pytestmark = pytest.mark.real_model
@@ -24,8 +25,10 @@ def corpus_store(tmp_path_factory, real_embedder, corpus):
 @pytest.fixture(scope="module")
 def assistant(tmp_path_factory, smollm2, corpus_store):
     data = tmp_path_factory.mktemp("data")
+    # A small search budget: these tests check the wiring, bench/ measures the search.
+    reasoning = ReasoningSettings(samples=2, max_chain_tokens=96, max_tokens=400, max_seconds=30)
     return build_assistant(
-        Settings(data_dir=data),
+        Settings(data_dir=data, reasoning=reasoning),
         language_model=smollm2,
         store=corpus_store,
         checkpointer=sqlite_checkpointer(data / "threads.sqlite"),
