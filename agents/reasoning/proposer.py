@@ -9,6 +9,7 @@ share one prompt prefix and come from one batched ``generate(n=k)`` call.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import KW_ONLY, dataclass
 
 from ponder.agents.errors import ModelOutputError
@@ -17,50 +18,78 @@ from ponder.agents.reasoning.prompts import DEFAULT_SYSTEM_PROMPT
 from ponder.agents.reasoning.steps import parse_step
 from ponder.agents.reasoning.types import SearchState, Step
 
-__all__ = ["ChainProposer", "ModelProposer", "build_messages"]
+__all__ = ["ChainProposer", "Example", "ModelProposer", "build_messages"]
 
 logger = logging.getLogger(__name__)
 
 
-def build_messages(state: SearchState, system_prompt: str) -> list[Message]:
+Example = tuple[str, str]
+"""A worked example: a question and its solved chain (steps one per line, ending in an
+``Answer:`` line), shown to the model as an earlier exchange of the chat."""
+
+
+def build_messages(
+    state: SearchState, system_prompt: str, examples: Sequence[Example] = ()
+) -> list[Message]:
     """The chat asking for what comes after ``state``.
 
     The steps so far form an unfinished assistant reply (one step per line, ending
-    with a newline), which the model continues.
+    with a newline), which the model continues. Worked examples come first, each as a
+    user question and the assistant's solved chain: small models follow a format they
+    were shown in earlier turns far more reliably than one described in the system
+    prompt.
 
     Args:
         state: The question and the steps so far.
         system_prompt: Describes the step format.
+        examples: Worked examples, shown before the question.
 
     Returns:
-        System, user and (to be continued) assistant messages.
+        System, example, user and (to be continued) assistant messages.
     """
     prefix = state.chain_text + "\n" if state.steps else ""
-    return [
-        {"role": "system", "content": system_prompt},
-        {"role": "user", "content": state.question},
-        {"role": "assistant", "content": prefix},
-    ]
+    messages: list[Message] = [{"role": "system", "content": system_prompt}]
+    for question, chain in examples:
+        messages.append({"role": "user", "content": question})
+        messages.append({"role": "assistant", "content": chain})
+    messages.append({"role": "user", "content": state.question})
+    messages.append({"role": "assistant", "content": prefix})
+    return messages
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Prompting:
+    """How the proposers phrase and parse a call (shared by both proposers)."""
+
+    system_prompt: str
+    examples: Sequence[Example]
+    insert_results: bool
 
 
 def _sample_steps(
     model: ChatModel,
     state: SearchState,
     k: int,
-    system_prompt: str,
+    prompting: _Prompting,
     settings: GenerationSettings,
 ) -> list[Step]:
     """Sample ``k`` continuations of ``state`` in one call and parse each into a step."""
     if k < 1:
         raise ValueError(f"k must be >= 1, got {k}")
-    completions = model.generate(build_messages(state, system_prompt), n=k, settings=settings)
+    messages = build_messages(state, prompting.system_prompt, prompting.examples)
+    completions = model.generate(messages, n=k, settings=settings)
     if len(completions) != k:
         raise ModelOutputError(
             f"{model.name} returned {len(completions)} samples for n={k}; "
             "a ChatModel must return exactly n completions"
         )
     steps = [
-        parse_step(c.text, tokens=c.completion_tokens, truncated=c.finish_reason == "length")
+        parse_step(
+            c.text,
+            tokens=c.completion_tokens,
+            truncated=c.finish_reason == "length",
+            insert_results=prompting.insert_results,
+        )
         for c in completions
     ]
     logger.debug(
@@ -80,6 +109,10 @@ class ModelProposer:
         model: The chat model.
         system_prompt: Describes the step format (one step per line, ``<calc>`` for
             arithmetic, ``Answer: X`` to finish) with worked examples.
+        examples: Worked examples shown as earlier chat turns (see
+            :func:`build_messages`); none by default.
+        insert_results: Let the calculator write the result of each ``<calc>`` into
+            the step (see :func:`~ponder.agents.reasoning.steps.parse_step`).
         max_step_tokens: Most tokens per step.
         temperature: Sampling temperature; 0 decodes greedily (all k samples equal).
         top_p: Nucleus sampling mass.
@@ -89,6 +122,8 @@ class ModelProposer:
     model: ChatModel
     _: KW_ONLY
     system_prompt: str = DEFAULT_SYSTEM_PROMPT
+    examples: Sequence[Example] = ()
+    insert_results: bool = False
     max_step_tokens: int = 96
     temperature: float = 0.8
     top_p: float = 0.95
@@ -120,7 +155,12 @@ class ModelProposer:
         Raises:
             ModelOutputError: If the model returns a different number of samples.
         """
-        return _sample_steps(self.model, state, k, self.system_prompt, self.settings())
+        prompting = _Prompting(
+            system_prompt=self.system_prompt,
+            examples=self.examples,
+            insert_results=self.insert_results,
+        )
+        return _sample_steps(self.model, state, k, prompting, self.settings())
 
 
 @dataclass(frozen=True, eq=False)
@@ -133,6 +173,10 @@ class ChainProposer:
     Args:
         model: The chat model.
         system_prompt: Describes the step format, with worked examples.
+        examples: Worked examples shown as earlier chat turns; none by default.
+        insert_results: Let the calculator write the result of each ``<calc>``: a
+            chain is cut at its first missing or wrong result, which is written in,
+            and the rest is sampled again from there.
         max_chain_tokens: Most tokens per chain.
         temperature: Sampling temperature; keep it above 0 so chains differ.
         top_p: Nucleus sampling mass.
@@ -142,6 +186,8 @@ class ChainProposer:
     model: ChatModel
     _: KW_ONLY
     system_prompt: str = DEFAULT_SYSTEM_PROMPT
+    examples: Sequence[Example] = ()
+    insert_results: bool = False
     max_chain_tokens: int = 512
     temperature: float = 0.8
     top_p: float = 0.95
@@ -177,4 +223,9 @@ class ChainProposer:
         Raises:
             ModelOutputError: If the model returns a different number of samples.
         """
-        return _sample_steps(self.model, state, k, self.system_prompt, self.settings())
+        prompting = _Prompting(
+            system_prompt=self.system_prompt,
+            examples=self.examples,
+            insert_results=self.insert_results,
+        )
+        return _sample_steps(self.model, state, k, prompting, self.settings())

@@ -6,7 +6,11 @@ scorers can value it low.
 
 Arithmetic is tool-checked. A step may carry ``<calc>EXPR</calc>``; the expression is
 evaluated by :func:`~ponder.agents.reasoning.calculator.calculate`, and a number the
-text then claims (``<calc>2+2</calc> = 5``) is compared with the true result.
+text then claims (``<calc>2+2</calc> = 5``) is compared with the true result. With
+``insert_results``, the calculator also answers: the text is cut at the first
+calculation whose claimed result is missing or wrong and the true result is written
+there, as if generation had paused at ``</calc>`` for the tool. Everything the model
+wrote after that point was conditioned on a wrong number, so it is dropped.
 """
 
 from __future__ import annotations
@@ -72,7 +76,28 @@ def _agrees(claim: str, value: int | float) -> bool:
     return abs(claimed - value) <= tolerance + 1e-12
 
 
-def parse_step(text: str, *, tokens: int, truncated: bool = False) -> Step:
+def _insert_result(text: str) -> tuple[str, str | None]:
+    """Cut ``text`` after the first calculation claiming no or a wrong result, and write
+    the calculator's result there. Returns the text and a note, or ``(text, None)``."""
+    for match in _CALC.finditer(text):
+        expression = match.group("expr").strip()
+        try:
+            value = calculate(expression)
+        except CalculationError:
+            return text, None  # nothing to insert; the failure is marked as calc_error
+        claim = match.group("claim")
+        if claim is not None and _agrees(claim, value):
+            continue
+        result = format_number(value)
+        close = match.start() + match.group(0).index("</calc>") + len("</calc>")
+        said = f"said {claim}" if claim is not None else "gave no result"
+        return f"{text[:close]} = {result}", f"calculator wrote {result} for {expression} ({said})"
+    return text, None
+
+
+def parse_step(
+    text: str, *, tokens: int, truncated: bool = False, insert_results: bool = False
+) -> Step:
     """Parse one sampled step (or whole chain) into a checked :class:`Step`.
 
     Text after the line that gives the answer is dropped: a chain ends at its answer.
@@ -81,6 +106,9 @@ def parse_step(text: str, *, tokens: int, truncated: bool = False) -> Step:
         text: The generated text, stop string already removed.
         tokens: How many tokens generating it cost.
         truncated: Whether generation hit its token limit before finishing.
+        insert_results: Let the calculator answer: cut the text at the first
+            calculation whose claimed result is missing or wrong and write the true
+            result there (a chain cut this way has no answer yet and is continued).
 
     Returns:
         The step. It is invalid when empty, when its answer is empty, or when it was
@@ -88,9 +116,16 @@ def parse_step(text: str, *, tokens: int, truncated: bool = False) -> Step:
     """
     text = text.strip()
     end = answer_line_end(text)
-    note = ""
+    notes: list[str] = []
     if end is not None and text[end:].strip():
-        text, note = text[:end].rstrip(), "dropped text after the answer"
+        text = text[:end].rstrip()
+        notes.append("dropped text after the answer")
+    if insert_results:
+        text, inserted = _insert_result(text)
+        if inserted is not None:
+            notes.append(inserted)
+            truncated = False  # the text now ends at the inserted result, not the limit
+    note = "; ".join(notes)
     answer = extract_answer(text)
     calc = _check_calculations(text)
     invalid = _invalid_because(text, answer, truncated=truncated, tokens=tokens)

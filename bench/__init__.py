@@ -1,0 +1,1 @@
+"""Benchmarks of Ponder's reasoning: ``make bench-reasoning`` or ``python -m bench.reasoning``."""

@@ -1,0 +1,76 @@
+"""Decode the greedy methods of many items in one batch, ahead of their searches.
+
+Greedy decoding is one sequence at a time, so on a CPU it leaves most of a batched
+forward pass idle. With a model that offers ``generate_many`` (``LocalModel``), the
+greedy chains of a whole family are rolled out in lockstep, a batch of items per call,
+and every call's result is stored in that item's :class:`~bench.reasoning_methods.Replay`
+under the state it continued. The greedy search then replays them: it runs unchanged,
+and any state the lockstep did not reach is simply decoded for real.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Literal
+
+from bench.reasoning_methods import MethodSettings, Replay, greedy_proposer
+from ponder.agents.models.base import ChatModel
+from ponder.agents.reasoning import SearchState, build_messages, parse_step
+
+__all__ = ["prefetch_greedy"]
+
+logger = logging.getLogger(__name__)
+
+
+def prefetch_greedy(
+    method: Literal["greedy_no_tools", "greedy"],
+    model: ChatModel,
+    settings: MethodSettings,
+    questions: Sequence[str],
+    replays: Sequence[Replay],
+    batch: int = 8,
+) -> bool:
+    """Roll out the greedy chains of ``questions`` in lockstep, into their replays.
+
+    Args:
+        method: Which greedy method.
+        model: The model; without ``generate_many`` nothing is prefetched.
+        settings: The run's settings (step limits, depth).
+        questions: One question per item.
+        replays: One replay per item, in the same order.
+        batch: Items per ``generate_many`` call.
+
+    Returns:
+        Whether anything was prefetched.
+    """
+    generate_many = getattr(model, "generate_many", None)
+    if generate_many is None:
+        return False
+    proposer = greedy_proposer(method, model, settings)
+    depth = 1 if method == "greedy_no_tools" else settings.max_depth
+    states = [SearchState(question) for question in questions]
+    active = list(range(len(states)))
+    for _ in range(depth):
+        still: list[int] = []
+        for start in range(0, len(active), batch):
+            chunk = active[start : start + batch]
+            chats = [
+                build_messages(states[i], proposer.system_prompt, proposer.examples) for i in chunk
+            ]
+            for i, completion in zip(chunk, generate_many(chats, proposer.settings()), strict=True):
+                step = parse_step(
+                    completion.text,
+                    tokens=completion.completion_tokens,
+                    truncated=completion.finish_reason == "length",
+                    insert_results=proposer.insert_results,
+                )
+                replays[i].remember(method, states[i], [step])
+                if step.valid and step.answer is None:
+                    states[i] = states[i].extend(step)
+                    still.append(i)
+        active = still
+        if not active:
+            break
+    logger.debug("prefetched %s for %d items", method, len(questions))
+    return True
