@@ -57,27 +57,52 @@ def build_messages(
     return messages
 
 
-@dataclass(frozen=True, kw_only=True)
-class _Prompting:
-    """How the proposers phrase and parse a call (shared by both proposers)."""
+@dataclass(frozen=True, eq=False)
+class _SamplingProposer:
+    """What both proposers share: the model, the prompt, the sampling, and ``propose``.
 
-    system_prompt: str
-    examples: Sequence[Example]
-    insert_results: bool
+    Subclasses set how long one proposal may be, through :meth:`settings`.
+    """
+
+    model: ChatModel
+    _: KW_ONLY
+    system_prompt: str = DEFAULT_SYSTEM_PROMPT
+    examples: Sequence[Example] = ()
+    insert_results: bool = False
+    temperature: float = 0.8
+    top_p: float = 0.95
+    seed: int | None = None
+
+    def __post_init__(self) -> None:
+        self.settings()  # validate the sampling options now, not at the first call
+
+    def settings(self) -> GenerationSettings:
+        """The sampling settings of every call."""
+        raise NotImplementedError
+
+    def propose(self, state: SearchState, k: int) -> list[Step]:
+        """Sample ``k`` continuations of ``state`` in one batched call.
+
+        Args:
+            state: The question and the steps so far.
+            k: How many candidates.
+
+        Returns:
+            ``k`` parsed steps; unusable samples are invalid steps.
+
+        Raises:
+            ModelOutputError: If the model returns a different number of samples.
+        """
+        return _sample_steps(self, state, k)
 
 
-def _sample_steps(
-    model: ChatModel,
-    state: SearchState,
-    k: int,
-    prompting: _Prompting,
-    settings: GenerationSettings,
-) -> list[Step]:
+def _sample_steps(proposer: _SamplingProposer, state: SearchState, k: int) -> list[Step]:
     """Sample ``k`` continuations of ``state`` in one call and parse each into a step."""
     if k < 1:
         raise ValueError(f"k must be >= 1, got {k}")
-    messages = build_messages(state, prompting.system_prompt, prompting.examples)
-    completions = model.generate(messages, n=k, settings=settings)
+    model = proposer.model
+    messages = build_messages(state, proposer.system_prompt, proposer.examples)
+    completions = model.generate(messages, n=k, settings=proposer.settings())
     if len(completions) != k:
         raise ModelOutputError(
             f"{model.name} returned {len(completions)} samples for n={k}; "
@@ -88,7 +113,7 @@ def _sample_steps(
             c.text,
             tokens=c.completion_tokens,
             truncated=c.finish_reason == "length",
-            insert_results=prompting.insert_results,
+            insert_results=proposer.insert_results,
         )
         for c in completions
     ]
@@ -101,8 +126,8 @@ def _sample_steps(
     return steps
 
 
-@dataclass(frozen=True, eq=False)
-class ModelProposer:
+@dataclass(frozen=True, eq=False, kw_only=True)
+class ModelProposer(_SamplingProposer):
     """Proposes next steps, one line each, by sampling a chat model.
 
     Args:
@@ -119,18 +144,7 @@ class ModelProposer:
         seed: Sampling seed for reproducible searches; None for fresh randomness.
     """
 
-    model: ChatModel
-    _: KW_ONLY
-    system_prompt: str = DEFAULT_SYSTEM_PROMPT
-    examples: Sequence[Example] = ()
-    insert_results: bool = False
     max_step_tokens: int = 96
-    temperature: float = 0.8
-    top_p: float = 0.95
-    seed: int | None = None
-
-    def __post_init__(self) -> None:
-        self.settings()  # validate the sampling options now, not at the first call
 
     def settings(self) -> GenerationSettings:
         """The sampling settings of every call: one line, at most ``max_step_tokens``."""
@@ -142,29 +156,9 @@ class ModelProposer:
             seed=self.seed,
         )
 
-    def propose(self, state: SearchState, k: int) -> list[Step]:
-        """Sample ``k`` candidate next steps in one batched call.
 
-        Args:
-            state: The question and the steps so far.
-            k: How many candidates.
-
-        Returns:
-            ``k`` parsed steps; unusable samples are invalid steps.
-
-        Raises:
-            ModelOutputError: If the model returns a different number of samples.
-        """
-        prompting = _Prompting(
-            system_prompt=self.system_prompt,
-            examples=self.examples,
-            insert_results=self.insert_results,
-        )
-        return _sample_steps(self.model, state, k, prompting, self.settings())
-
-
-@dataclass(frozen=True, eq=False)
-class ChainProposer:
+@dataclass(frozen=True, eq=False, kw_only=True)
+class ChainProposer(_SamplingProposer):
     """Proposes whole chains, each down to its ``Answer:`` line, by sampling a chat model.
 
     Each returned :class:`Step` is a multi-line chain; its text after the answer line
@@ -183,18 +177,7 @@ class ChainProposer:
         seed: Sampling seed for reproducible searches; None for fresh randomness.
     """
 
-    model: ChatModel
-    _: KW_ONLY
-    system_prompt: str = DEFAULT_SYSTEM_PROMPT
-    examples: Sequence[Example] = ()
-    insert_results: bool = False
     max_chain_tokens: int = 512
-    temperature: float = 0.8
-    top_p: float = 0.95
-    seed: int | None = None
-
-    def __post_init__(self) -> None:
-        self.settings()
 
     @property
     def max_step_tokens(self) -> int:
@@ -209,23 +192,3 @@ class ChainProposer:
             top_p=self.top_p,
             seed=self.seed,
         )
-
-    def propose(self, state: SearchState, k: int) -> list[Step]:
-        """Sample ``k`` complete chains (continuing ``state``) in one batched call.
-
-        Args:
-            state: The question and any steps already taken.
-            k: How many chains.
-
-        Returns:
-            ``k`` chains as steps; one cut off before its answer is invalid.
-
-        Raises:
-            ModelOutputError: If the model returns a different number of samples.
-        """
-        prompting = _Prompting(
-            system_prompt=self.system_prompt,
-            examples=self.examples,
-            insert_results=self.insert_results,
-        )
-        return _sample_steps(self.model, state, k, prompting, self.settings())
