@@ -14,9 +14,11 @@ each stage did. It fails closed: a failing or slow check gives ``escalate`` (or
 After a verdict, :func:`critique_for` tells the language node how to rewrite a reply,
 :func:`redact` is the last resort for revise rules, and :func:`refusal_message` names the
 rule to the user. An :class:`AuditLog` (:class:`SqliteAuditLog`) stores every decision
-and the appeals against them. :func:`run_examples` checks every rule against its own
-examples, :func:`score_rules` turns that into per-rule precision and recall, and
-:func:`diff_outcomes` shows what a policy change would decide differently.
+and the appeals against them; :class:`PostgresAuditLog` keeps one log for many replicas
+(it needs the ``postgres`` extra, imported on first use). :func:`run_examples` checks
+every rule against its own examples, :func:`score_rules` turns that into per-rule
+precision and recall, and :func:`diff_outcomes` shows what a policy change would decide
+differently.
 
 Example::
 
@@ -27,14 +29,18 @@ Example::
     assert verdict.action == "refuse" and verdict.fired == ("no-weapons",)
 """
 
+from typing import TYPE_CHECKING, Any
+
 from ponder.constitution.audit import Appeal, AuditLog, Decision, text_hash
 from ponder.constitution.audit_sqlite import SqliteAuditLog
 from ponder.constitution.checker import Checker, OnError
+from ponder.constitution.classifier import ClassifierMatcher
 from ponder.constitution.diff import Change, DiffInput, Outcome, diff_inputs, diff_outcomes
 from ponder.constitution.explain import explain
 from ponder.constitution.layers import loosenings
 from ponder.constitution.loader import default_policy_path, load_policy, validate_policy
 from ponder.constitution.matchers import Candidate, PatternMatcher, RuleMatcher, Span
+from ponder.constitution.reload import PolicyWatcher, ReloadingChecker
 from ponder.constitution.revise import REDACTED, critique_for, redact, refusal_message
 from ponder.constitution.rule_tests import ExampleResult, RuleScore, run_examples, score_rules
 from ponder.constitution.schema import (
@@ -61,6 +67,9 @@ from ponder.constitution.verdict import (
     strictest,
 )
 
+if TYPE_CHECKING:
+    from ponder.constitution.audit_postgres import PostgresAuditLog
+
 __all__ = [
     "ACTION_STRICTNESS",
     "CHECKPOINTS",
@@ -72,6 +81,7 @@ __all__ = [
     "Change",
     "Checker",
     "Checkpoint",
+    "ClassifierMatcher",
     "Decision",
     "DiffInput",
     "ExampleResult",
@@ -80,7 +90,10 @@ __all__ = [
     "Outcome",
     "PatternMatcher",
     "Policy",
+    "PolicyWatcher",
+    "PostgresAuditLog",
     "Reason",
+    "ReloadingChecker",
     "Rule",
     "RuleAction",
     "RuleExample",
@@ -111,3 +124,12 @@ __all__ = [
     "text_hash",
     "validate_policy",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # psycopg is an optional extra (`ponder[postgres]`): load it only when asked for.
+    if name == "PostgresAuditLog":
+        from ponder.constitution.audit_postgres import PostgresAuditLog
+
+        return PostgresAuditLog
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

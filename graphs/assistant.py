@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import sqlite3
 import uuid
 from collections.abc import AsyncGenerator, Callable, Iterator
 from concurrent.futures import Executor
@@ -22,8 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
-from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 from langgraph.graph import END, START, StateGraph
+from langgraph.types import Command
 
 from ponder.agents.models.base import ChatModel
 from ponder.agents.reasoning.engine import ReasoningConfig
@@ -36,15 +35,23 @@ from ponder.constitution import (
     Policy,
     RuleMatcher,
     SemanticMatcher,
-    SqliteAuditLog,
     default_policy_path,
     load_policy,
 )
+from ponder.constitution.reload import PolicyWatcher, ReloadingChecker
 from ponder.graphs._threaded import iterate_in_thread
 from ponder.graphs.events import Done, Event, events_from_part
 from ponder.graphs.nodes import Nodes, Parts
+from ponder.graphs.persistence import open_audit_log, open_checkpointer
+from ponder.graphs.persistence import sqlite_checkpointer as sqlite_checkpointer  # re-export
 from ponder.graphs.release import ReleasePlan
 from ponder.graphs.reply import Reply, reply_from_state
+from ponder.graphs.review import (
+    NoPendingReviewError,
+    PendingReview,
+    ReviewDecision,
+    ReviewPendingError,
+)
 from ponder.graphs.settings import ModelSettings, Settings
 from ponder.graphs.state import TurnState
 
@@ -59,6 +66,8 @@ __all__ = [
 
 
 def _after_input(state: TurnState) -> str:
+    if state.get("review"):
+        return "review"
     return "route" if state.get("outcome") is None or not state.get("answer") else "emit"
 
 
@@ -76,7 +85,14 @@ def _after_retrieve(state: TurnState) -> str:
 
 
 def _after_output(state: TurnState) -> str:
+    if state.get("review"):
+        return "review"
     return "emit" if state.get("answer") else "compose"
+
+
+def _after_review(state: TurnState) -> str:
+    # An approved input goes on to be answered; anything else has its answer now.
+    return "emit" if state.get("answer") else "route"
 
 
 def build_graph(parts: Parts, checkpointer: BaseCheckpointSaver[Any] | None = None) -> Any:
@@ -89,37 +105,18 @@ def build_graph(parts: Parts, checkpointer: BaseCheckpointSaver[Any] | None = No
     graph.add_node("reason", nodes.reason)
     graph.add_node("compose", nodes.compose)
     graph.add_node("output_check", nodes.output_check)
+    graph.add_node("review", nodes.review)
     graph.add_node("emit", nodes.emit)
     graph.add_edge(START, "input_check")
-    graph.add_conditional_edges("input_check", _after_input, ["route", "emit"])
+    graph.add_conditional_edges("input_check", _after_input, ["route", "review", "emit"])
     graph.add_conditional_edges("route", _after_route, ["retrieve", "reason", "compose"])
     graph.add_conditional_edges("retrieve", _after_retrieve, ["reason", "compose"])
     graph.add_edge("reason", "compose")
     graph.add_edge("compose", "output_check")
-    graph.add_conditional_edges("output_check", _after_output, ["compose", "emit"])
+    graph.add_conditional_edges("output_check", _after_output, ["compose", "review", "emit"])
+    graph.add_conditional_edges("review", _after_review, ["route", "emit"])
     graph.add_edge("emit", END)
     return graph.compile(checkpointer=checkpointer)
-
-
-def _serializer() -> JsonPlusSerializer:
-    # Only Ponder's own state types may be revived from a checkpoint.
-    from ponder.agents.compose import Citation, Draft
-    from ponder.agents.reasoning.hidden import HiddenChain
-    from ponder.agents.router import Route
-    from ponder.constitution import RuleHit, Verdict
-    from ponder.knowledge import Evidence
-
-    types = (Citation, Draft, HiddenChain, Route, RuleHit, Verdict, Evidence)
-    return JsonPlusSerializer(allowed_msgpack_modules=[(t.__module__, t.__name__) for t in types])
-
-
-def sqlite_checkpointer(path: Path) -> BaseCheckpointSaver[Any]:
-    """A thread store in one SQLite file (created with its folder if missing)."""
-    from langgraph.checkpoint.sqlite import SqliteSaver
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    conn = sqlite3.connect(path, check_same_thread=False)
-    return SqliteSaver(conn, serde=_serializer())
 
 
 def make_model(settings: ModelSettings, progress: Callable[[str], None] | None = None) -> ChatModel:
@@ -163,7 +160,12 @@ def open_store(settings: Settings, embedder: Any | None = None) -> Any:
 
 
 def make_checker(
-    settings: Settings, policy: Policy, model: ChatModel | None, embedder: Any | None
+    settings: Settings,
+    policy: Policy,
+    model: ChatModel | None,
+    embedder: Any | None,
+    *,
+    reload: bool = True,
 ) -> Checker:
     """The checker cascade: patterns, the semantic stage with ``embedder``, then
     deliberation with ``model`` (either may be ``None`` to leave its stage out).
@@ -173,21 +175,30 @@ def make_checker(
         policy: The rules.
         model: The deliberating model, or ``None``.
         embedder: Embeds rule examples and checked texts, or ``None``.
+        reload: Follow the policy's files, so that a saved rule applies from the next
+            check without a restart (:class:`ReloadingChecker`). A policy built in code
+            has no files and is never reloaded.
 
     Returns:
         The checker.
     """
-    matchers: list[RuleMatcher] = [PatternMatcher(policy)]
-    if embedder is not None:
-        matchers.append(
-            SemanticMatcher(
-                policy,
-                embedder,
-                threshold=settings.semantic_threshold,
-                margin=settings.semantic_margin,
+
+    def build(current: Policy) -> Checker:
+        matchers: list[RuleMatcher] = [PatternMatcher(current)]
+        if embedder is not None:
+            matchers.append(
+                SemanticMatcher(
+                    current,
+                    embedder,
+                    threshold=settings.semantic_threshold,
+                    margin=settings.semantic_margin,
+                )
             )
-        )
-    return Checker(policy, model, matchers=matchers)
+        return Checker(current, model, matchers=matchers)
+
+    if reload and policy.layers:
+        return ReloadingChecker(PolicyWatcher(policy), build)
+    return build(policy)
 
 
 def reasoning_config(settings: Settings) -> ReasoningConfig:
@@ -302,6 +313,40 @@ class Assistant:
         turn, config = self._turn(message, thread_id, max_tokens)
         return _events_of(iterate_in_thread(lambda: self._parts(turn, config), executor))
 
+    def pending_review(self, thread_id: str) -> PendingReview | None:
+        """The thread's turn waiting for a human reviewer, or ``None``."""
+        snapshot = self.graph.get_state({"configurable": {"thread_id": thread_id}})
+        for paused in snapshot.interrupts:
+            return PendingReview.from_payload(thread_id, paused.value)
+        return None
+
+    def resolve_review(self, thread_id: str, decision: ReviewDecision | dict[str, Any]) -> Reply:
+        """Apply a reviewer's decision to the thread's paused turn and finish the turn.
+
+        Args:
+            thread_id: The thread whose turn waits for review.
+            decision: Approve, edit (with the replacement text) or refuse.
+
+        Returns:
+            The finished turn's reply.
+
+        Raises:
+            NoPendingReviewError: Nothing in the thread waits for review.
+            pydantic.ValidationError: ``decision`` is malformed.
+        """
+        decision = ReviewDecision.model_validate(decision)
+        if self.pending_review(thread_id) is None:
+            raise NoPendingReviewError(f"thread {thread_id!r} has no turn waiting for review")
+        config = {"configurable": {"thread_id": thread_id}}
+        state = self.graph.invoke(Command(resume=decision.model_dump()), config)
+        return reply_from_state(state, thread_id)
+
+    async def aresolve_review(
+        self, thread_id: str, decision: ReviewDecision | dict[str, Any]
+    ) -> Reply:
+        """Async :meth:`resolve_review`."""
+        return await asyncio.to_thread(self.resolve_review, thread_id, decision)
+
     def history(self, thread_id: str) -> list[dict[str, str]]:
         """The thread's messages so far."""
         snapshot = self.graph.get_state({"configurable": {"thread_id": thread_id}})
@@ -314,6 +359,11 @@ class Assistant:
             raise ValueError("message is empty: send the user's text")
         if max_tokens is not None and max_tokens < 1:
             raise ValueError(f"max_tokens must be >= 1, got {max_tokens}")
+        if thread_id is not None and (pending := self.pending_review(thread_id)) is not None:
+            raise ReviewPendingError(
+                f"thread {thread_id!r} waits for a reviewer's decision on {pending.decision_id} "
+                "(Assistant.resolve_review, or POST /v1/ponder/reviews/THREAD)"
+            )
         config = {"configurable": {"thread_id": thread_id or uuid.uuid4().hex}}
         return {"question": message, "max_answer_tokens": max_tokens}, config
 
@@ -352,13 +402,16 @@ def build_assistant(
         language_model: Writes answers and judges rules; default from settings.
         reasoning_model: Runs the hidden search; default: the settings' reasoning
             model, else the language model (the DCA split lets them differ).
-        policy: A loaded policy or a policy folder/file; default from settings.
+        policy: A loaded policy (used as it is), or a policy folder/file with
+            ``settings.policy_overlays`` layered over it; default from settings.
         store: A knowledge store; default: the one the settings name.
         embedder: Embeds queries for the default store, and rule examples for the
             checker's semantic stage (on with ``settings.semantic``).
         router: Decides abilities per request; default :class:`KeywordRouter`.
-        checkpointer: Thread persistence; default SQLite under ``settings.data_dir``.
-        audit: Records every verdict; default SQLite at ``settings.audit_path``.
+        checkpointer: Thread persistence; default: PostgreSQL at ``settings.checkpoint_url``,
+            else SQLite under ``settings.data_dir`` (see :mod:`ponder.graphs.persistence`).
+        audit: Records every verdict; default: PostgreSQL at ``settings.audit_url``, else
+            SQLite at ``settings.audit_path``.
         progress: Called with a line of text during long loads.
     """
     settings = settings or Settings()
@@ -370,7 +423,9 @@ def build_assistant(
             else language_model
         )
     if not isinstance(policy, Policy):
-        policy = load_policy(policy or settings.policy or default_policy_path())
+        policy = load_policy(
+            policy or settings.policy or default_policy_path(), *settings.policy_overlays
+        )
     if settings.semantic and embedder is None:
         from ponder.knowledge import SentenceTransformerEmbedder
 
@@ -392,8 +447,8 @@ def build_assistant(
             chunk_chars=settings.release.chunk_chars,
             overlap_chars=settings.release.overlap_chars,
         ),
-        audit=audit or SqliteAuditLog(settings.audit_path, keep_text=settings.audit_keep_text),
+        audit=audit or open_audit_log(settings),
     )
     if checkpointer is None:
-        checkpointer = sqlite_checkpointer(settings.threads_path)
+        checkpointer = open_checkpointer(settings)
     return Assistant(build_graph(parts, checkpointer), parts)

@@ -7,14 +7,15 @@
     ponder rules test [POLICY...]                # every rule's examples; exit 1 on a failure
     ponder rules diff OLD NEW                    # inputs whose outcome would change
     ponder rules explain "text" [--checkpoint input|output|knowledge] [--json]
+    ponder rules serve [POLICY_DIR] [--host 127.0.0.1] [--port 8765]   # the editor page
     ponder audit [--thread T] [--action A] [--rule R] [--since ISO] [--limit N] [--json]
     ponder audit appeal DECISION_ID "message" [--text "what I sent"]
 
 A ``POLICY...`` list is a floor followed by its overlays; without one, the settings'
 ``policy`` (or the policy shipped with Ponder) is used. ``test``, ``diff`` and ``explain``
 run the real checker: patterns and the semantic stage (``--no-semantic`` to leave it out),
-and model deliberation only with ``--model``. The audit log is the settings' ``audit_db``
-(default ``<data_dir>/audit.sqlite``).
+and model deliberation only with ``--model``. The audit log is the settings' ``audit_url``
+(PostgreSQL) or ``audit_db`` (default ``<data_dir>/audit.sqlite``).
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ if TYPE_CHECKING:
         ExampleResult,
         Explanation,
         Policy,
+        PostgresAuditLog,
         RuleScore,
         SqliteAuditLog,
     )
@@ -130,18 +132,18 @@ def _stages(checker: Checker) -> str:
     return ", ".join(names)
 
 
-def _audit_log(settings: Settings, *, must_exist: bool) -> SqliteAuditLog | None:
-    from ponder.constitution import SqliteAuditLog
+def _audit_log(settings: Settings, *, must_exist: bool) -> SqliteAuditLog | PostgresAuditLog | None:
+    from ponder.graphs.persistence import open_audit_log
 
     path = settings.audit_path
-    if not path.exists():
+    if settings.audit_url is None and not path.exists():
         if must_exist:
             raise PonderError(
                 f"no audit log at {path}: nothing has been checked there yet "
                 "(set audit_db or data_dir to the assistant's)"
             )
         return None
-    return SqliteAuditLog(path)
+    return open_audit_log(settings)
 
 
 @rules_app.command("validate")
@@ -379,6 +381,56 @@ def _print_explanation(explanation: Explanation) -> None:
     )
     for note in verdict.notes:
         console.print(f"note: {escape(note)}")
+
+
+@rules_app.command("serve")
+def rules_serve(
+    policy_dir: Annotated[
+        Path | None, typer.Argument(help="The policy folder to edit (default: from settings).")
+    ] = None,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8765,
+    allow_remote: Annotated[
+        bool,
+        typer.Option(
+            "--allow-remote",
+            help="Listen on a non-loopback address. The editor has no login: put it behind "
+            "your own authentication.",
+        ),
+    ] = False,
+    config: ConfigOption = None,
+) -> None:
+    """Open the policy editor page: search, edit, test, diff and save rules in a browser."""
+    import uvicorn
+
+    from ponder.constitution.editor import create_app
+    from ponder.constitution.editor.app import LOOPBACK_HOSTS
+
+    folder = policy_dir or _settings(config).policy
+    if folder is None:
+        raise PonderError(
+            "name the policy folder to edit: ponder rules serve POLICY_DIR "
+            "(copy the shipped policy first; it is not edited in place)"
+        )
+    if not allow_remote and not _is_loopback(host):
+        raise typer.BadParameter(
+            f"{host} is not a loopback address; add --allow-remote to listen on it",
+            param_hint="--host",
+        )
+    app = create_app(folder, trusted_hosts=None if allow_remote else LOOPBACK_HOSTS)
+    console.print(f"editing {escape(str(folder))} at http://{host}:{port}/ (Ctrl+C to stop)")
+    uvicorn.run(app, host=host, port=port, log_level="warning")
+
+
+def _is_loopback(host: str) -> bool:
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 @audit_app.callback(invoke_without_command=True)

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from langgraph.config import get_config, get_stream_writer
+from langgraph.types import interrupt
 
 from ponder.agents.compose import compose
 from ponder.agents.models.base import ChatModel
@@ -24,8 +25,10 @@ from ponder.constitution import (
     redact,
     refusal_message,
 )
+from ponder.constitution.reload import ReloadingChecker
 from ponder.graphs.events import AnswerDelta
 from ponder.graphs.release import Release, ReleasePlan, release_checked
+from ponder.graphs.review import HOLD_MESSAGE, ReviewDecision, pending_payload
 from ponder.graphs.state import RESET, TurnState
 
 logger = logging.getLogger(__name__)
@@ -82,10 +85,11 @@ class Nodes:
             "citations": [],
             "refusal": None,
             "verdicts": [RESET, verdict],
-            "policy_version": self.parts.policy.version,
+            "policy_version": verdict.policy_version,
+            "review": None,
         }
         if not verdict.allowed:
-            update.update(self._refusal(verdict))
+            update.update(self._stop(verdict, held=question))
         return update
 
     def route(self, state: TurnState) -> dict[str, Any]:
@@ -152,9 +156,10 @@ class Nodes:
         sent = draft.text[: release.end]
         if verdict.action == "revise":
             if not sent and state.get("revisions", 0) < self.parts.max_revisions:
-                return {"verdicts": [verdict], "critique": critique_for(verdict, self.parts.policy)}
+                critique = critique_for(verdict, self._policy(verdict))
+                return {"verdicts": [verdict], "critique": critique}
             return self._last_resort(draft, verdict, sent)
-        return {"verdicts": [verdict], **self._refusal(verdict, sent)}
+        return {"verdicts": [verdict], **self._stop(verdict, sent, held=draft.text[len(sent) :])}
 
     def _release(self, text: str, start: int = 0) -> Release:
         writer = get_stream_writer()
@@ -169,15 +174,55 @@ class Nodes:
     def _last_resort(self, draft: Any, verdict: Verdict, sent: str) -> dict[str, Any]:
         # Rewrites ran out, or part of the draft is sent: redact what the rules allow, and
         # refuse if that is not enough. Text already sent must stay as it was.
-        rules = [self.parts.policy.rule(hit.rule_id) for hit in verdict.hits]
+        rules = [self._policy(verdict).rule(hit.rule_id) for hit in verdict.hits]
         redacted = redact(draft.text, rules)
         if not redacted.startswith(sent):
-            return {"verdicts": [verdict], **self._refusal(verdict, sent)}
+            return {
+                "verdicts": [verdict],
+                **self._stop(verdict, sent, held=draft.text[len(sent) :]),
+            }
         release = self._release(redacted, start=len(sent))
         verdicts = [verdict, release.verdict]
         if release.complete:
             return {"verdicts": verdicts, **self._answer(redacted, draft, "revised")}
-        return {"verdicts": verdicts, **self._refusal(release.verdict, redacted[: release.end])}
+        sent = redacted[: release.end]
+        return {
+            "verdicts": verdicts,
+            **self._stop(release.verdict, sent, held=redacted[len(sent) :]),
+        }
+
+    def review(self, state: TurnState) -> dict[str, Any]:
+        """Wait for a reviewer's decision on an escalated turn, then apply it.
+
+        LangGraph runs this node again from its start when the turn resumes, so nothing
+        before ``interrupt`` may do work or have effects.
+        """
+        pending = state["review"]
+        assert pending is not None
+        decision = ReviewDecision.model_validate(interrupt(pending))
+        sent = state.get("answer", "")
+        logger.info(
+            "review of decision %s: %s by %s",
+            pending["decision_id"],
+            decision.decision,
+            decision.reviewer,
+        )
+        if decision.decision == "refuse":
+            verdict = next(v for v in state["verdicts"] if v.decision_id == pending["decision_id"])
+            return {"review": None, **self._refusal(verdict, sent), "outcome": "refused"}
+        if decision.decision == "edit":
+            assert decision.text is not None
+            get_stream_writer()(AnswerDelta(text=decision.text))
+            return {
+                "review": None,
+                "answer": sent + decision.text,
+                "citations": [],
+                "outcome": "revised",
+            }
+        if pending["checkpoint"] == "input":
+            return {"review": None, "answer": "", "outcome": "answered"}  # on to routing
+        get_stream_writer()(AnswerDelta(text=pending["text"]))
+        return {"review": None, "answer": sent + pending["text"], "outcome": "answered"}
 
     def emit(self, state: TurnState) -> dict[str, Any]:
         """Send a refusal (after its verdict was announced) and record the answer."""
@@ -189,6 +234,13 @@ class Nodes:
         if self.parts.audit is not None and checked:
             self.parts.audit.record_many(checked, thread_id=_thread_id())
 
+    def _policy(self, verdict: Verdict) -> Policy:
+        # A reloading checker may have loaded newer rules since: use the ones that decided.
+        checker = self.parts.checker
+        if isinstance(checker, ReloadingChecker):
+            return checker.policy_for(verdict)
+        return checker.policy
+
     def _check(self, text: str, checkpoint: Checkpoint) -> Verdict:
         verdict = self.parts.checker.check(text, checkpoint)
         self._audit([(verdict, text)])
@@ -197,12 +249,24 @@ class Nodes:
     def _answer(self, text: str, draft: Any, outcome: str) -> dict[str, Any]:
         return {"answer": text, "citations": list(draft.citations), "outcome": outcome}
 
+    def _stop(self, verdict: Verdict, sent: str = "", *, held: str) -> dict[str, Any]:
+        # Escalation holds the text for a reviewer (see ``review``); the rest refuse.
+        if verdict.action != "escalate":
+            return self._refusal(verdict, sent)
+        get_stream_writer()(AnswerDelta(text=f"\n\n{HOLD_MESSAGE}" if sent else HOLD_MESSAGE))
+        return {
+            "answer": sent,
+            "refusal": None,
+            "citations": [],
+            "outcome": "escalated",
+            "review": pending_payload(verdict, held),
+        }
+
     def _refusal(self, verdict: Any, sent: str = "") -> dict[str, Any]:
         # The refusal follows whatever the user has already been sent of the answer.
-        message = refusal_message(verdict, self.parts.policy)
+        message = refusal_message(verdict, self._policy(verdict))
         rest = f"\n\n{message}" if sent else message
-        outcome = "escalated" if verdict.action == "escalate" else "refused"
-        return {"answer": sent + rest, "refusal": rest, "citations": [], "outcome": outcome}
+        return {"answer": sent + rest, "refusal": rest, "citations": [], "outcome": "refused"}
 
 
 def _thread_id() -> str | None:

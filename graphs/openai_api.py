@@ -221,6 +221,7 @@ def ponder_extension(reply: Reply) -> dict[str, Any]:
         "rules": list(dict.fromkeys(fired)),
         "abilities": reply.abilities,
         "route_reason": reply.route_reason,
+        "review": reply.review.model_dump() if reply.review else None,
         "citations": [c.model_dump() for c in reply.citations],
         "verdicts": [
             {

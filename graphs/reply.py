@@ -10,9 +10,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from ponder.graphs.review import HOLD_MESSAGE
 from ponder.graphs.state import Outcome, TurnState
 
-__all__ = ["CitationOut", "Reply", "RuleVerdictOut", "Usage", "reply_from_state"]
+__all__ = ["CitationOut", "Reply", "ReviewOut", "RuleVerdictOut", "Usage", "reply_from_state"]
 
 
 class _Out(BaseModel):
@@ -50,6 +51,15 @@ class Usage(_Out):
     """Tokens generated for the last draft of the answer (all its sampled candidates)."""
 
 
+class ReviewOut(_Out):
+    """A turn paused until a human reviewer decides (the held text is not shown)."""
+
+    decision_id: str
+    checkpoint: str
+    rules: list[str]
+    reason: str
+
+
 class Reply(_Out):
     """The user-facing result of one turn."""
 
@@ -62,6 +72,8 @@ class Reply(_Out):
     verdicts: list[RuleVerdictOut]
     usage: Usage
     policy_version: str
+    review: ReviewOut | None = None
+    """Set while the turn waits for a reviewer (``outcome == "escalated"``)."""
 
     def rules_checked(self) -> list[str]:
         """Each checkpoint with its action and the rules that fired."""
@@ -86,9 +98,13 @@ def reply_from_state(state: TurnState, thread_id: str) -> Reply:
     """Build the reply from the public fields of a finished turn."""
     route = state.get("route")
     draft = state.get("draft")
+    pending = state.get("review")
+    answer = state.get("answer", "")
+    if pending:
+        answer = f"{answer}\n\n{HOLD_MESSAGE}" if answer else HOLD_MESSAGE
     return Reply(
         thread_id=thread_id,
-        answer=state.get("answer", ""),
+        answer=answer,
         outcome=state.get("outcome", "answered"),
         citations=[
             CitationOut(number=c.number, title=c.title, source=c.source, chunk_index=c.chunk_index)
@@ -104,4 +120,12 @@ def reply_from_state(state: TurnState, thread_id: str) -> Reply:
             answer_tokens=draft.tokens if draft is not None else 0,
         ),
         policy_version=state.get("policy_version", ""),
+        review=ReviewOut(
+            decision_id=pending["decision_id"],
+            checkpoint=pending["checkpoint"],
+            rules=list(pending["rules"]),
+            reason=pending["reason"],
+        )
+        if pending
+        else None,
     )

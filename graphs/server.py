@@ -9,6 +9,8 @@ Endpoints:
   and is returned in the ``X-Ponder-Thread`` response header and the ``ponder`` field.
 - ``GET /v1/models`` and ``GET /v1/models/{id}``: the one model served.
 - ``GET /health``: liveness for load balancers (no key needed).
+- ``/v1/ponder/reviews/{thread}`` and ``/v1/ponder/appeals``: human review of escalated
+  turns and appeals against decisions (:mod:`ponder.graphs.ponder_api`).
 
 Safety, all from :class:`~ponder.graphs.settings.ServerSettings`:
 
@@ -47,6 +49,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ponder.agents.errors import ConfigError
 from ponder.graphs.assistant import Assistant
+from ponder.graphs.chat_page import router as chat_page_router
 from ponder.graphs.events import Done, Event
 from ponder.graphs.openai_api import (
     ApiError,
@@ -59,7 +62,9 @@ from ponder.graphs.openai_api import (
     usage_body,
     user_text,
 )
+from ponder.graphs.ponder_api import ponder_router
 from ponder.graphs.reply import Reply
+from ponder.graphs.review import ReviewPendingError
 from ponder.graphs.settings import ServerSettings, Settings
 
 __all__ = ["THREAD_HEADER", "check_exposure", "create_app", "is_loopback"]
@@ -223,6 +228,8 @@ def create_app(
     )
     app.state.ponder = server
     _add_error_handlers(app)
+    app.include_router(ponder_router(server))
+    app.include_router(chat_page_router)  # the web chat page at / and /chat
 
     @app.get("/health")
     async def health() -> dict[str, Any]:
@@ -271,9 +278,13 @@ async def _run_turn(
         "model": chat.model,
     }
     headers = {THREAD_HEADER: thread_id}
-    events = server.assistant.astream(
-        message, thread_id=thread_id, max_tokens=chat.token_limit, executor=server.workers
-    )
+    try:
+        events = server.assistant.astream(
+            message, thread_id=thread_id, max_tokens=chat.token_limit, executor=server.workers
+        )
+    except ReviewPendingError as exc:
+        admission.release()
+        raise ApiError(409, str(exc), code="review_pending") from exc
     if not chat.stream:
         try:
             reply = await _watch(request, deadline, _reply_of(events))

@@ -11,7 +11,16 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -147,6 +156,11 @@ class ServerSettings(_Section):
     api_keys: list[SecretStr] = []
     """Bearer keys a client must send. None: only clients on loopback are served. From the
     environment: ``PONDER_SERVER__API_KEYS='["key-1", "key-2"]'``."""
+    reviewer_keys: list[SecretStr] = []
+    """Bearer keys for the human-review endpoints (``/v1/ponder/reviews``), kept apart
+    from client keys so that a client cannot approve its own escalated request. With
+    client keys set and no reviewer keys, review over HTTP is off (use Python or the CLI).
+    """
     max_body_bytes: int = Field(default=1_000_000, ge=1024)
     """Largest request body accepted; a larger one gets 413."""
     max_completion_tokens: int = Field(default=1024, ge=1)
@@ -174,6 +188,9 @@ class Settings(BaseSettings):
     """The model that reasons; default: the language model."""
     policy: Path | None = None
     """A policy folder or file; default: the policy shipped with Ponder."""
+    policy_overlays: list[Path] = []
+    """Team or tenant policy folders layered over ``policy``, in order. They may add or
+    tighten rules and never loosen one (``ponder rules effective`` shows the merge)."""
     knowledge: KnowledgeSettings = KnowledgeSettings()
     """The knowledge store."""
     reasoning: ReasoningSettings = ReasoningSettings()
@@ -185,6 +202,12 @@ class Settings(BaseSettings):
     audit_db: Path | None = None
     """SQLite file for the audit log of every checker decision; default
     ``<data_dir>/audit.sqlite``."""
+    checkpoint_url: SecretStr | None = None
+    """A PostgreSQL URL (``postgresql://user:password@host:5432/db``) for threads, so every
+    replica behind a load balancer can continue any thread; overrides ``checkpoint_db``."""
+    audit_url: SecretStr | None = None
+    """A PostgreSQL URL for the audit log, the same database as ``checkpoint_url`` or
+    another; overrides ``audit_db``."""
     audit_keep_text: bool = False
     """Keep each checked text in the audit log, not only its SHA-256. ``ponder rules diff``
     can re-check only kept texts."""
@@ -200,6 +223,20 @@ class Settings(BaseSettings):
     """How the output check judges an answer as it is sent."""
     server: ServerSettings = ServerSettings()
     """The HTTP server."""
+
+    @field_validator("checkpoint_url", "audit_url")
+    @classmethod
+    def _postgres_url(cls, url: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        if url is None:
+            return None
+        scheme, separator, _ = url.get_secret_value().partition("://")
+        if not separator or scheme not in ("postgresql", "postgres"):
+            got = f"a {scheme!r} URL" if separator else "no scheme"
+            raise ValueError(
+                f"{info.field_name} must be a postgresql:// URL, such as "
+                f"postgresql://ponder:secret@db.internal:5432/ponder; got {got}"
+            )
+        return url
 
     @property
     def knowledge_path(self) -> Path:

@@ -49,3 +49,6 @@ class TurnState(TypedDict, total=False):
     citations: list[Citation]
     outcome: Outcome
     policy_version: str
+    review: dict[str, Any] | None
+    """The interrupt payload of a turn paused for human review (see ``graphs/review.py``);
+    ``None`` otherwise."""

@@ -1,7 +1,8 @@
 """The AuditLog contract: every verdict stored once, filtered, and appealable.
 
-Parametrized over every implementation (SQLite in a file and in memory); a new store
-(Postgres) must pass it too.
+Parametrized over every implementation: SQLite in a file and in memory, and PostgreSQL
+in a fresh database when ``PONDER_TEST_POSTGRES_URL`` names a server (``.ci/run`` starts
+one); a new store must pass it too.
 """
 
 from __future__ import annotations
@@ -11,11 +12,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from postgres_fixtures import postgres_url  # noqa: F401 (a fixture)
 
 from ponder.agents.errors import AuditError
 from ponder.constitution import (
     AuditLog,
     Checker,
+    PostgresAuditLog,
     SqliteAuditLog,
     Verdict,
     default_policy_path,
@@ -39,20 +42,30 @@ class _Clock:
         return self.now
 
 
-def _sqlite_file(tmp_path: Path) -> SqliteAuditLog:
+def _sqlite_file(request: pytest.FixtureRequest, tmp_path: Path) -> SqliteAuditLog:
     return SqliteAuditLog(tmp_path / "logs" / "audit.sqlite", clock=_Clock())
 
 
-def _sqlite_memory(tmp_path: Path) -> SqliteAuditLog:
+def _sqlite_memory(request: pytest.FixtureRequest, tmp_path: Path) -> SqliteAuditLog:
     return SqliteAuditLog(":memory:", clock=_Clock())
 
 
-LOGS: list[Callable[[Path], SqliteAuditLog]] = [_sqlite_file, _sqlite_memory]
+def _postgres(request: pytest.FixtureRequest, tmp_path: Path) -> PostgresAuditLog:
+    return PostgresAuditLog(request.getfixturevalue("postgres_url"), clock=_Clock())
 
 
-@pytest.fixture(params=LOGS, ids=lambda make: make.__name__.strip("_"))
+LOGS = [
+    pytest.param(_sqlite_file, id="sqlite_file"),
+    pytest.param(_sqlite_memory, id="sqlite_memory"),
+    pytest.param(_postgres, id="postgres", marks=pytest.mark.postgres),
+]
+
+
+@pytest.fixture(params=LOGS)
 def log(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[AuditLog]:
-    made = request.param(tmp_path)
+    make: Callable[[pytest.FixtureRequest, Path], SqliteAuditLog | PostgresAuditLog]
+    make = request.param
+    made = make(request, tmp_path)
     yield made
     made.close()
 

@@ -15,6 +15,7 @@ import pytest
 from ponder.constitution import (
     CHECKPOINTS,
     Checkpoint,
+    ClassifierMatcher,
     PatternMatcher,
     Policy,
     Rule,
@@ -31,7 +32,16 @@ def semantic_matcher(policy: Policy) -> RuleMatcher:
     return SemanticMatcher(policy, HashingEmbedder())
 
 
-MATCHERS: list[Callable[[Policy], RuleMatcher]] = [PatternMatcher, semantic_matcher]
+def classifier_matcher(policy: Policy) -> RuleMatcher:
+    """The classifier stage over the fake embedder, fitted on the policy's examples."""
+    return ClassifierMatcher(policy, HashingEmbedder())
+
+
+MATCHERS: list[Callable[[Policy], RuleMatcher]] = [
+    PatternMatcher,
+    semantic_matcher,
+    classifier_matcher,
+]
 """Every stage, built from the policy it matches against."""
 
 

@@ -22,9 +22,10 @@ SMALL_SEARCH = {
 }
 
 
-def _run(*args: str, cwd: Path) -> str:
+def _run(*args: str, cwd: Path, stdin: str | None = None) -> str:
     result = subprocess.run(
         [sys.executable, *args],
+        input=stdin,
         capture_output=True,
         text=True,
         cwd=cwd,

@@ -1,0 +1,384 @@
+"""The server benchmark: what ``ponder serve`` adds to a model call, and how it holds up under load.
+
+Three measurements in one run, on the embedded model by default:
+
+1. Overhead. A small-talk prompt (no reasoning, no knowledge) answered by replaying the
+   graph's own model calls directly on the model, against the same turn end to end
+   through ``ponder serve`` over loopback HTTP with the official ``openai`` client, the
+   two interleaved. ``overhead_fraction = (e2e - direct) / e2e`` over the medians.
+2. Time to first token: streamed requests, to the first non-empty content delta.
+3. Load: ``--clients`` clients for ``--seconds`` seconds, each on its own thread; then
+   every thread's history is read from the server's checkpointer to count mix-ups.
+
+The server is a real subprocess (``ponder serve --config``) on the same settings the
+baseline's in-process assistant uses. Writes ``bench/results/server.json`` and prints the
+table; the machine's load average before and after goes in the JSON, since on a shared
+machine every timing here moves with it::
+
+    python -m bench.server                     # the default run: about 3 minutes
+    python -m bench.server --clients 5 --seconds 10
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import Any
+
+if __package__ in (None, ""):  # run as a script: make the repository importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import httpx
+import openai
+
+from bench.server_load import LoadPlan, run_load
+from bench.server_stats import (
+    find_thread_mixups,
+    latency_summary,
+    overhead_fraction,
+    summarize_load,
+)
+from bench.server_timing import (
+    EmptyKnowledge,
+    describe_calls,
+    record_turn,
+    time_direct,
+    time_e2e,
+    time_first_token,
+)
+from ponder.agents.models.base import ChatModel
+from ponder.graphs.assistant import build_assistant, make_model, sqlite_checkpointer
+from ponder.graphs.settings import Settings, dump_settings
+
+__all__ = ["BenchConfig", "Serve", "main", "parse_config", "run_benchmark", "serve_subprocess"]
+
+logger = logging.getLogger("bench.server")
+
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+PROMPT = "Hello!"
+"""Small talk: the router sends it straight to the language node."""
+
+Serve = Callable[[Settings], AbstractContextManager[str]]
+"""Starts a server on the settings and yields its ``/v1`` URL while it runs."""
+
+
+class BenchConfig:
+    """What one benchmark run does (the parsed command line)."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.model: str = args.model
+        self.clients: int = args.clients
+        self.seconds: float = args.seconds
+        self.max_tokens: int = args.max_tokens
+        self.reps: int = args.reps
+        self.stream_requests: int = args.stream_requests
+        self.prompt: str = args.prompt
+        self.max_concurrent: int | None = args.max_concurrent
+        self.max_queue: int | None = args.max_queue
+        self.seed: int = args.seed
+        self.out: Path = Path(args.out)
+
+    def settings(self, data_dir: Path) -> Settings:
+        """The settings both the server and the baseline run on (``PONDER_*`` variables
+        still override them, in both)."""
+        server: dict[str, int] = {"port": 0}
+        if self.max_concurrent is not None:
+            server["max_concurrent"] = self.max_concurrent
+        if self.max_queue is not None:
+            server["max_queue"] = self.max_queue
+        return Settings(data_dir=data_dir, language_model={"source": self.model}, server=server)
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextlib.contextmanager
+def serve_subprocess(settings: Settings, start_timeout_s: float = 600) -> Iterator[str]:
+    """Run ``ponder serve`` on ``settings`` in a subprocess; yield its ``/v1`` URL.
+
+    The settings go to the server as a ``ponder.yaml`` next to its data folder; its log
+    goes to ``server.log`` there.
+
+    Raises:
+        RuntimeError: The server exited or did not answer ``/health`` in time; the
+            message ends with its log.
+    """
+    folder = settings.data_dir.parent
+    config = folder / "ponder.yaml"
+    config.write_text(dump_settings(settings))
+    port = _free_port()
+    ponder = Path(sys.executable).parent / "ponder"
+    log_path = folder / "server.log"
+    with log_path.open("w") as log:
+        process = subprocess.Popen(
+            [str(ponder), "serve", "--config", str(config), "--port", str(port)],
+            cwd=folder,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            url = f"http://127.0.0.1:{port}"
+            _wait_healthy(url, process, log_path, start_timeout_s)
+            yield f"{url}/v1"
+        finally:
+            process.terminate()
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def _wait_healthy(url: str, process: subprocess.Popen[bytes], log: Path, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"ponder serve exited with {process.returncode}:\n{log.read_text()}")
+        with contextlib.suppress(httpx.TransportError):
+            if httpx.get(f"{url}/health", timeout=2).status_code == 200:
+                return
+        time.sleep(0.5)
+    raise RuntimeError(f"ponder serve did not start in {timeout_s:.0f} s:\n{log.read_text()}")
+
+
+def _histories(settings: Settings, thread_ids: Sequence[str]) -> dict[str, list[str]]:
+    """Each thread's stored user messages, read through ``Assistant.history`` on the
+    server's checkpointer file (after the server stopped)."""
+    assistant = build_assistant(
+        settings,
+        language_model=_Unused(),
+        store=EmptyKnowledge(),
+        checkpointer=sqlite_checkpointer(settings.threads_path),
+    )
+    return {
+        t: [m["content"] for m in assistant.history(t) if m["role"] == "user"] for t in thread_ids
+    }
+
+
+class _Unused:
+    """The model of an assistant that only reads histories: calling it is a bug."""
+
+    name = "unused"
+
+    def generate(self, *args: object, **kwargs: object) -> list[Any]:
+        raise AssertionError("reading thread histories must not call a model")
+
+    def score(self, *args: object, **kwargs: object) -> float:
+        raise AssertionError("reading thread histories must not call a model")
+
+
+def _measure_overhead(
+    config: BenchConfig, model: ChatModel, client: openai.OpenAI, settings: Settings
+) -> dict[str, Any]:
+    reply, calls = record_turn(settings, model, config.prompt, config.max_tokens)
+    name = settings.server.model_name
+    time_e2e(client, name, config.prompt, config.max_tokens)  # warm the server's first turn
+    direct, e2e, answers = [], [], []
+    for rep in range(config.reps):  # interleaved, so drifting machine load hits both alike
+        logger.info("overhead: repetition %d of %d", rep + 1, config.reps)
+        direct.append(time_direct(model, calls))
+        seconds, text = time_e2e(client, name, config.prompt, config.max_tokens)
+        e2e.append(seconds)
+        answers.append(text)
+    e2e_ms = statistics.median(e2e) * 1000
+    same_work = [d.total_s for d in direct]
+    one_call = [d.first_call_s for d in direct]
+    return {
+        "prompt": config.prompt,
+        "route": reply.abilities or ["none"],
+        "outcome": reply.outcome,
+        "graph_model_calls": describe_calls(calls),
+        "baseline": (
+            "the graph's own model calls for this turn, recorded in-process and replayed "
+            "directly on the same model (same messages, n and settings)"
+        ),
+        "overhead_fraction_basis": "same model work",
+        "overhead_fraction": round(overhead_fraction(e2e, same_work), 4),
+        "overhead_fraction_vs_one_call": round(overhead_fraction(e2e, one_call), 4),
+        "overhead_ms": round(e2e_ms - statistics.median(same_work) * 1000, 1),
+        "e2e_ms_p50": round(e2e_ms, 1),
+        "direct_ms_p50": round(statistics.median(same_work) * 1000, 1),
+        "direct_one_call_ms_p50": round(statistics.median(one_call) * 1000, 1),
+        "overhead_reps": config.reps,
+        "same_answer": all(a == direct[0].first_text.strip() for a in answers),
+    }
+
+
+def _measure_ttft(config: BenchConfig, client: openai.OpenAI, settings: Settings) -> dict[str, Any]:
+    firsts, totals = [], []
+    for _ in range(config.stream_requests):
+        first, total = time_first_token(
+            client, settings.server.model_name, config.prompt, config.max_tokens
+        )
+        totals.append(total)
+        if first is not None:
+            firsts.append(first)
+    return {
+        **latency_summary("ttft", firsts),
+        **latency_summary("stream_total", totals),
+        "stream_requests": config.stream_requests,
+        "streams_without_content": config.stream_requests - len(firsts),
+    }
+
+
+def _measure_load(config: BenchConfig, url: str, settings: Settings) -> tuple[Any, LoadPlan]:
+    plan = LoadPlan(
+        clients=config.clients,
+        seconds=config.seconds,
+        max_tokens=config.max_tokens,
+        model_name=settings.server.model_name,
+        timeout_s=settings.server.request_timeout_s + 30,  # the server's 504 comes first
+        run_id=f"bench-{uuid.uuid4().hex[:8]}",
+        seed=config.seed,
+    )
+    logger.info("load: %d clients for %.0f s", plan.clients, plan.seconds)
+    return asyncio.run(run_load(url, plan)), plan
+
+
+def run_benchmark(
+    config: BenchConfig, model: ChatModel, serve: Serve = serve_subprocess
+) -> dict[str, Any]:
+    """Run the three measurements and write the JSON to ``config.out``.
+
+    Args:
+        config: The run.
+        model: The model the baseline calls directly; the server must serve the same one.
+        serve: Starts the server (default: ``ponder serve`` in a subprocess).
+
+    Returns:
+        The results, as written.
+    """
+    load_before = os.getloadavg()
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="ponder-bench-server-") as tmp:
+        settings = config.settings(Path(tmp) / "server" / "data")
+        settings.data_dir.mkdir(parents=True)
+        baseline = config.settings(Path(tmp) / "baseline")
+        with serve(settings) as url:
+            client = openai.OpenAI(base_url=url, api_key="not-needed", max_retries=0, timeout=600)
+            overhead = _measure_overhead(config, model, client, baseline)
+            ttft = _measure_ttft(config, client, settings)
+            load, plan = _measure_load(config, url, settings)
+        histories = _histories(settings, [c.thread_id for c in load.conversations])
+    mixups = find_thread_mixups(load.conversations, histories, load.attempts)
+    results: dict[str, Any] = {
+        "model": model.name,
+        "max_tokens": config.max_tokens,
+        **overhead,
+        **ttft,
+        "concurrent_clients": config.clients,
+        "load_seconds": config.seconds,
+        **summarize_load(load.attempts, load.duration_s),
+        "load_duration_s": round(load.duration_s, 1),
+        "turns_per_thread_max": max((len(c.answered) for c in load.conversations), default=0),
+        "threads_checked": len(histories),
+        "thread_mixups": len(mixups),
+        "mixup_examples": mixups[:5],
+        "backoff_after_429_s": [plan.backoff_s, 2 * plan.backoff_s],
+        "settings": {
+            "language_model": settings.language_model.model_dump(mode="json"),
+            "server": settings.server.model_dump(mode="json", exclude={"api_keys", "port"}),
+            "answer_max_tokens": config.max_tokens,
+        },
+        "loadavg_before": [round(x, 2) for x in load_before],
+        "loadavg_after": [round(x, 2) for x in os.getloadavg()],
+        "cpu_count": os.cpu_count(),
+        "seconds": round(time.monotonic() - started, 1),
+        "complete": True,
+    }
+    config.out.parent.mkdir(parents=True, exist_ok=True)
+    config.out.write_text(json.dumps(results, indent=2) + "\n")
+    return results
+
+
+def render_table(results: dict[str, Any]) -> str:
+    """The results as a two-column text table."""
+
+    def pct(x: float) -> str:
+        return f"{100 * x:.1f}%"
+
+    rows = [
+        ("model", f"{results['model']}, max_tokens {results['max_tokens']}"),
+        ("route of the timed prompt", f"{results['prompt']!r}: {', '.join(results['route'])}"),
+        ("graph model calls", str(len(results["graph_model_calls"]))),
+        ("direct (same model work) p50", f"{results['direct_ms_p50']} ms"),
+        ("end to end p50", f"{results['e2e_ms_p50']} ms"),
+        ("overhead vs same model work", pct(results["overhead_fraction"])),
+        ("overhead vs one model call", pct(results["overhead_fraction_vs_one_call"])),
+        ("same answer both ways", str(results["same_answer"])),
+        ("TTFT p50 / p95 (streamed)", f"{results['ttft_ms_p50']} / {results['ttft_ms_p95']} ms"),
+        ("load", f"{results['concurrent_clients']} clients x {results['load_seconds']} s"),
+        (
+            "requests (answered / 429)",
+            f"{results['requests']} ({results['succeeded']} / {results['rate_limited_429']})",
+        ),
+        (
+            "5xx / timeouts / other",
+            f"{results['errors_5xx']} / {results['timeouts']} / {results['other_errors']}",
+        ),
+        ("throughput", f"{results['throughput_rps']} answered/s"),
+        ("latency p50 / p95", f"{results['latency_ms_p50']} / {results['latency_ms_p95']} ms"),
+        ("thread mix-ups", f"{results['thread_mixups']} in {results['threads_checked']} threads"),
+        (
+            "load average before / after",
+            f"{results['loadavg_before'][0]} / "
+            f"{results['loadavg_after'][0]} ({results['cpu_count']} CPUs)",
+        ),
+    ]
+    width = max(len(name) for name, _ in rows)
+    return "\n".join(f"{name:<{width}}  {value}" for name, value in rows)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.server", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument("--model", default="smollm2-135m", help="local model: preset or folder")
+    parser.add_argument("--clients", type=int, default=50, help="concurrent load clients")
+    parser.add_argument("--seconds", type=float, default=60, help="how long the load runs")
+    parser.add_argument("--max-tokens", type=int, default=32, help="max_tokens of every request")
+    parser.add_argument("--reps", type=int, default=5, help="overhead repetitions")
+    parser.add_argument("--stream-requests", type=int, default=5, help="streamed requests (TTFT)")
+    parser.add_argument("--prompt", default=PROMPT, help="the timed prompt (keep it small talk)")
+    parser.add_argument("--max-concurrent", type=int, help="server turns at once (default: ours)")
+    parser.add_argument("--max-queue", type=int, help="server queue length (default: ours)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", default=str(RESULTS_DIR / "server.json"))
+    return parser
+
+
+def parse_config(argv: Sequence[str] | None = None) -> BenchConfig:
+    """The run a command line asks for (``sys.argv`` when None)."""
+    return BenchConfig(_parser().parse_args(argv))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the benchmark from the command line; print the table."""
+    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+    config = parse_config(argv)
+    model = make_model(config.settings(Path(".ponder")).language_model)
+    results = run_benchmark(config, model)
+    print(render_table(results))
+    print(f"wrote {config.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

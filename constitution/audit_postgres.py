@@ -1,0 +1,372 @@
+"""The audit log in PostgreSQL: one :class:`~ponder.constitution.audit.AuditLog` for every
+replica of an assistant.
+
+It keeps the same records as :class:`~ponder.constitution.audit_sqlite.SqliteAuditLog`, in
+native types, and may share a database with the thread checkpoints (its tables are
+prefixed ``audit_``)::
+
+    audit_decisions(decision_id PK, seq, time timestamptz, thread_id, checkpoint,
+                    policy_version, rules text[], action, reason, rationale, notes text[],
+                    text_hash, text)
+    audit_appeals(appeal_id PK, seq, decision_id -> audit_decisions, time timestamptz,
+                  message, text)
+    audit_schema(version)
+
+``seq`` keeps insertion order among records of the same time. Connections come from a
+small pool, so a server restart costs one failed call, not the process.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any, LiteralString
+
+import psycopg
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict
+from psycopg.rows import DictRow, dict_row
+from psycopg_pool import ConnectionPool
+
+from ponder.agents.errors import AuditError
+from ponder.constitution.audit import Appeal, Decision, text_hash
+from ponder.constitution.schema import Action
+from ponder.constitution.verdict import Verdict
+
+__all__ = ["SCHEMA_VERSION", "PostgresAuditLog", "describe_url"]
+
+SCHEMA_VERSION = 1
+"""The version of the tables :class:`PostgresAuditLog` writes."""
+
+# Any constant will do: it only has to differ from other advisory locks in the database.
+_MIGRATION_LOCK = 0x706F6E646572  # "ponder"
+
+_SCHEMA: LiteralString = """
+CREATE TABLE audit_decisions (
+    decision_id text PRIMARY KEY,
+    seq bigint GENERATED ALWAYS AS IDENTITY,
+    time timestamptz NOT NULL,
+    thread_id text,
+    checkpoint text NOT NULL,
+    policy_version text NOT NULL,
+    rules text[] NOT NULL,
+    action text NOT NULL,
+    reason text NOT NULL,
+    rationale text NOT NULL,
+    notes text[] NOT NULL,
+    text_hash text NOT NULL,
+    text text
+);
+CREATE INDEX audit_decisions_time ON audit_decisions (time, seq);
+CREATE INDEX audit_decisions_thread ON audit_decisions (thread_id, time);
+CREATE TABLE audit_appeals (
+    appeal_id text PRIMARY KEY,
+    seq bigint GENERATED ALWAYS AS IDENTITY,
+    decision_id text NOT NULL REFERENCES audit_decisions (decision_id),
+    time timestamptz NOT NULL,
+    message text NOT NULL,
+    text text
+);
+"""
+
+_COLUMNS: LiteralString = (
+    "decision_id, time, thread_id, checkpoint, policy_version, rules, action, reason, "
+    "rationale, notes, text_hash, text"
+)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def describe_url(url: str) -> str:
+    """A PostgreSQL URL without its password, for messages and logs.
+
+    Args:
+        url: A ``postgresql://`` URL or libpq connection string.
+
+    Returns:
+        ``postgresql://host:port/database``, with libpq's defaults where parts are missing.
+    """
+    try:
+        parts = conninfo_to_dict(url)
+    except psycopg.ProgrammingError:
+        return "an unparsable PostgreSQL URL"
+    host = parts.get("host") or "localhost"
+    port = parts.get("port") or "5432"
+    return f"postgresql://{host}:{port}/{parts.get('dbname') or ''}"
+
+
+class PostgresAuditLog:
+    """The audit log in a PostgreSQL database (tables created on first use).
+
+    Args:
+        url: A ``postgresql://user:password@host:port/database`` URL.
+        keep_text: Store each checked text, not only its hash.
+        clock: Gives the current UTC time; pass a fixed one in tests.
+        max_connections: Most connections held open to the server.
+
+    Raises:
+        AuditError: The server cannot be reached, or the database holds a newer schema
+            than this Ponder knows.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        keep_text: bool = False,
+        clock: Callable[[], datetime] = _now,
+        max_connections: int = 4,
+    ) -> None:
+        self.location = describe_url(url)
+        self.keep_text = keep_text
+        self._clock = clock
+        try:
+            # A plain connection first: its errors name the cause (refused, no such database,
+            # bad password), where a pool would only time out.
+            with psycopg.connect(url, autocommit=True, connect_timeout=10) as conn:
+                self._migrate(conn)
+        except psycopg.Error as exc:
+            raise AuditError(
+                f"cannot open the audit log at {self.location}: {_one_line(exc)}; check that "
+                "the server is up and the URL is right (setting: audit_url)"
+            ) from exc
+        self._pool = ConnectionPool(
+            url,
+            connection_class=psycopg.Connection[DictRow],
+            kwargs={"autocommit": True, "row_factory": dict_row},
+            min_size=1,
+            max_size=max_connections,
+            check=ConnectionPool.check_connection,
+            name="ponder-audit",
+            open=True,
+        )
+
+    def _migrate(self, conn: psycopg.Connection[Any]) -> None:
+        # Replicas starting together take turns, so only one creates the tables.
+        with conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", [_MIGRATION_LOCK])
+            conn.execute("CREATE TABLE IF NOT EXISTS audit_schema (version integer NOT NULL)")
+            row = conn.execute("SELECT max(version) FROM audit_schema").fetchone()
+            version = row[0] if row is not None and row[0] is not None else 0
+            if version > SCHEMA_VERSION:
+                raise AuditError(
+                    f"the audit log at {self.location} has schema version {version}, newer "
+                    f"than this Ponder's {SCHEMA_VERSION}; upgrade Ponder to read it"
+                )
+            if version == 0:
+                conn.execute(_SCHEMA)
+                conn.execute("INSERT INTO audit_schema VALUES (%s)", [SCHEMA_VERSION])
+
+    def close(self) -> None:
+        """Close every connection to the server."""
+        self._pool.close()
+
+    def __enter__(self) -> PostgresAuditLog:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def record(self, verdict: Verdict, text: str, *, thread_id: str | None = None) -> Decision:
+        """Store one verdict with the text it judged.
+
+        Args:
+            verdict: The verdict.
+            text: The checked text (hashed; kept too with ``keep_text``).
+            thread_id: The conversation it belongs to, if any.
+
+        Returns:
+            The stored decision.
+
+        Raises:
+            AuditError: The log cannot be written.
+        """
+        return self.record_many([(verdict, text)], thread_id=thread_id)[0]
+
+    def record_many(
+        self, checked: Sequence[tuple[Verdict, str]], *, thread_id: str | None = None
+    ) -> list[Decision]:
+        """See :meth:`AuditLog.record_many`."""
+        now = self._clock()
+        decisions = [self._decision(v, text, thread_id, now) for v, text in checked]
+        # Recording the same verdict twice (a node run again) stores it once.
+        insert: LiteralString = (
+            f"INSERT INTO audit_decisions ({_COLUMNS}) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
+            "ON CONFLICT (decision_id) DO NOTHING"
+        )
+        with self._transaction("record") as conn, conn.cursor() as cursor:
+            cursor.executemany(insert, [_row(d) for d in decisions])
+        return decisions
+
+    def decisions(
+        self,
+        *,
+        thread_id: str | None = None,
+        action: Action | None = None,
+        rule: str | None = None,
+        since: datetime | None = None,
+        limit: int | None = 100,
+    ) -> list[Decision]:
+        """See :meth:`AuditLog.decisions`."""
+        where: list[sql.Composable] = []
+        values: list[Any] = []
+        if thread_id is not None:
+            where.append(sql.SQL("thread_id = %s"))
+            values.append(thread_id)
+        if action is not None:
+            where.append(sql.SQL("action = %s"))
+            values.append(action)
+        if rule is not None:
+            where.append(sql.SQL("%s = ANY (rules)"))
+            values.append(rule)
+        if since is not None:
+            where.append(sql.SQL("time >= %s"))
+            values.append(since if since.tzinfo is not None else since.replace(tzinfo=UTC))
+        query = sql.SQL(f"SELECT {_COLUMNS} FROM audit_decisions")
+        if where:
+            query += sql.SQL(" WHERE ") + sql.SQL(" AND ").join(where)
+        query += sql.SQL(" ORDER BY time DESC, seq DESC")
+        if limit is not None:
+            query += sql.SQL(" LIMIT %s")
+            values.append(limit)
+        return [_decision_from_row(row) for row in self._read(query, values)]
+
+    def decision(self, decision_id: str) -> Decision:
+        """See :meth:`AuditLog.decision`."""
+        query = sql.SQL(f"SELECT {_COLUMNS} FROM audit_decisions WHERE decision_id = %s")
+        rows = self._read(query, [decision_id])
+        if not rows:
+            raise AuditError(
+                f"no decision {decision_id!r} in the audit log at {self.location}; "
+                "list decisions with `ponder audit`"
+            )
+        return _decision_from_row(rows[0])
+
+    def appeal(self, decision_id: str, message: str, *, text: str | None = None) -> Appeal:
+        """See :meth:`AuditLog.appeal`."""
+        if not message.strip():
+            raise AuditError("an appeal needs a message saying why the decision was wrong")
+        decision = self.decision(decision_id)
+        if text is not None and text_hash(text) != decision.text_hash:
+            raise AuditError(
+                f"the text given with the appeal is not the text decision {decision_id!r} "
+                "judged (its hash differs); send the exact text, or none"
+            )
+        appeal = Appeal(
+            appeal_id=uuid.uuid4().hex[:16],
+            decision=decision,
+            time=self._clock(),
+            message=message,
+            text=text if text is not None else decision.text,
+        )
+        with self._transaction("appeal") as conn:
+            conn.execute(
+                "INSERT INTO audit_appeals (appeal_id, decision_id, time, message, text) "
+                "VALUES (%s, %s, %s, %s, %s)",
+                [appeal.appeal_id, decision_id, appeal.time, message, text],
+            )
+        return appeal
+
+    def appeals(self) -> list[Appeal]:
+        """See :meth:`AuditLog.appeals`."""
+        query = sql.SQL(
+            "SELECT d.*, a.appeal_id, a.time AS appeal_time, a.message, a.text AS appeal_text "
+            "FROM audit_appeals a JOIN audit_decisions d USING (decision_id) "
+            "ORDER BY a.time, a.seq"
+        )
+        appeals: list[Appeal] = []
+        for row in self._read(query, []):
+            decision = _decision_from_row(row)
+            appeals.append(
+                Appeal(
+                    appeal_id=row["appeal_id"],
+                    decision=decision,
+                    time=row["appeal_time"].astimezone(UTC),
+                    message=row["message"],
+                    text=row["appeal_text"] if row["appeal_text"] is not None else decision.text,
+                )
+            )
+        return appeals
+
+    def _decision(
+        self, verdict: Verdict, text: str, thread_id: str | None, now: datetime
+    ) -> Decision:
+        return Decision(
+            decision_id=verdict.decision_id,
+            time=now,
+            thread_id=thread_id,
+            checkpoint=verdict.checkpoint,
+            policy_version=verdict.policy_version,
+            rules=verdict.fired,
+            action=verdict.action,
+            reason=verdict.reason,
+            rationale=verdict.rationale,
+            notes=verdict.notes,
+            text_hash=text_hash(text),
+            text=text if self.keep_text else None,
+        )
+
+    @contextmanager
+    def _transaction(self, what: str) -> Iterator[psycopg.Connection[DictRow]]:
+        try:
+            with self._pool.connection() as conn, conn.transaction():  # all rows or none
+                yield conn
+        except psycopg.Error as exc:
+            raise AuditError(
+                f"cannot {what} in the audit log at {self.location}: {_one_line(exc)}; "
+                "nothing was stored"
+            ) from exc
+
+    def _read(self, query: sql.Composable, values: Sequence[Any]) -> list[DictRow]:
+        try:
+            with self._pool.connection() as conn:
+                return conn.execute(query, values).fetchall()
+        except psycopg.Error as exc:
+            raise AuditError(
+                f"cannot read the audit log at {self.location}: {_one_line(exc)}; check that the "
+                "server is up (setting: audit_url)"
+            ) from exc
+
+
+def _one_line(exc: Exception) -> str:
+    # libpq splits its messages over lines; an error message here is one line.
+    return " ".join(str(exc).split())
+
+
+def _row(decision: Decision) -> tuple[Any, ...]:
+    return (
+        decision.decision_id,
+        decision.time if decision.time.tzinfo is not None else decision.time.replace(tzinfo=UTC),
+        decision.thread_id,
+        decision.checkpoint,
+        decision.policy_version,
+        list(decision.rules),
+        decision.action,
+        decision.reason,
+        decision.rationale,
+        list(decision.notes),
+        decision.text_hash,
+        decision.text,
+    )
+
+
+def _decision_from_row(row: DictRow) -> Decision:
+    return Decision(
+        decision_id=row["decision_id"],
+        time=row["time"].astimezone(UTC),
+        thread_id=row["thread_id"],
+        checkpoint=row["checkpoint"],
+        policy_version=row["policy_version"],
+        rules=tuple(row["rules"]),
+        action=row["action"],
+        reason=row["reason"],
+        rationale=row["rationale"],
+        notes=tuple(row["notes"]),
+        text_hash=row["text_hash"],
+        text=row["text"],
+    )

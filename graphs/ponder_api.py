@@ -1,0 +1,133 @@
+"""Ponder's own HTTP endpoints beside the OpenAI ones: human review and appeals.
+
+- ``GET /v1/ponder/reviews/{thread_id}``: the thread's turn waiting for review (404 if
+  none). ``POST`` the same path with a :class:`~ponder.graphs.review.ReviewDecision`
+  (``{"decision": "approve" | "edit" | "refuse", "text": ..., "reviewer": ...}``) to
+  finish that turn. Reviewers authenticate with ``server.reviewer_keys``, never with a
+  client key, so a client cannot approve its own escalated request.
+- ``POST /v1/ponder/appeals`` with ``{"decision_id", "message", "text"?}``: appeal a
+  decision (its id is in each verdict of the ``ponder`` field). Client keys suffice. The
+  appeal lands in the audit log, where ``ponder rules test`` lists it for the safety team.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from ponder.agents.errors import AuditError
+from ponder.graphs.openai_api import ApiError, ponder_extension
+from ponder.graphs.review import NoPendingReviewError, ReviewDecision
+
+if TYPE_CHECKING:
+    from ponder.graphs.server import _Server
+
+__all__ = ["AppealRequest", "ponder_router"]
+
+_M = TypeVar("_M", bound=BaseModel)
+
+
+class AppealRequest(BaseModel):
+    """The body of ``POST /v1/ponder/appeals``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    decision_id: str = Field(min_length=1, max_length=64)
+    message: str = Field(min_length=1, max_length=4000)
+    text: str | None = Field(default=None, max_length=100_000)
+
+
+def ponder_router(server: _Server) -> APIRouter:
+    """The review and appeal endpoints over one server's assistant."""
+    router = APIRouter(prefix="/v1/ponder")
+
+    @router.get("/reviews/{thread_id}")
+    async def get_review(request: Request, thread_id: str) -> dict[str, Any]:
+        _authorize_reviewer(server, request)
+        pending = await asyncio.to_thread(server.assistant.pending_review, thread_id)
+        if pending is None:
+            raise _no_review(thread_id)
+        return pending.to_dict()
+
+    @router.post("/reviews/{thread_id}")
+    async def post_review(request: Request, thread_id: str) -> dict[str, Any]:
+        _authorize_reviewer(server, request)
+        decision = _parse(ReviewDecision, await request.body())
+        loop = asyncio.get_running_loop()
+        admission = server.gate.admit()
+        try:
+            reply = await loop.run_in_executor(
+                server.workers, server.assistant.resolve_review, thread_id, decision
+            )
+        except NoPendingReviewError as exc:
+            raise _no_review(thread_id) from exc
+        finally:
+            admission.release()
+        return {"thread_id": thread_id, "answer": reply.answer, "ponder": ponder_extension(reply)}
+
+    @router.post("/appeals")
+    async def post_appeal(request: Request) -> dict[str, Any]:
+        server.authorize(request)
+        body = _parse(AppealRequest, await request.body())
+        audit = server.assistant.parts.audit
+        if audit is None:
+            raise ApiError(
+                501, "This assistant keeps no audit log, so it takes no appeals.", code=None
+            )
+        try:
+            appeal = await asyncio.to_thread(
+                audit.appeal, body.decision_id, body.message, text=body.text
+            )
+        except AuditError as exc:
+            status = 404 if "no decision" in str(exc).lower() else 400
+            raise ApiError(status, str(exc), param="decision_id", code="invalid_appeal") from exc
+        return {
+            "appeal_id": appeal.appeal_id,
+            "decision_id": appeal.decision.decision_id,
+            "rules": list(appeal.decision.rules),
+            "time": appeal.time.isoformat(),
+        }
+
+    return router
+
+
+def _authorize_reviewer(server: _Server, request: Request) -> None:
+    keys = [key.get_secret_value().encode() for key in server.settings.reviewer_keys]
+    if not keys:
+        if server.keys:
+            raise ApiError(
+                403,
+                "Review over HTTP is off: this server has client keys but no server.reviewer_keys.",
+                type="permission_error",
+                code="review_disabled",
+            )
+        server.authorize(request)  # no keys at all: loopback only, as for clients
+        return
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    given = token.strip().encode()
+    if scheme.lower() != "bearer" or not any(hmac.compare_digest(given, k) for k in keys):
+        raise ApiError(
+            401,
+            "Review needs 'Authorization: Bearer <key>' with a key from server.reviewer_keys.",
+            code="invalid_api_key",
+        )
+
+
+def _parse(model: type[_M], body: bytes) -> _M:
+    try:
+        return model.model_validate_json(body or b"{}")
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in exc.errors()
+        )
+        raise ApiError(400, f"Invalid request body: {problems}") from exc
+
+
+def _no_review(thread_id: str) -> ApiError:
+    return ApiError(
+        404, f"Thread {thread_id!r} has no turn waiting for review.", code="no_pending_review"
+    )
