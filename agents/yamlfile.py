@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Annotated, Any, Union, get_args, get_origin
 
 import yaml
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, SecretStr, ValidationError
 
 __all__ = [
     "Label",
@@ -220,7 +220,7 @@ def describe_validation_error(
     problems: list[Problem] = []
     for error in exc.errors():
         pydantic_loc: Loc = tuple(error["loc"])
-        members, _ = _walk(model, pydantic_loc)
+        members, annotation = _walk(model, pydantic_loc)
         loc = tuple(part for i, part in enumerate(pydantic_loc) if i not in members)
         unknown = error["type"] == "extra_forbidden"
         owner = label(loc, document) if label is not None else None
@@ -228,7 +228,10 @@ def describe_validation_error(
         parts = [owner.text] if owner is not None else []
         if field:
             parts.append("field " + repr(".".join(str(part) for part in field)))
-        parts.append(_unknown_key_message(model, pydantic_loc) if unknown else _message(error))
+        if unknown:
+            parts.append(_unknown_key_message(model, pydantic_loc))
+        else:
+            parts.append(_message(error, secret=_is_secret(annotation)))
         line = node_line(root, loc, key=unknown)
         problems.append(Problem(file=file, line=line, message=": ".join(parts)))
     return sorted(problems, key=_problem_line)
@@ -284,14 +287,22 @@ def _problem_line(problem: Problem) -> int:
     return problem.line or 0
 
 
-def _message(error: Any) -> str:
+def _message(error: Any, *, secret: bool = False) -> str:
     if error["type"] == "missing":
         return "required field is missing"
     message = str(error["msg"]).removeprefix("Value error, ")
+    if secret:  # a bad URL or key may carry a password: never echo it
+        return message
     got = repr(error.get("input"))
     if len(got) > _GOT_CHARS:
         got = got[: _GOT_CHARS - 3] + "..."
     return f"{message} (got {got})"
+
+
+def _is_secret(annotation: Any) -> bool:
+    if annotation is SecretStr:
+        return True
+    return any(_is_secret(arg) for arg in get_args(annotation))
 
 
 def _unknown_key_message(model: type[BaseModel], loc: Loc) -> str:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import AsyncGenerator, Callable, Iterator
+from collections.abc import AsyncGenerator, Callable, Iterator, Sequence
 from concurrent.futures import Executor
 from pathlib import Path
 from typing import Any
@@ -148,11 +148,13 @@ def open_store(settings: Settings, embedder: Any | None = None) -> Any:
         from urllib.parse import urlparse
 
         url = urlparse(knowledge.server_url)
+        https = url.scheme == "https"
         return KnowledgeStore.server(
             url.hostname or "127.0.0.1",
-            url.port or 8000,
+            url.port or (443 if https else 8000),
             collection=knowledge.collection,
             embedder=embedder,
+            ssl=https,
         )
     return KnowledgeStore.embedded(
         settings.knowledge_path, collection=knowledge.collection, embedder=embedder
@@ -224,9 +226,25 @@ def reasoning_config(settings: Settings) -> ReasoningConfig:
 class Assistant:
     """A built assistant: send it messages, get :class:`Reply` objects or stream events back."""
 
-    def __init__(self, graph: Any, parts: Parts) -> None:
+    def __init__(
+        self, graph: Any, parts: Parts, closers: Sequence[Callable[[], None]] = ()
+    ) -> None:
         self.graph = graph
         self.parts = parts
+        self._closers = list(closers)
+
+    def close(self) -> None:
+        """Close what the assistant opened itself (thread store, audit log, knowledge
+        store); parts passed in by the caller stay open. Safe to call twice."""
+        closers, self._closers = self._closers, []
+        for close in reversed(closers):
+            close()
+
+    def __enter__(self) -> Assistant:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def invoke(
         self, message: str, *, thread_id: str | None = None, max_tokens: int | None = None
@@ -431,13 +449,23 @@ def build_assistant(
 
         embedder = SentenceTransformerEmbedder()
     semantic_embedder = embedder if settings.semantic else None
+    closers: list[Callable[[], None]] = []
+    if store is None:
+        store = open_store(settings, embedder)
+        closers.append(store.close)
+    if audit is None:
+        audit = open_audit_log(settings)
+        closers.append(audit.close)
+    if checkpointer is None:
+        checkpointer = open_checkpointer(settings)
+        closers.append(checkpointer.conn.close)  # a SQLite connection or a psycopg pool
     parts = Parts(
         language_model=language_model,
         reasoning_model=reasoning_model,
         checker=make_checker(settings, policy, language_model, semantic_embedder),
         policy=policy,
         router=router or KeywordRouter(),
-        store=store if store is not None else open_store(settings, embedder),
+        store=store,
         reasoning=reasoning_config(settings),
         top_k=settings.knowledge.top_k,
         min_score=settings.knowledge.min_score,
@@ -447,8 +475,6 @@ def build_assistant(
             chunk_chars=settings.release.chunk_chars,
             overlap_chars=settings.release.overlap_chars,
         ),
-        audit=audit or open_audit_log(settings),
+        audit=audit,
     )
-    if checkpointer is None:
-        checkpointer = open_checkpointer(settings)
-    return Assistant(build_graph(parts, checkpointer), parts)
+    return Assistant(build_graph(parts, checkpointer), parts, closers)

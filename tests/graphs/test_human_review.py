@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -214,3 +215,21 @@ def test_policy_overlays_come_from_settings(tmp_path, review_policy):
 
     assert assistant.parts.policy.version == review_policy.version
     assert assistant.invoke("Wire transfer please").outcome == "escalated"
+
+
+def test_close_releases_what_the_assistant_opened(tmp_path, review_policy):
+    mine = sqlite_checkpointer(tmp_path / "mine.sqlite")
+    owned = build_assistant(Settings(data_dir=tmp_path / "a"), language_model=_CountingModel())
+    borrowing = build_assistant(
+        Settings(data_dir=tmp_path / "b"), language_model=_CountingModel(), checkpointer=mine
+    )
+    owned.invoke("Hello", thread_id="x")
+
+    with owned:
+        pass
+    owned.close()  # twice is fine
+    borrowing.close()
+
+    with pytest.raises(sqlite3.ProgrammingError):  # its own thread store is closed
+        owned.invoke("Hello again", thread_id="x")
+    assert mine.conn.execute("select 1").fetchone() == (1,)  # the caller's stays open

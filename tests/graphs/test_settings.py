@@ -134,3 +134,16 @@ def test_bad_environment_variable_is_named(monkeypatch: pytest.MonkeyPatch) -> N
     message = str(caught.value)
     assert "set in the environment: PONDER_REASONING__SAMPLES" in message
     assert "field 'reasoning.samples': Input should be a valid integer" in message
+
+
+def test_a_bad_secret_is_named_but_never_echoed(tmp_path: Path) -> None:
+    path = tmp_path / "ponder.yaml"
+    path.write_text("checkpoint_url: mysql://admin:hunter2@db/threads\nmax_revisions: 9\n")
+
+    with pytest.raises(ConfigError) as error:
+        load_settings(path)
+
+    message = str(error.value)
+    assert f"{path}:1: field 'checkpoint_url'" in message
+    assert "hunter2" not in message
+    assert "(got 9)" in message  # other fields still show what was given
