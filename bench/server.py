@@ -23,29 +23,28 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
+import functools
 import json
 import logging
 import os
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import httpx
 import openai
 
-from bench.server_load import LoadPlan, run_load
+from bench.server_load import LoadPlan, LoadResult, run_load
+from bench.server_process import read_histories, serve_subprocess
 from bench.server_stats import (
     find_thread_mixups,
     latency_summary,
@@ -53,7 +52,6 @@ from bench.server_stats import (
     summarize_load,
 )
 from bench.server_timing import (
-    EmptyKnowledge,
     describe_calls,
     record_turn,
     time_direct,
@@ -61,10 +59,10 @@ from bench.server_timing import (
     time_first_token,
 )
 from ponder.agents.models.base import ChatModel
-from ponder.graphs.assistant import build_assistant, make_model, sqlite_checkpointer
-from ponder.graphs.settings import Settings, dump_settings
+from ponder.graphs.assistant import make_model
+from ponder.graphs.settings import ServerSettings, Settings
 
-__all__ = ["BenchConfig", "Serve", "main", "parse_config", "run_benchmark", "serve_subprocess"]
+__all__ = ["BenchConfig", "Serve", "main", "parse_config", "render_table", "run_benchmark"]
 
 logger = logging.getLogger("bench.server")
 
@@ -90,6 +88,7 @@ class BenchConfig:
         self.max_concurrent: int | None = args.max_concurrent
         self.max_queue: int | None = args.max_queue
         self.seed: int = args.seed
+        self.threads: int = args.threads
         self.out: Path = Path(args.out)
 
     def settings(self, data_dir: Path) -> Settings:
@@ -101,87 +100,6 @@ class BenchConfig:
         if self.max_queue is not None:
             server["max_queue"] = self.max_queue
         return Settings(data_dir=data_dir, language_model={"source": self.model}, server=server)
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@contextlib.contextmanager
-def serve_subprocess(settings: Settings, start_timeout_s: float = 600) -> Iterator[str]:
-    """Run ``ponder serve`` on ``settings`` in a subprocess; yield its ``/v1`` URL.
-
-    The settings go to the server as a ``ponder.yaml`` next to its data folder; its log
-    goes to ``server.log`` there.
-
-    Raises:
-        RuntimeError: The server exited or did not answer ``/health`` in time; the
-            message ends with its log.
-    """
-    folder = settings.data_dir.parent
-    config = folder / "ponder.yaml"
-    config.write_text(dump_settings(settings))
-    port = _free_port()
-    ponder = Path(sys.executable).parent / "ponder"
-    log_path = folder / "server.log"
-    with log_path.open("w") as log:
-        process = subprocess.Popen(
-            [str(ponder), "serve", "--config", str(config), "--port", str(port)],
-            cwd=folder,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            url = f"http://127.0.0.1:{port}"
-            _wait_healthy(url, process, log_path, start_timeout_s)
-            yield f"{url}/v1"
-        finally:
-            process.terminate()
-            try:
-                process.wait(30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-
-
-def _wait_healthy(url: str, process: subprocess.Popen[bytes], log: Path, timeout_s: float) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"ponder serve exited with {process.returncode}:\n{log.read_text()}")
-        with contextlib.suppress(httpx.TransportError):
-            if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                return
-        time.sleep(0.5)
-    raise RuntimeError(f"ponder serve did not start in {timeout_s:.0f} s:\n{log.read_text()}")
-
-
-def _histories(settings: Settings, thread_ids: Sequence[str]) -> dict[str, list[str]]:
-    """Each thread's stored user messages, read through ``Assistant.history`` on the
-    server's checkpointer file (after the server stopped)."""
-    assistant = build_assistant(
-        settings,
-        language_model=_Unused(),
-        store=EmptyKnowledge(),
-        checkpointer=sqlite_checkpointer(settings.threads_path),
-    )
-    return {
-        t: [m["content"] for m in assistant.history(t) if m["role"] == "user"] for t in thread_ids
-    }
-
-
-class _Unused:
-    """The model of an assistant that only reads histories: calling it is a bug."""
-
-    name = "unused"
-
-    def generate(self, *args: object, **kwargs: object) -> list[Any]:
-        raise AssertionError("reading thread histories must not call a model")
-
-    def score(self, *args: object, **kwargs: object) -> float:
-        raise AssertionError("reading thread histories must not call a model")
 
 
 def _measure_overhead(
@@ -217,7 +135,10 @@ def _measure_overhead(
         "direct_ms_p50": round(statistics.median(same_work) * 1000, 1),
         "direct_one_call_ms_p50": round(statistics.median(one_call) * 1000, 1),
         "overhead_reps": config.reps,
+        "e2e_ms": [round(x * 1000, 1) for x in e2e],
+        "direct_ms": [round(x * 1000, 1) for x in same_work],
         "same_answer": all(a == direct[0].first_text.strip() for a in answers),
+        "direct_timed_out": sum(d.timed_out for d in direct),
     }
 
 
@@ -235,10 +156,14 @@ def _measure_ttft(config: BenchConfig, client: openai.OpenAI, settings: Settings
         **latency_summary("stream_total", totals),
         "stream_requests": config.stream_requests,
         "streams_without_content": config.stream_requests - len(firsts),
+        "ttft_note": (
+            "the language node drafts the whole answer before the output check releases "
+            "it in checked chunks, so the first content delta follows the full draft"
+        ),
     }
 
 
-def _measure_load(config: BenchConfig, url: str, settings: Settings) -> tuple[Any, LoadPlan]:
+def _measure_load(config: BenchConfig, url: str, settings: Settings) -> tuple[LoadResult, LoadPlan]:
     plan = LoadPlan(
         clients=config.clients,
         seconds=config.seconds,
@@ -266,6 +191,7 @@ def run_benchmark(
         The results, as written.
     """
     load_before = os.getloadavg()
+    started_at = datetime.now(UTC).isoformat(timespec="seconds")
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="ponder-bench-server-") as tmp:
         settings = config.settings(Path(tmp) / "server" / "data")
@@ -276,7 +202,7 @@ def run_benchmark(
             overhead = _measure_overhead(config, model, client, baseline)
             ttft = _measure_ttft(config, client, settings)
             load, plan = _measure_load(config, url, settings)
-        histories = _histories(settings, [c.thread_id for c in load.conversations])
+        histories = read_histories(settings, [c.thread_id for c in load.conversations])
     mixups = find_thread_mixups(load.conversations, histories, load.attempts)
     results: dict[str, Any] = {
         "model": model.name,
@@ -289,23 +215,31 @@ def run_benchmark(
         "load_duration_s": round(load.duration_s, 1),
         "turns_per_thread_max": max((len(c.answered) for c in load.conversations), default=0),
         "threads_checked": len(histories),
+        "threads_answered": sum(bool(c.answered) for c in load.conversations),
         "thread_mixups": len(mixups),
         "mixup_examples": mixups[:5],
         "backoff_after_429_s": [plan.backoff_s, 2 * plan.backoff_s],
         "settings": {
             "language_model": settings.language_model.model_dump(mode="json"),
-            "server": settings.server.model_dump(mode="json", exclude={"api_keys", "port"}),
+            "server": settings.server.model_dump(mode="json", exclude=_unreported()),
             "answer_max_tokens": config.max_tokens,
+            "torch_threads": config.threads or "torch default",
         },
         "loadavg_before": [round(x, 2) for x in load_before],
         "loadavg_after": [round(x, 2) for x in os.getloadavg()],
         "cpu_count": os.cpu_count(),
+        "started_at": started_at,
         "seconds": round(time.monotonic() - started, 1),
         "complete": True,
     }
     config.out.parent.mkdir(parents=True, exist_ok=True)
     config.out.write_text(json.dumps(results, indent=2) + "\n")
     return results
+
+
+def _unreported() -> set[str]:
+    """Server settings left out of the JSON: keys (secret) and the port (random)."""
+    return {"port", *(name for name in ServerSettings.model_fields if name.endswith("keys"))}
 
 
 def render_table(results: dict[str, Any]) -> str:
@@ -324,6 +258,7 @@ def render_table(results: dict[str, Any]) -> str:
         ("overhead vs one model call", pct(results["overhead_fraction_vs_one_call"])),
         ("same answer both ways", str(results["same_answer"])),
         ("TTFT p50 / p95 (streamed)", f"{results['ttft_ms_p50']} / {results['ttft_ms_p95']} ms"),
+        ("torch threads", str(results["settings"]["torch_threads"])),
         ("load", f"{results['concurrent_clients']} clients x {results['load_seconds']} s"),
         (
             "requests (answered / 429)",
@@ -354,27 +289,53 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--clients", type=int, default=50, help="concurrent load clients")
     parser.add_argument("--seconds", type=float, default=60, help="how long the load runs")
     parser.add_argument("--max-tokens", type=int, default=32, help="max_tokens of every request")
-    parser.add_argument("--reps", type=int, default=5, help="overhead repetitions")
-    parser.add_argument("--stream-requests", type=int, default=5, help="streamed requests (TTFT)")
+    parser.add_argument("--reps", type=int, default=7, help="overhead repetitions")
+    parser.add_argument("--stream-requests", type=int, default=7, help="streamed requests (TTFT)")
     parser.add_argument("--prompt", default=PROMPT, help="the timed prompt (keep it small talk)")
     parser.add_argument("--max-concurrent", type=int, help="server turns at once (default: ours)")
     parser.add_argument("--max-queue", type=int, help="server queue length (default: ours)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch CPU threads in the server and the baseline; 0: torch's default. "
+        "Default 1: on a shared 2-core machine, two OpenMP threads spinning against other "
+        "processes made a 32-token answer 8x slower (21 s against 2.8 s)",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default=str(RESULTS_DIR / "server.json"))
     return parser
 
 
 def parse_config(argv: Sequence[str] | None = None) -> BenchConfig:
-    """The run a command line asks for (``sys.argv`` when None)."""
-    return BenchConfig(_parser().parse_args(argv))
+    """The run a command line asks for (``sys.argv`` when None).
+
+    Raises:
+        SystemExit: A count is below 1 (or ``--threads`` below 0), with argparse's message.
+    """
+    parser = _parser()
+    args = parser.parse_args(argv)
+    for flag in ("clients", "seconds", "max_tokens", "reps", "stream_requests"):
+        if getattr(args, flag) < 1:
+            parser.error(f"--{flag.replace('_', '-')} must be at least 1")
+    if args.threads < 0:
+        parser.error("--threads must be 0 (torch's default) or more")
+    return BenchConfig(args)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmark from the command line; print the table."""
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+    for chatty in ("httpx", "openai"):  # not a line per request
+        logging.getLogger(chatty).setLevel(logging.WARNING)
     config = parse_config(argv)
+    if config.threads:
+        import torch
+
+        torch.set_num_threads(config.threads)
     model = make_model(config.settings(Path(".ponder")).language_model)
-    results = run_benchmark(config, model)
+    serve = functools.partial(serve_subprocess, threads=config.threads)
+    results = run_benchmark(config, model, serve)
     print(render_table(results))
     print(f"wrote {config.out}")
     return 0

@@ -138,6 +138,8 @@ class DirectTiming:
     """The first ``generate`` call alone (one model call)."""
     first_text: str
     """The first ``generate`` call's first completion."""
+    timed_out: bool
+    """Whether a call hit the model's time limit (its timing is then cut short)."""
 
 
 def time_direct(model: ChatModel, calls: Sequence[ModelCall]) -> DirectTiming:
@@ -146,7 +148,7 @@ def time_direct(model: ChatModel, calls: Sequence[ModelCall]) -> DirectTiming:
     Raises:
         ValueError: ``calls`` has no ``generate`` call.
     """
-    total, first_s, first_text = 0.0, None, ""
+    total, first_s, first_text, timed_out = 0.0, None, "", False
     for call in calls:
         started = time.perf_counter()
         if call.kind == "score":
@@ -156,11 +158,14 @@ def time_direct(model: ChatModel, calls: Sequence[ModelCall]) -> DirectTiming:
         completions = model.generate(call.messages, call.n, call.settings)
         elapsed = time.perf_counter() - started
         total += elapsed
+        timed_out = timed_out or any(c.extra.get("timed_out") for c in completions)
         if first_s is None:
             first_s, first_text = elapsed, completions[0].text
     if first_s is None:
         raise ValueError("the recorded turn made no generate call: nothing to compare against")
-    return DirectTiming(total_s=total, first_call_s=first_s, first_text=first_text)
+    return DirectTiming(
+        total_s=total, first_call_s=first_s, first_text=first_text, timed_out=timed_out
+    )
 
 
 def time_e2e(

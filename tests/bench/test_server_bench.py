@@ -76,6 +76,7 @@ def test_a_tiny_run_fills_every_key_with_no_errors_and_no_mixups(tmp_path: Path)
     assert results["errors_5xx"] == 0 and results["timeouts"] == 0
     assert results["thread_mixups"] == 0 and results["threads_checked"] == 3
     assert results["latency_ms_p95"] >= results["latency_ms_p50"] > 0
+    assert "api_keys" not in results["settings"]["server"]
     assert "thread mix-ups" in render_table(results)
 
 
@@ -132,6 +133,11 @@ def test_load_counts_keep_429s_apart_from_errors() -> None:
     assert summary["timeouts"] == 1 and summary["other_errors"] == 0
     assert summary["throughput_rps"] == 0.5
     assert summary["latency_ms_p50"] == 2000.0 and summary["latency_ms_p95"] == 2900.0
+
+
+def test_a_count_below_one_is_refused() -> None:
+    with pytest.raises(SystemExit):
+        parse_config(["--clients", "0"])
 
 
 def test_percentiles_interpolate_and_refuse_out_of_range() -> None:
