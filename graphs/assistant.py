@@ -31,6 +31,7 @@ from ponder.agents.router import KeywordRouter, Router
 from ponder.constitution import (
     AuditLog,
     Checker,
+    ClassifierMatcher,
     PatternMatcher,
     Policy,
     RuleMatcher,
@@ -173,7 +174,7 @@ def make_checker(
     deliberation with ``model`` (either may be ``None`` to leave its stage out).
 
     Args:
-        settings: Supplies the semantic stage's threshold and margin.
+        settings: Supplies the semantic and classifier stages' thresholds.
         policy: The rules.
         model: The deliberating model, or ``None``.
         embedder: Embeds rule examples and checked texts, or ``None``.
@@ -196,6 +197,13 @@ def make_checker(
                     margin=settings.semantic_margin,
                 )
             )
+            if settings.classifier:
+                threshold = settings.classifier_threshold
+                matchers.append(
+                    ClassifierMatcher(
+                        current, embedder, threshold=threshold, confident=max(threshold, 0.8)
+                    )
+                )
         return Checker(current, model, matchers=matchers)
 
     if reload and policy.layers:

@@ -219,6 +219,11 @@ class Settings(BaseSettings):
     """Least cosine similarity to a rule's violating example for the semantic stage."""
     semantic_margin: float = Field(default=0.1, ge=0, le=2)
     """Least lead of that similarity over the rule's closest compliant example."""
+    classifier: bool = False
+    """With ``semantic``, also run the classifier stage: a logistic regression per rule
+    fitted on the rules' own examples (``bench/safety.py`` measures it)."""
+    classifier_threshold: float = Field(default=0.6, ge=0, le=1)
+    """Least ``p(violation)`` for the classifier stage to make a rule a candidate."""
     release: ReleaseSettings = ReleaseSettings()
     """How the output check judges an answer as it is sent."""
     server: ServerSettings = ServerSettings()
