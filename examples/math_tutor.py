@@ -53,8 +53,8 @@ def main() -> None:
 
     data_dir = args.data_dir or Path(tempfile.mkdtemp(prefix="ponder-tutor-"))
     settings = tutor_settings(data_dir, args.algorithm, args.budget, args.seconds)
-    assistant = build_assistant(settings)
-    reply = assistant.invoke(TUTOR_REQUEST.format(question=args.question.strip()))
+    with build_assistant(settings) as assistant:
+        reply = assistant.invoke(TUTOR_REQUEST.format(question=args.question.strip()))
     print(f"Problem: {args.question}\n")
     print(reply.answer)
     print()

@@ -110,6 +110,19 @@ def read_message() -> str | None:
     return line
 
 
+def chat(assistant: Assistant, corpus: Path | None, thread_id: str | None) -> None:
+    """Ingest ``corpus`` if given, then answer messages until the user quits."""
+    if corpus is not None:
+        with console.status(f"ingesting {corpus}…"):
+            report = ingest(corpus, assistant.parts.store)
+        console.print(f"[dim]knowledge: {report.chunks_added} chunks added[/dim]")
+    console.print(f"[dim]{assistant.parts.store.count()} chunks known; {QUIT} to quit[/dim]")
+    while (message := read_message()) is not None:
+        if message.strip():
+            thread_id = chat_turn(assistant, message, thread_id).thread_id
+    console.print(f"[dim]thread {thread_id} (continue with --thread {thread_id})[/dim]")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", type=Path, default=Path(".ponder-chat"))
@@ -125,17 +138,8 @@ def main() -> None:
         load = getattr(assistant.parts.language_model, "load", None)
         if load is not None:  # load weights now, so the first answer is not slow
             load()
-    if args.ingest is not None:
-        with console.status(f"ingesting {args.ingest}…"):
-            report = ingest(args.ingest, assistant.parts.store)
-        console.print(f"[dim]knowledge: {report.chunks_added} chunks added[/dim]")
-    console.print(f"[dim]{assistant.parts.store.count()} chunks known; {QUIT} to quit[/dim]")
-
-    thread_id = args.thread
-    while (message := read_message()) is not None:
-        if message.strip():
-            thread_id = chat_turn(assistant, message, thread_id).thread_id
-    console.print(f"[dim]thread {thread_id} (continue with --thread {thread_id})[/dim]")
+    with assistant:
+        chat(assistant, args.ingest, args.thread)
 
 
 if __name__ == "__main__":

@@ -94,7 +94,7 @@ def _policy(settings: Settings, paths: Sequence[Path] | None) -> Policy:
 
     if paths:
         return load_policy(paths[0], *paths[1:])
-    return load_policy(settings.policy or default_policy_path())
+    return load_policy(settings.policy or default_policy_path(), *settings.policy_overlays)
 
 
 def _checker(settings: Settings, policy: Policy, *, model: str | None, semantic: bool) -> Checker:

@@ -9,6 +9,8 @@ Endpoints:
   and is returned in the ``X-Ponder-Thread`` response header and the ``ponder`` field.
 - ``GET /v1/models`` and ``GET /v1/models/{id}``: the one model served.
 - ``GET /health``: liveness for load balancers (no key needed).
+- ``GET /`` and ``GET /chat``: a web chat page over the streaming API
+  (:mod:`ponder.graphs.chat_page`).
 - ``/v1/ponder/reviews/{thread}`` and ``/v1/ponder/appeals``: human review of escalated
   turns and appeals against decisions (:mod:`ponder.graphs.ponder_api`).
 

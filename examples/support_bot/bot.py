@@ -18,7 +18,6 @@ import sys
 from collections.abc import Iterable
 from pathlib import Path
 
-from ponder.constitution import default_policy_path, load_policy
 from ponder.graphs import Assistant, Reply, Settings, build_assistant
 from ponder.knowledge import ingest
 
@@ -36,10 +35,14 @@ def build_support_assistant(data_dir: Path) -> Assistant:
     Returns:
         The assistant, its knowledge store holding every article in ``knowledge/``.
     """
-    settings = Settings(data_dir=data_dir, knowledge={"collection": "brightbox-help"})
-    # The overlay may add rules and tighten the floor's, never loosen them.
-    policy = load_policy(default_policy_path(), POLICY)
-    assistant = build_assistant(settings, policy=policy)
+    # Ponder's default policy is the floor; the overlay may add and tighten rules, never
+    # loosen them (loading fails if it tries).
+    settings = Settings(
+        data_dir=data_dir,
+        policy_overlays=[POLICY],
+        knowledge={"collection": "brightbox-help"},
+    )
+    assistant = build_assistant(settings)
     ingest(KNOWLEDGE, assistant.parts.store)
     return assistant
 
@@ -69,13 +72,14 @@ def main() -> None:
     parser.add_argument("--data-dir", type=Path, default=Path(".ponder-support"))
     args = parser.parse_args()
 
-    assistant = build_support_assistant(args.data_dir)
-    print(f"policy {assistant.parts.policy.version}: {len(assistant.parts.policy.rules)} rules")
-    thread = None  # one conversation: later questions may refer to earlier ones
-    for question in questions(args.question):
-        reply = assistant.invoke(question, thread_id=thread)
-        thread = reply.thread_id
-        print(f"\nQ: {question}\nA: {format_reply(reply)}", flush=True)
+    with build_support_assistant(args.data_dir) as assistant:
+        policy = assistant.parts.policy
+        print(f"policy {policy.version}: {len(policy.rules)} rules")
+        thread = None  # one conversation: later questions may refer to earlier ones
+        for question in questions(args.question):
+            reply = assistant.invoke(question, thread_id=thread)
+            thread = reply.thread_id
+            print(f"\nQ: {question}\nA: {format_reply(reply)}", flush=True)
 
 
 if __name__ == "__main__":

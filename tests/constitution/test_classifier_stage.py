@@ -78,9 +78,7 @@ def test_exceptions_are_blanked_out_before_scoring() -> None:
     assert excepted < plain
 
 
-@pytest.mark.parametrize(
-    ("threshold", "confident"), [(-0.1, 0.5), (0.6, 0.5), (0.5, 1.1)], ids=str
-)
+@pytest.mark.parametrize(("threshold", "confident"), [(-0.1, 0.5), (0.6, 0.5), (0.5, 1.1)], ids=str)
 def test_out_of_range_thresholds_are_rejected(threshold: float, confident: float) -> None:
     with pytest.raises(ValueError):
         ClassifierMatcher(POLICY, HashingEmbedder(), threshold=threshold, confident=confident)

@@ -37,6 +37,16 @@ def test_rules_test_passes_on_the_default_policy(tmp_path: Path) -> None:
     assert "no-weapons                          1.00    1.00" in result.stdout
 
 
+def test_rules_test_includes_the_overlays_in_settings(tmp_path: Path) -> None:
+    overlay = Path(__file__).resolve().parents[2] / "examples" / "support_bot" / "policy"
+    (tmp_path / "ponder.yaml").write_text(f"policy_overlays: ['{overlay}']\n")
+
+    result = _run("rules", "test", "--no-semantic", data=tmp_path)
+
+    assert "all examples pass" in result.stdout
+    assert "no-other-customer-data" in result.stdout
+
+
 def test_a_rule_edited_to_break_an_example_fails_showing_it(tmp_path: Path) -> None:
     copy = _policy_copy(tmp_path)
     safety = copy / "safety.yaml"
