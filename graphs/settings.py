@@ -268,7 +268,29 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         # Environment beats the file (passed as init values), as in twelve-factor apps.
-        return env_settings, init_settings
+        return env_settings, _SectionsAsDicts(settings_cls, init_settings)
+
+
+class _SectionsAsDicts(PydanticBaseSettingsSource):
+    """Init values with section objects turned into dicts of the fields they set.
+
+    pydantic-settings merges sources dict by dict: a section passed as an object, such as
+    ``Settings(reasoning=ReasoningSettings(algorithm="beam"))``, would be replaced whole
+    by one ``PONDER_REASONING__*`` variable; as a dict, the variable overrides one field.
+    """
+
+    def __init__(self, settings_cls: type[BaseSettings], inner: PydanticBaseSettingsSource):
+        super().__init__(settings_cls)
+        self._inner = inner
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False  # __call__ gives every value at once
+
+    def __call__(self) -> dict[str, Any]:
+        return {
+            name: value.model_dump(exclude_unset=True) if isinstance(value, BaseModel) else value
+            for name, value in self._inner().items()
+        }
 
 
 def load_settings(path: str | Path | None = None, **overrides: Any) -> Settings:

@@ -147,3 +147,16 @@ def test_a_bad_secret_is_named_but_never_echoed(tmp_path: Path) -> None:
     assert f"{path}:1: field 'checkpoint_url'" in message
     assert "hunter2" not in message
     assert "(got 9)" in message  # other fields still show what was given
+
+
+def test_an_environment_variable_overrides_one_field_of_a_section_given_in_code(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from ponder.graphs.settings import ReasoningSettings, Settings
+
+    monkeypatch.setenv("PONDER_REASONING__SAMPLES", "2")
+
+    settings = Settings(reasoning=ReasoningSettings(algorithm="beam", max_seconds=5))
+
+    assert settings.reasoning.samples == 2
+    assert (settings.reasoning.algorithm, settings.reasoning.max_seconds) == ("beam", 5)
