@@ -88,12 +88,13 @@ CHROMIUM_ARGS = [
 ]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def browser():
-    """Debian's headless Chromium driven by Playwright, once per test session.
+    """Debian's headless Chromium driven by Playwright.
 
     ``make test`` installs Chromium (``make system-deps``); Playwright's own browser
-    download is never used.
+    download is never used. One per test: Playwright's sync API runs an event loop in
+    this thread while it is open, and ``asyncio.run`` in a later test would fail.
     """
     if not CHROMIUM.exists():
         pytest.fail(f"{CHROMIUM} is missing: run `make system-deps` (apt-get install chromium)")
