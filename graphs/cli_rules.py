@@ -1,4 +1,5 @@
-"""``ponder rules`` and ``ponder audit``: the command line a safety team works from.
+"""``ponder rules`` and ``ponder audit`` (in :mod:`ponder.graphs.cli_audit`): the command
+line a safety team works from.
 
 ::
 
@@ -22,7 +23,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
@@ -47,10 +47,9 @@ if TYPE_CHECKING:
     )
     from ponder.graphs.settings import Settings
 
-__all__ = ["audit_app", "register", "rules_app"]
+__all__ = ["register", "rules_app"]
 
 rules_app = typer.Typer(no_args_is_help=True, help="Write, test and explain constitution rules.")
-audit_app = typer.Typer(help="List checker decisions and appeal them.")
 
 console = Console(soft_wrap=True, highlight=False)
 err = Console(stderr=True, soft_wrap=True, highlight=False)
@@ -79,6 +78,8 @@ def register(app: typer.Typer) -> None:
     Args:
         app: The top-level typer app.
     """
+    from ponder.graphs.cli_audit import audit_app  # it builds on this module's helpers
+
     app.add_typer(rules_app, name="rules")
     app.add_typer(audit_app, name="audit")
 
@@ -431,86 +432,3 @@ def _is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
-
-
-@audit_app.callback(invoke_without_command=True)
-def audit_list(
-    ctx: typer.Context,
-    thread: Annotated[str | None, typer.Option(help="Only this thread's decisions.")] = None,
-    action: Annotated[ActionName | None, typer.Option(help="Only this action.")] = None,
-    rule: Annotated[str | None, typer.Option(help="Only decisions this rule fired in.")] = None,
-    since: Annotated[
-        str | None, typer.Option(help="Only decisions at or after this ISO time (UTC).")
-    ] = None,
-    limit: Annotated[int, typer.Option(min=1, help="At most this many, newest first.")] = 50,
-    config: ConfigOption = None,
-    json_output: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
-) -> None:
-    """List checker decisions, newest first."""
-    from ponder.constitution.audit import parse_time
-
-    if ctx.invoked_subcommand is not None:
-        return
-    try:
-        after = parse_time(since) if since is not None else None
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--since") from None
-    settings = _settings(config)
-    log = _audit_log(settings, must_exist=False)
-    decisions: list[Decision] = []
-    if log is not None:
-        with log:
-            decisions = log.decisions(
-                thread_id=thread, action=action, rule=rule, since=after, limit=limit
-            )
-    if json_output:
-        typer.echo(json.dumps({"decisions": [_decision_dict(d) for d in decisions]}))
-        return
-    if log is None:
-        err.print(f"no audit log at {settings.audit_path} yet")
-    for d in decisions:
-        rules = ",".join(d.rules) or "-"
-        console.print(
-            f"{_when(d.time)}  {d.decision_id}  {d.checkpoint:<9} {d.action:<15} "
-            f"{d.reason:<13} {rules:<28} thread {d.thread_id or '-'}  policy {d.policy_version}"
-        )
-
-
-def _when(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M:%S")
-
-
-def _decision_dict(decision: Decision) -> dict[str, Any]:
-    return {
-        "decision_id": decision.decision_id,
-        "time": decision.time.isoformat(),
-        "thread_id": decision.thread_id,
-        "checkpoint": decision.checkpoint,
-        "policy_version": decision.policy_version,
-        "rules": list(decision.rules),
-        "action": decision.action,
-        "reason": decision.reason,
-        "rationale": decision.rationale,
-        "notes": list(decision.notes),
-        "text_hash": decision.text_hash,
-        "text": decision.text,
-    }
-
-
-@audit_app.command("appeal")
-def audit_appeal(
-    decision_id: Annotated[str, typer.Argument(help="The decision, as `ponder audit` lists it.")],
-    message: Annotated[str, typer.Argument(help="Why the decision was wrong.")],
-    text: Annotated[
-        str | None,
-        typer.Option(help="The text that was checked, so the safety team can see it."),
-    ] = None,
-    config: ConfigOption = None,
-) -> None:
-    """Appeal a decision; the appeal is linked to its rules and shown by `ponder rules test`."""
-    log = _audit_log(_settings(config), must_exist=True)
-    assert log is not None
-    with log:
-        appeal = log.appeal(decision_id, message, text=text)
-    rules = ", ".join(appeal.decision.rules) or "no rule"
-    console.print(f"appeal {appeal.appeal_id} recorded against decision {decision_id} ({rules})")
