@@ -100,11 +100,14 @@ class Nodes:
     def retrieve(self, state: TurnState) -> dict[str, Any]:
         """Fetch evidence, then drop chunks that carry instructions or break rules."""
         assert self.parts.store is not None
-        found = self.parts.store.query(state["question"], k=self.parts.top_k)
+        # Fetch spare chunks, so that a planted chunk that gets dropped cannot crowd
+        # honest evidence out of the top k.
+        found = self.parts.store.query(state["question"], k=2 * self.parts.top_k)
         relevant = [e for e in found if e.score >= self.parts.min_score]
         verdicts = self.parts.checker.check_many([e.text for e in relevant], "knowledge")
         self._audit([(v, e.text) for v, e in zip(verdicts, relevant, strict=True)])
         kept = [e for e, v in zip(relevant, verdicts, strict=True) if v.allowed]
+        kept = kept[: self.parts.top_k]
         fired = [v for v in verdicts if not v.allowed]
         if fired:
             logger.warning("dropped %d knowledge chunk(s) by rule", len(fired))
