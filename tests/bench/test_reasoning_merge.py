@@ -1,0 +1,72 @@
+"""Merging reasoning-benchmark runs of different families."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+
+import pytest
+
+from bench.reasoning_merge import main, merge
+from bench.reasoning_report import Record, summarize
+
+
+def _run(family: str, solved: list[bool], *, model: str = "m", items: int = 2) -> dict:
+    records = [
+        Record(
+            family=family,
+            index=i,
+            method=method,
+            budget=budget,
+            answer="1",
+            reward=1.0 if ok else 0.0,
+            tokens=10,
+            expansions=1,
+            seconds=0.1,
+        )
+        for i, ok in enumerate(solved)
+        for method, budget in (("greedy", None), ("beam", 64))
+    ]
+    return {
+        "model": model,
+        "seed": 42,
+        "items": items,
+        "batched_speedup": None,
+        "family_settings": {family: {"budget_tokens": 64}},
+        "complete": True,
+        "seconds": 5.0,
+        **summarize(records, {family: 64}),
+        "records": [asdict(r) for r in records],
+    }
+
+
+def test_runs_of_different_families_merge_into_one_table() -> None:
+    merged, records = merge([_run("a", [True, False], items=2), _run("b", [True], items=1)])
+
+    assert set(merged["families"]) == {"a", "b"}
+    assert merged["families"]["a"]["greedy"]["accuracy"] == 0.5
+    assert merged["families"]["b"]["beam"]["n"] == 1
+    assert merged["items_per_family"] == {"a": 2, "b": 1}
+    assert len(records) == 6 and merged["complete"]
+
+
+def test_runs_that_overlap_or_differ_in_model_are_refused() -> None:
+    with pytest.raises(ValueError, match="family 'a'"):
+        merge([_run("a", [True]), _run("a", [False])])
+    with pytest.raises(ValueError, match="models"):
+        merge([_run("a", [True]), _run("b", [True], model="other")])
+
+
+def test_the_command_writes_json_and_plot(tmp_path, capsys) -> None:
+    paths = []
+    for family in ("a", "b"):
+        path = tmp_path / f"{family}.json"
+        path.write_text(json.dumps(_run(family, [True, True])))
+        paths.append(str(path))
+    out = tmp_path / "merged.json"
+
+    assert main([*paths, "--out", str(out)]) == 0
+
+    assert set(json.loads(out.read_text())["families"]) == {"a", "b"}
+    assert out.with_suffix(".png").stat().st_size > 0
+    assert "greedy" in capsys.readouterr().out
