@@ -7,8 +7,9 @@ Families can run in parallel processes, one core each, and be merged afterwards:
     python -m bench.reasoning_merge /tmp/a/reasoning-M.json /tmp/b/reasoning-M.json \\
         --out bench/results/reasoning-M.json
 
-The inputs must be of one model and seed and hold different families; the per-item records
-are kept, the tables and curves are recomputed from them, and the plot is redrawn. Each
+The inputs must be of one model and seed and hold different families (a run stopped after
+some families counts for those it finished); the per-item records are kept, the tables and
+curves are recomputed from them, and the plot is redrawn. Each
 family's item count is recorded (``items_per_family``), since the inputs may differ.
 """
 
@@ -56,7 +57,11 @@ def merge(results: Sequence[dict[str, Any]]) -> tuple[dict[str, Any], list[Recor
     merged["items_per_family"] = {}
     merged["seconds_per_run"] = []
     for number, result in enumerate(results):
+        # A run stopped early lists families it never reached: only recorded ones count.
+        recorded = {record["family"] for record in result["records"]}
         for family, settings in result["family_settings"].items():
+            if family not in recorded:
+                continue
             if family in seen:
                 raise ValueError(f"family {family!r} is in runs {seen[family]} and {number}")
             seen[family] = number

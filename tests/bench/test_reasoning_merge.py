@@ -50,6 +50,17 @@ def test_runs_of_different_families_merge_into_one_table() -> None:
     assert len(records) == 6 and merged["complete"]
 
 
+def test_a_run_stopped_early_counts_only_the_families_it_recorded() -> None:
+    stopped = _run("a", [True])
+    stopped["family_settings"]["b"] = {"budget_tokens": 64}  # listed, never reached
+    stopped["complete"] = False
+
+    merged, _ = merge([stopped, _run("b", [False])])
+
+    assert merged["families"]["b"]["greedy"]["accuracy"] == 0.0
+    assert not merged["complete"]
+
+
 def test_runs_that_overlap_or_differ_in_model_are_refused() -> None:
     with pytest.raises(ValueError, match="family 'a'"):
         merge([_run("a", [True]), _run("a", [False])])
