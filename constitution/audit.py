@@ -17,15 +17,17 @@ is the default store.
 from __future__ import annotations
 
 import hashlib
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol, runtime_checkable
 
+from ponder.agents.errors import AuditError
 from ponder.constitution.schema import Action, Checkpoint
 from ponder.constitution.verdict import Reason, Verdict
 
-__all__ = ["Appeal", "AuditLog", "Decision", "parse_time", "text_hash"]
+__all__ = ["Appeal", "AuditLog", "Decision", "new_appeal", "parse_time", "text_hash"]
 
 
 def text_hash(text: str) -> str:
@@ -89,6 +91,63 @@ class Decision:
     """SHA-256 of the checked text (:func:`text_hash`)."""
     text: str | None
     """The checked text, if the log keeps texts."""
+
+    @classmethod
+    def of(
+        cls,
+        verdict: Verdict,
+        text: str,
+        *,
+        thread_id: str | None,
+        time: datetime,
+        keep_text: bool,
+    ) -> Decision:
+        """The decision to store for ``verdict`` on ``text`` (every log stores the same)."""
+        return cls(
+            decision_id=verdict.decision_id,
+            time=time,
+            thread_id=thread_id,
+            checkpoint=verdict.checkpoint,
+            policy_version=verdict.policy_version,
+            rules=verdict.fired,
+            action=verdict.action,
+            reason=verdict.reason,
+            rationale=verdict.rationale,
+            notes=verdict.notes,
+            text_hash=text_hash(text),
+            text=text if keep_text else None,
+        )
+
+
+def new_appeal(decision: Decision, message: str, text: str | None, *, time: datetime) -> Appeal:
+    """Check an appeal against its decision and make it (every log checks the same way).
+
+    Args:
+        decision: The stored decision appealed against.
+        message: Why it was wrong.
+        text: The checked text sent with the appeal, or ``None``.
+        time: When the appeal is made.
+
+    Returns:
+        The appeal, with a fresh id, ready to store.
+
+    Raises:
+        AuditError: An empty message, or a text whose hash is not the decision's.
+    """
+    if not message.strip():
+        raise AuditError("an appeal needs a message saying why the decision was wrong")
+    if text is not None and text_hash(text) != decision.text_hash:
+        raise AuditError(
+            f"the text given with the appeal is not the text decision {decision.decision_id!r} "
+            "judged (its hash differs); send the exact text, or none"
+        )
+    return Appeal(
+        appeal_id=uuid.uuid4().hex[:16],
+        decision=decision,
+        time=time,
+        message=message,
+        text=text if text is not None else decision.text,
+    )
 
 
 @dataclass(frozen=True, kw_only=True)

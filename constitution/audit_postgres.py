@@ -18,7 +18,6 @@ small pool, so a server restart costs one failed call, not the process.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -31,7 +30,7 @@ from psycopg.rows import DictRow, dict_row
 from psycopg_pool import ConnectionPool
 
 from ponder.agents.errors import AuditError
-from ponder.constitution.audit import Appeal, Decision, text_hash
+from ponder.constitution.audit import Appeal, Decision, new_appeal
 from ponder.constitution.schema import Action
 from ponder.constitution.verdict import Verdict
 
@@ -249,21 +248,9 @@ class PostgresAuditLog:
 
     def appeal(self, decision_id: str, message: str, *, text: str | None = None) -> Appeal:
         """See :meth:`AuditLog.appeal`."""
-        if not message.strip():
+        if not message.strip():  # before the lookup: an empty appeal names no decision
             raise AuditError("an appeal needs a message saying why the decision was wrong")
-        decision = self.decision(decision_id)
-        if text is not None and text_hash(text) != decision.text_hash:
-            raise AuditError(
-                f"the text given with the appeal is not the text decision {decision_id!r} "
-                "judged (its hash differs); send the exact text, or none"
-            )
-        appeal = Appeal(
-            appeal_id=uuid.uuid4().hex[:16],
-            decision=decision,
-            time=self._clock(),
-            message=message,
-            text=text if text is not None else decision.text,
-        )
+        appeal = new_appeal(self.decision(decision_id), message, text, time=self._clock())
         with self._transaction("appeal") as conn:
             conn.execute(
                 "INSERT INTO audit_appeals (appeal_id, decision_id, time, message, text) "
@@ -296,20 +283,7 @@ class PostgresAuditLog:
     def _decision(
         self, verdict: Verdict, text: str, thread_id: str | None, now: datetime
     ) -> Decision:
-        return Decision(
-            decision_id=verdict.decision_id,
-            time=now,
-            thread_id=thread_id,
-            checkpoint=verdict.checkpoint,
-            policy_version=verdict.policy_version,
-            rules=verdict.fired,
-            action=verdict.action,
-            reason=verdict.reason,
-            rationale=verdict.rationale,
-            notes=verdict.notes,
-            text_hash=text_hash(text),
-            text=text if self.keep_text else None,
-        )
+        return Decision.of(verdict, text, thread_id=thread_id, time=now, keep_text=self.keep_text)
 
     @contextmanager
     def _transaction(self, what: str) -> Iterator[psycopg.Connection[DictRow]]:

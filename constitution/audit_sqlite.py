@@ -16,14 +16,13 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-import uuid
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
 
 from ponder.agents.errors import AuditError
-from ponder.constitution.audit import Appeal, Decision, text_hash
+from ponder.constitution.audit import Appeal, Decision, new_appeal
 from ponder.constitution.schema import Action
 from ponder.constitution.verdict import Verdict
 
@@ -203,21 +202,9 @@ class SqliteAuditLog:
 
     def appeal(self, decision_id: str, message: str, *, text: str | None = None) -> Appeal:
         """See :meth:`AuditLog.appeal`."""
-        if not message.strip():
+        if not message.strip():  # before the lookup: an empty appeal names no decision
             raise AuditError("an appeal needs a message saying why the decision was wrong")
-        decision = self.decision(decision_id)
-        if text is not None and text_hash(text) != decision.text_hash:
-            raise AuditError(
-                f"the text given with the appeal is not the text decision {decision_id!r} "
-                "judged (its hash differs); send the exact text, or none"
-            )
-        appeal = Appeal(
-            appeal_id=uuid.uuid4().hex[:16],
-            decision=decision,
-            time=self._clock(),
-            message=message,
-            text=text if text is not None else decision.text,
-        )
+        appeal = new_appeal(self.decision(decision_id), message, text, time=self._clock())
         row = (appeal.appeal_id, decision_id, _format_time(appeal.time), message, text)
         self._write("INSERT INTO appeals VALUES (?, ?, ?, ?, ?)", [row], "appeal")
         return appeal
@@ -245,20 +232,7 @@ class SqliteAuditLog:
     def _decision(
         self, verdict: Verdict, text: str, thread_id: str | None, now: datetime
     ) -> Decision:
-        return Decision(
-            decision_id=verdict.decision_id,
-            time=now,
-            thread_id=thread_id,
-            checkpoint=verdict.checkpoint,
-            policy_version=verdict.policy_version,
-            rules=verdict.fired,
-            action=verdict.action,
-            reason=verdict.reason,
-            rationale=verdict.rationale,
-            notes=verdict.notes,
-            text_hash=text_hash(text),
-            text=text if self.keep_text else None,
-        )
+        return Decision.of(verdict, text, thread_id=thread_id, time=now, keep_text=self.keep_text)
 
     def _write(self, sql: str, rows: Sequence[Sequence[Any]], what: str) -> None:
         try:
