@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
+from review_policy import write_review_overlay
 
 from ponder.agents.models.testing import FunctionChatModel
 from ponder.constitution import Checker, default_policy_path, load_policy
@@ -21,34 +22,6 @@ from ponder.graphs.review import (
     ReviewPendingError,
 )
 from ponder.graphs.settings import Settings
-
-OVERLAY = """\
-version: 1
-description: Escalation rules for the review tests.
-rules:
-  - id: wire-transfer-review
-    title: Wire transfers need a human
-    principle: Requests to move money by wire transfer go to a human reviewer.
-    category: fraud
-    severity: high
-    applies_to: [input]
-    action: escalate
-    patterns: ['\\bwire\\s+transfer\\b']
-    examples:
-      - {text: "Send a wire transfer to Bob.", checkpoint: input, expected: escalate}
-      - {text: "What is a bank transfer?", checkpoint: input, expected: allow}
-  - id: account-number-review
-    title: Account numbers in answers need a human
-    principle: An answer that quotes an account number goes to a human reviewer.
-    category: privacy
-    severity: high
-    applies_to: [output]
-    action: escalate
-    patterns: ['\\bACCT-\\d{4}\\b']
-    examples:
-      - {text: "It is ACCT-9876.", checkpoint: output, expected: escalate}
-      - {text: "Your account is fine.", checkpoint: output, expected: allow}
-"""
 
 DRAFT_WITH_ACCOUNT = "Your balance is fine. The account ACCT-1234 belongs to Ada."
 
@@ -71,10 +44,7 @@ class _CountingModel(FunctionChatModel):
 
 @pytest.fixture
 def review_policy(tmp_path: Path):
-    overlay = tmp_path / "overlay"
-    overlay.mkdir()
-    (overlay / "review.yaml").write_text(OVERLAY)
-    return load_policy(default_policy_path(), overlay)
+    return load_policy(default_policy_path(), write_review_overlay(tmp_path))
 
 
 def _build(tmp_path: Path, policy, model=None):

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from postgres_fixtures import postgres_url  # noqa: F401 (a fixture)
+from review_policy import write_review_overlay
 from typer.testing import CliRunner
 
 from ponder.agents.errors import ConfigError
@@ -134,29 +135,9 @@ def test_ponder_audit_reads_and_appeals_the_postgres_log(
     assert f"recorded against decision {decision['decision_id']}" in appealed.stdout
 
 
-REVIEW_OVERLAY = """\
-version: 1
-description: One escalation rule, to pause a turn for a human.
-rules:
-  - id: wire-transfer-review
-    title: Wire transfers need a human
-    principle: Requests to move money by wire transfer go to a human reviewer.
-    category: fraud
-    severity: high
-    applies_to: [input]
-    action: escalate
-    patterns: ['\\bwire\\s+transfer\\b']
-    examples:
-      - {text: "Send a wire transfer to Bob.", checkpoint: input, expected: escalate}
-      - {text: "What is a bank transfer?", checkpoint: input, expected: allow}
-"""
-
-
 @pytest.mark.postgres
 def test_a_turn_paused_on_one_replica_is_reviewed_on_another(make_replicas, tmp_path: Path) -> None:
-    overlay = tmp_path / "overlay"
-    overlay.mkdir()
-    (overlay / "review.yaml").write_text(REVIEW_OVERLAY)
+    overlay = write_review_overlay(tmp_path)
     first, second = make_replicas(load_policy(default_policy_path(), overlay))
     held = first.invoke("Please send a wire transfer to Bob.")
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import httpx
 import openai
 import pytest
+from review_policy import write_review_overlay
 from server_helpers import API_KEY, client, language_model, running
 
 from ponder.constitution import default_policy_path, load_policy
@@ -17,29 +18,12 @@ from ponder.graphs.server import create_app
 from ponder.graphs.settings import Settings
 
 REVIEWER_KEY = "reviewer-key-4567"
-OVERLAY = """\
-version: 1
-rules:
-  - id: wire-transfer-review
-    title: Wire transfers need a human
-    principle: Requests to move money by wire transfer go to a human reviewer.
-    category: fraud
-    severity: high
-    applies_to: [input]
-    action: escalate
-    patterns: ['\\bwire\\s+transfer\\b']
-    examples:
-      - {text: "Send a wire transfer to Bob.", checkpoint: input, expected: escalate}
-      - {text: "What is a bank transfer?", checkpoint: input, expected: allow}
-"""
 
 
 @pytest.fixture
 def server_url(tmp_path: Path):
     def start(**server_settings):
-        overlay = tmp_path / "overlay"
-        overlay.mkdir(exist_ok=True)
-        (overlay / "review.yaml").write_text(OVERLAY)
+        overlay = write_review_overlay(tmp_path)
         assistant = build_assistant(
             Settings(data_dir=tmp_path),
             language_model=language_model(),
