@@ -35,6 +35,7 @@ import numpy.typing as npt
 from ponder.agents.errors import CheckerError
 from ponder.constitution.matchers import Candidate, compile_exceptions, exempt
 from ponder.constitution.schema import Checkpoint, Policy
+from ponder.constitution.semantic import embed_unit
 from ponder.knowledge.embedder import Embedder
 
 __all__ = [
@@ -304,11 +305,4 @@ class ClassifierMatcher:
         return models
 
     def _embed(self, texts: list[str]) -> _Matrix:
-        vectors = np.asarray(self.embedder.embed(texts), dtype=np.float64)  # (texts, dim)
-        if vectors.ndim != 2 or vectors.shape[0] != len(texts):
-            raise CheckerError(
-                f"embedder {self.embedder.name!r} returned an array of shape {vectors.shape} "
-                f"for {len(texts)} texts; expected one vector per text"
-            )
-        lengths = np.linalg.norm(vectors, axis=1, keepdims=True)  # (texts, 1)
-        return vectors / np.maximum(lengths, 1e-12)
+        return embed_unit(self.embedder, texts)

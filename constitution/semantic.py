@@ -32,7 +32,7 @@ from ponder.constitution.matchers import Candidate, compile_exceptions, exempt
 from ponder.constitution.schema import Checkpoint, Policy
 from ponder.knowledge.embedder import Embedder
 
-__all__ = ["DEFAULT_MARGIN", "DEFAULT_THRESHOLD", "SemanticMatcher"]
+__all__ = ["DEFAULT_MARGIN", "DEFAULT_THRESHOLD", "SemanticMatcher", "embed_unit"]
 
 DEFAULT_THRESHOLD = 0.6
 """Least cosine similarity to a violating example for a candidate."""
@@ -190,14 +190,23 @@ class SemanticMatcher:
             return self._matrix
 
     def _embed(self, texts: list[str]) -> _Matrix:
-        vectors = np.asarray(self.embedder.embed(texts), dtype=np.float64)  # (texts, dim)
-        if vectors.ndim != 2 or vectors.shape[0] != len(texts):
-            raise CheckerError(
-                f"embedder {self.embedder.name!r} returned an array of shape {vectors.shape} "
-                f"for {len(texts)} texts; expected one vector per text"
-            )
-        lengths = np.linalg.norm(vectors, axis=1, keepdims=True)  # (texts, 1)
-        return vectors / np.maximum(lengths, 1e-12)
+        return embed_unit(self.embedder, texts)
+
+
+def embed_unit(embedder: Embedder, texts: list[str]) -> _Matrix:
+    """Embed ``texts`` as unit-length rows, checking the embedder's output shape.
+
+    Raises:
+        CheckerError: The embedder returned something other than one vector per text.
+    """
+    vectors = np.asarray(embedder.embed(texts), dtype=np.float64)  # (texts, dim)
+    if vectors.ndim != 2 or vectors.shape[0] != len(texts):
+        raise CheckerError(
+            f"embedder {embedder.name!r} returned an array of shape {vectors.shape} "
+            f"for {len(texts)} texts; expected one vector per text"
+        )
+    lengths = np.linalg.norm(vectors, axis=1, keepdims=True)  # (texts, 1)
+    return vectors / np.maximum(lengths, 1e-12)
 
 
 def _score(rule: _IndexedRule, similarities: _Matrix) -> _Score:
