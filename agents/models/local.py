@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ponder.agents.errors import ConfigError
+from ponder.agents.core.errors import ConfigError
 from ponder.agents.models.base import Completion, GenerationSettings, Message
 from ponder.agents.models.presets import PRESETS, get_preset, materialize
 

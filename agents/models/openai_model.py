@@ -7,7 +7,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from ponder.agents.errors import ModelOutputError, ModelTimeoutError
+from ponder.agents.core.errors import ModelOutputError, ModelTimeoutError
 from ponder.agents.models.base import Completion, GenerationSettings, Message
 
 logger = logging.getLogger(__name__)

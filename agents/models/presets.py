@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ponder.agents.errors import ConfigError
+from ponder.agents.core.errors import ConfigError
 
 logger = logging.getLogger(__name__)
 

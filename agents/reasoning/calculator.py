@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from ponder.agents.errors import PonderError
+from ponder.agents.core.errors import PonderError
 
 __all__ = [
     "FUNCTIONS",

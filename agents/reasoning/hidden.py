@@ -17,7 +17,7 @@ from typing import Any
 from pydantic import GetCoreSchemaHandler
 from pydantic_core import core_schema
 
-from ponder.agents.errors import HiddenReasoningError
+from ponder.agents.core.errors import HiddenReasoningError
 
 __all__ = ["HiddenChain"]
 

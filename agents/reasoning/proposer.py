@@ -12,7 +12,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import KW_ONLY, dataclass
 
-from ponder.agents.errors import ModelOutputError
+from ponder.agents.core.errors import ModelOutputError
 from ponder.agents.models.base import ChatModel, GenerationSettings, Message
 from ponder.agents.reasoning.prompts import DEFAULT_SYSTEM_PROMPT
 from ponder.agents.reasoning.steps import parse_step

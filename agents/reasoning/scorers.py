@@ -11,7 +11,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from ponder.agents.errors import ModelOutputError
+from ponder.agents.core.errors import ModelOutputError
 from ponder.agents.models.base import ChatModel, Message
 from ponder.agents.reasoning.answers import normalize_answer, tally
 from ponder.agents.reasoning.prompts import SELF_EVAL_SYSTEM_PROMPT, SELF_EVAL_TEMPLATE, render
