@@ -5,6 +5,10 @@ whitelist: numbers, ``+ - * / // % **``, unary signs, parentheses, the constants
 ``pi`` and ``e``, and the functions in :data:`FUNCTIONS`. Names, attributes,
 subscripts, keywords and everything else are refused. Size guards bound the work:
 expression length, node count, integer size and a time limit.
+
+:class:`Evaluator` is the whitelist walker itself; the line interpreter of program-aided
+steps (:mod:`~ponder.agents.reasoning.interpreter`) extends it with variables,
+comparisons and bounded lists, so both share one set of arithmetic and size rules.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ __all__ = [
     "MAX_EXPRESSION_CHARS",
     "MAX_INT_BITS",
     "CalculationError",
+    "Evaluator",
     "calculate",
     "format_number",
 ]
@@ -105,7 +110,7 @@ def calculate(expression: str) -> Number:
         raise CalculationError(f"cannot parse {expression!r}: {error.msg}") from None
     if sum(1 for _ in ast.walk(tree)) > MAX_NODES:
         raise CalculationError(f"{expression!r} has more than {MAX_NODES} parts")
-    return _Evaluator(expression, time.monotonic() + MAX_SECONDS).visit(tree.body)
+    return Evaluator(expression, time.monotonic() + MAX_SECONDS).visit(tree.body)
 
 
 def format_number(value: Number) -> str:
@@ -117,53 +122,93 @@ def format_number(value: Number) -> str:
     return f"{value:.12g}"
 
 
-class _Evaluator:
-    """Walks the syntax tree, allowing only whitelisted nodes."""
+class Evaluator:
+    """Walks an expression's syntax tree, allowing only whitelisted nodes.
 
-    def __init__(self, expression: str, deadline: float) -> None:
-        self.expression = expression
+    Subclasses widen the whitelist through three hooks, so the arithmetic, the size
+    guards and the time limit stay in one place: :meth:`lookup` (what a name means),
+    :meth:`visit_other` (node types beyond arithmetic) and :meth:`checked` (which
+    values may exist).
+
+    Args:
+        source: The expression as written, for error messages.
+        deadline: ``time.monotonic()`` value after which evaluation fails.
+    """
+
+    functions: dict[str, Callable[..., Any]] = FUNCTIONS
+    """The callable names."""
+
+    def __init__(self, source: str, deadline: float) -> None:
+        self.expression = source
         self.deadline = deadline
 
     def fail(self, reason: str) -> CalculationError:
+        """The error to raise: names the expression and the reason."""
         return CalculationError(f"cannot compute {self.expression!r}: {reason}")
 
-    def visit(self, node: ast.expr) -> Number:
+    def tick(self) -> None:
+        """Fail once the deadline has passed; called for every node and loop round."""
         if time.monotonic() > self.deadline:
-            raise self.fail(f"took longer than {MAX_SECONDS}s")
+            raise self.fail(f"took longer than {self.deadline_seconds()}s")
+
+    def deadline_seconds(self) -> float:
+        """The time limit named in the timeout message."""
+        return MAX_SECONDS
+
+    def visit(self, node: ast.expr) -> Any:
+        """The value of an expression node, or :class:`CalculationError`."""
+        self.tick()
         match node:
             case ast.Constant(value=bool()):
-                raise self.fail("booleans are not numbers here")
+                return self.boolean(node)
             case ast.Constant(value=int() | float() as value):
                 return value
-            case ast.Name(id=name) if name in _CONSTANTS:
-                return _CONSTANTS[name]
             case ast.BinOp():
                 return self.checked(self.binary(node))
             case ast.UnaryOp(op=op, operand=operand) if type(op) in _UNARY:
                 return self.checked(_UNARY[type(op)](self.visit(operand)))
             case ast.Call():
                 return self.checked(self.call(node))
-            case ast.Tuple():
-                raise self.fail("a tuple is not a number (write 1000, not 1,000)")
             case ast.Name(id=name):
-                raise self.fail(f"unknown name {name!r}")
+                return self.lookup(name)
             case ast.Attribute():
                 raise self.fail("attribute access is not allowed")
             case _:
-                raise self.fail(f"{type(node).__name__} is not allowed")
+                return self.visit_other(node)
+
+    def boolean(self, node: ast.Constant) -> Any:
+        """A ``True``/``False`` literal: refused by the calculator."""
+        raise self.fail("booleans are not numbers here")
+
+    def lookup(self, name: str) -> Any:
+        """The value of a name: only the constants ``pi`` and ``e`` here."""
+        if name in _CONSTANTS:
+            return _CONSTANTS[name]
+        raise self.fail(f"unknown name {name!r}")
+
+    def visit_other(self, node: ast.expr) -> Any:
+        """Any node type the arithmetic does not cover: refused here."""
+        if isinstance(node, ast.Tuple):
+            raise self.fail("a tuple is not a number (write 1000, not 1,000)")
+        raise self.fail(f"{type(node).__name__} is not allowed")
 
     def binary(self, node: ast.BinOp) -> Number:
-        left, right = self.visit(node.left), self.visit(node.right)
+        """A binary operation: both operands, then :meth:`operate`."""
+        return self.operate(node.op, self.visit(node.left), self.visit(node.right))
+
+    def operate(self, op: ast.operator, left: Any, right: Any) -> Number:
+        """Apply a binary operator to two computed values."""
         try:
-            if isinstance(node.op, ast.Pow):
+            if isinstance(op, ast.Pow):
                 return self.power(left, right)
-            if type(node.op) not in _BINARY:
-                raise self.fail(f"operator {type(node.op).__name__} is not allowed")
-            return _BINARY[type(node.op)](left, right)
-        except (ArithmeticError, ValueError) as error:  # division by zero, overflow
+            if type(op) not in _BINARY:
+                raise self.fail(f"operator {type(op).__name__} is not allowed")
+            return _BINARY[type(op)](left, right)
+        except (ArithmeticError, ValueError, TypeError) as error:  # 1/0, overflow, 2 + [1]
             raise self.fail(str(error)) from None
 
     def power(self, base: Number, exponent: Number) -> Number:
+        """``base ** exponent``, refused before computing when the result would be huge."""
         if isinstance(base, int) and isinstance(exponent, int) and exponent > 0:
             # Refuse before computing: 9**9**9 would take the process down.
             if abs(base) > 1 and exponent * abs(base).bit_length() > MAX_INT_BITS:
@@ -172,22 +217,24 @@ class _Evaluator:
             raise self.fail(f"exponent {exponent} is too large")
         return base**exponent
 
-    def call(self, node: ast.Call) -> Number:
+    def call(self, node: ast.Call) -> Any:
+        """A call of a whitelisted function with positional arguments."""
         if isinstance(node.func, ast.Attribute):
             raise self.fail("attribute access is not allowed")
-        if not isinstance(node.func, ast.Name) or node.func.id not in FUNCTIONS:
+        if not isinstance(node.func, ast.Name) or node.func.id not in self.functions:
             name = node.func.id if isinstance(node.func, ast.Name) else ast.unparse(node.func)
-            allowed = ", ".join(sorted(FUNCTIONS))
+            allowed = ", ".join(sorted(self.functions))
             raise self.fail(f"function {name!r} is not allowed; use one of {allowed}")
         if node.keywords:
             raise self.fail("keyword arguments are not allowed")
         args = [self.visit(arg) for arg in node.args]
         try:
-            return FUNCTIONS[node.func.id](*args)
+            return self.functions[node.func.id](*args)
         except (ArithmeticError, ValueError, TypeError) as error:  # e.g. sqrt(-1), min()
             raise self.fail(f"{node.func.id}: {error}") from None
 
-    def checked(self, value: object) -> Number:
+    def checked(self, value: object) -> Any:
+        """``value`` if it may exist (a finite number of bounded size), else an error."""
         if isinstance(value, complex):
             raise self.fail("the result is a complex number")
         if isinstance(value, float) and not math.isfinite(value):
