@@ -66,3 +66,4 @@ def test_built_wheel_holds_only_the_ponder_namespace(tmp_path: Path) -> None:
     assert "ponder/agents/models/local.py" in names
     assert "ponder/constitution/policies/default/safety.yaml" in names
     assert "ponder/agents/prompts/compose.j2" in names
+    assert "ponder/graphs/server/static/chat.html" in names

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from ponder.graphs.cli_rules import rules_app
+from ponder.graphs.cli.rules import rules_app
 
 
 @pytest.mark.parametrize("host", ["0.0.0.0", "192.168.1.20", "example.com"])

@@ -10,9 +10,9 @@ Endpoints:
 - ``GET /v1/models`` and ``GET /v1/models/{id}``: the one model served.
 - ``GET /health``: liveness for load balancers (no key needed).
 - ``GET /`` and ``GET /chat``: a web chat page over the streaming API
-  (:mod:`ponder.graphs.chat_page`).
+  (:mod:`ponder.graphs.server.chat_page`).
 - ``/v1/ponder/reviews/{thread}`` and ``/v1/ponder/appeals``: human review of escalated
-  turns and appeals against decisions (:mod:`ponder.graphs.ponder_api`).
+  turns and appeals against decisions (:mod:`ponder.graphs.server.ponder_api`).
 
 Safety, all from :class:`~ponder.graphs.settings.ServerSettings`:
 
@@ -49,11 +49,11 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ponder.agents.errors import ConfigError
+from ponder.agents.core.errors import ConfigError
 from ponder.graphs.assistant import Assistant
-from ponder.graphs.chat_page import router as chat_page_router
+from ponder.graphs.server.chat_page import router as chat_page_router
 from ponder.graphs.events import Done, Event
-from ponder.graphs.openai_api import (
+from ponder.graphs.server.openai_api import (
     ApiError,
     ChatCompletionRequest,
     chunk_body,
@@ -64,7 +64,7 @@ from ponder.graphs.openai_api import (
     usage_body,
     user_text,
 )
-from ponder.graphs.ponder_api import ponder_router
+from ponder.graphs.server.ponder_api import ponder_router
 from ponder.graphs.reply import Reply
 from ponder.graphs.review import ReviewPendingError
 from ponder.graphs.settings import ServerSettings, Settings

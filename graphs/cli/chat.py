@@ -13,9 +13,9 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-from ponder.agents.errors import PonderError
-from ponder.graphs.cli_rules import register as register_rules
-from ponder.graphs.cli_serve import serve
+from ponder.agents.core.errors import PonderError
+from ponder.graphs.cli.rules import register as register_rules
+from ponder.graphs.cli.serve import serve
 
 if TYPE_CHECKING:
     from ponder.graphs.assistant import Assistant
@@ -25,8 +25,8 @@ if TYPE_CHECKING:
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 knowledge_app = typer.Typer(no_args_is_help=True, help="Ingest and query world knowledge.")
 app.add_typer(knowledge_app, name="knowledge")
-register_rules(app)  # `ponder rules ...` and `ponder audit ...`, in cli_rules.py
-app.command()(serve)  # `ponder serve`, in cli_serve.py
+register_rules(app)  # `ponder rules ...` and `ponder audit ...`, in rules.py
+app.command()(serve)  # `ponder serve`, in serve.py
 
 console = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from ponder.graphs.cli_rules import (
+from ponder.graphs.cli.rules import (
     ActionName,
     ConfigOption,
     _audit_log,  # pyright: ignore[reportPrivateUsage]

@@ -1,4 +1,4 @@
-"""``ponder rules`` and ``ponder audit`` (in :mod:`ponder.graphs.cli_audit`): the command
+"""``ponder rules`` and ``ponder audit`` (in :mod:`ponder.graphs.cli.audit`): the command
 line a safety team works from.
 
 ::
@@ -30,7 +30,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from ponder.agents.errors import PonderError
+from ponder.agents.core.errors import PonderError
 
 if TYPE_CHECKING:
     from ponder.constitution import (
@@ -78,14 +78,14 @@ def register(app: typer.Typer) -> None:
     Args:
         app: The top-level typer app.
     """
-    from ponder.graphs.cli_audit import audit_app  # it builds on this module's helpers
+    from ponder.graphs.cli.audit import audit_app  # it builds on this module's helpers
 
     app.add_typer(rules_app, name="rules")
     app.add_typer(audit_app, name="audit")
 
 
 def _settings(config: Path | None) -> Settings:
-    from ponder.graphs.cli import _settings as load  # pyright: ignore[reportPrivateUsage]
+    from ponder.graphs.cli.chat import _settings as load  # pyright: ignore[reportPrivateUsage]
 
     return load(config)
 

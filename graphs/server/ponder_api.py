@@ -19,12 +19,12 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from ponder.agents.errors import AuditError
-from ponder.graphs.openai_api import ApiError, ponder_extension
+from ponder.agents.core.errors import AuditError
+from ponder.graphs.server.openai_api import ApiError, ponder_extension
 from ponder.graphs.review import NoPendingReviewError, ReviewDecision
 
 if TYPE_CHECKING:
-    from ponder.graphs.server import _Server
+    from ponder.graphs.server.app import _Server
 
 __all__ = ["AppealRequest", "ponder_router"]
 

@@ -23,7 +23,7 @@ router = APIRouter()
 @cache
 def chat_page_html() -> str:
     """The chat page's HTML, read from the installed package once, on first request."""
-    return resources.files("ponder.graphs").joinpath("static/chat.html").read_text("utf-8")
+    return resources.files("ponder.graphs.server").joinpath("static/chat.html").read_text("utf-8")
 
 
 @router.get("/", include_in_schema=False)
