@@ -13,18 +13,16 @@
 from __future__ import annotations
 
 import asyncio
-import hmac
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ponder.agents.core.errors import AuditError
-from ponder.graphs.server.openai_api import ApiError, ponder_extension
 from ponder.graphs.review import NoPendingReviewError, ReviewDecision
-
-if TYPE_CHECKING:
-    from ponder.graphs.server.app import _Server
+from ponder.graphs.server.access import bearer_key_matches
+from ponder.graphs.server.openai_api import ApiError, ponder_extension
+from ponder.graphs.server.runtime import Server
 
 __all__ = ["AppealRequest", "ponder_router"]
 
@@ -41,7 +39,7 @@ class AppealRequest(BaseModel):
     text: str | None = Field(default=None, max_length=100_000)
 
 
-def ponder_router(server: _Server) -> APIRouter:
+def ponder_router(server: Server) -> APIRouter:
     """The review and appeal endpoints over one server's assistant."""
     router = APIRouter(prefix="/v1/ponder")
 
@@ -95,9 +93,8 @@ def ponder_router(server: _Server) -> APIRouter:
     return router
 
 
-def _authorize_reviewer(server: _Server, request: Request) -> None:
-    keys = [key.get_secret_value().encode() for key in server.settings.reviewer_keys]
-    if not keys:
+def _authorize_reviewer(server: Server, request: Request) -> None:
+    if not server.reviewer_keys:
         if server.keys:
             raise ApiError(
                 403,
@@ -107,9 +104,7 @@ def _authorize_reviewer(server: _Server, request: Request) -> None:
             )
         server.authorize(request)  # no keys at all: loopback only, as for clients
         return
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    given = token.strip().encode()
-    if scheme.lower() != "bearer" or not any(hmac.compare_digest(given, k) for k in keys):
+    if not bearer_key_matches(request, server.reviewer_keys):
         raise ApiError(
             401,
             "Review needs 'Authorization: Bearer <key>' with a key from server.reviewer_keys.",

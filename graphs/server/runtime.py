@@ -1,0 +1,157 @@
+"""What one server process holds: the assistant, its worker threads, its limits and keys.
+
+The endpoints of :mod:`ponder.graphs.server.app` and :mod:`ponder.graphs.server.ponder_api`
+share one :class:`Server`. It holds no state a load balancer could break: threads live in
+the checkpointer; the admission count and the thread pool are per-process capacity.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from fastapi import Request
+
+from ponder.graphs.assistant import Assistant
+from ponder.graphs.server.access import bearer_key_matches, client_is_local
+from ponder.graphs.server.openai_api import ApiError
+from ponder.graphs.settings import Settings
+
+__all__ = ["Admission", "Gate", "Server"]
+
+
+class Admission:
+    """A request's place among the turns running or queued; given back exactly once."""
+
+    def __init__(self, gate: Gate) -> None:
+        self._gate: Gate | None = gate
+
+    def release(self) -> None:
+        """Give the place back; later calls do nothing."""
+        if self._gate is not None:
+            self._gate.admitted -= 1
+            self._gate = None
+
+
+class Gate:
+    """Admits up to ``limit`` requests at once (running plus queued); the rest get 429.
+
+    Args:
+        limit: How many requests may hold a place at once.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.admitted = 0
+        """Requests holding a place now."""
+
+    def admit(self) -> Admission:
+        """Take a place; call on the event loop only, so the check and the count cannot
+        interleave.
+
+        Raises:
+            ApiError: 429 when every place is taken.
+        """
+        if self.admitted >= self.limit:
+            raise ApiError(
+                429,
+                f"The server is busy ({self.admitted} requests running or queued); "
+                "retry in a moment.",
+                type="rate_limit_error",
+                code="queue_full",
+                headers={"Retry-After": "1"},
+            )
+        self.admitted += 1
+        return Admission(self)
+
+
+class Server:
+    """One server process's assistant, workers and limits.
+
+    Args:
+        assistant: The assistant, or a function that builds it in :meth:`start`.
+        settings: ``settings.server`` gives the limits and keys.
+    """
+
+    def __init__(self, assistant: Assistant | Callable[[], Assistant], settings: Settings) -> None:
+        self.settings = settings.server
+        self._factory = None if isinstance(assistant, Assistant) else assistant
+        self._assistant = assistant if isinstance(assistant, Assistant) else None
+        self.workers = ThreadPoolExecutor(
+            max_workers=self.settings.max_concurrent, thread_name_prefix="ponder-turn"
+        )
+        """Runs turns; its size is ``server.max_concurrent``."""
+        self.gate = Gate(self.settings.max_concurrent + self.settings.max_queue)
+        """Admits running plus queued requests."""
+        self.keys = [key.get_secret_value().encode() for key in self.settings.api_keys]
+        """The client keys, as bytes for constant-time comparison."""
+        self.reviewer_keys = [k.get_secret_value().encode() for k in self.settings.reviewer_keys]
+        """The reviewers' keys, which client keys never stand in for."""
+        self.created = int(time.time())
+
+    @property
+    def assistant(self) -> Assistant:
+        """The assistant; built by :meth:`start` when a factory was given.
+
+        Raises:
+            RuntimeError: The app has not started yet.
+        """
+        if self._assistant is None:
+            raise RuntimeError("the assistant is not built yet: the app has not started")
+        return self._assistant
+
+    async def start(self) -> None:
+        """Build the assistant, in a worker thread, if a factory was given."""
+        if self._factory is not None and self._assistant is None:
+            self._assistant = await asyncio.to_thread(self._factory)
+
+    def authorize(self, request: Request) -> None:
+        """Let a client in: a key from ``server.api_keys``, or loopback when there are none.
+
+        Raises:
+            ApiError: 403 for a remote client of a keyless server; 401 for a wrong key.
+        """
+        if not self.keys:
+            if not client_is_local(request):
+                raise ApiError(
+                    403,
+                    "This server has no API keys, so it serves only clients on its own "
+                    "machine; its operator can set server.api_keys.",
+                    type="permission_error",
+                    code="loopback_only",
+                )
+            return
+        if not bearer_key_matches(request, self.keys):
+            raise ApiError(
+                401,
+                "Incorrect or missing API key; send 'Authorization: Bearer <key>' with a "
+                "key from the server's server.api_keys.",
+                code="invalid_api_key",
+            )
+
+    def check_model(self, model: str) -> None:
+        """Refuse a request for any model but the one served.
+
+        Raises:
+            ApiError: 404 naming the served model.
+        """
+        if model != self.settings.model_name:
+            raise ApiError(
+                404,
+                f"The model {model!r} does not exist; this server serves "
+                f"{self.settings.model_name!r}.",
+                param="model",
+                code="model_not_found",
+            )
+
+    def model_card(self) -> dict[str, Any]:
+        """The served model, as ``GET /v1/models`` lists it."""
+        return {
+            "id": self.settings.model_name,
+            "object": "model",
+            "created": self.created,
+            "owned_by": "ponder",
+        }
