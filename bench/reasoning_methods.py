@@ -14,7 +14,6 @@ each smaller-budget result is what that search would have found had it stopped t
 
 from __future__ import annotations
 
-import random
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -57,10 +56,6 @@ METHODS: tuple[Method, ...] = get_args(Method)
 SEARCHES: tuple[Method, ...] = ("self_consistency", "beam", "mcts")
 """The methods that spend a token budget (greedy spends what one chain costs)."""
 ScorerName = Literal["calculation", "self_eval"]
-
-# A step without a calculation has nothing the calculator confirmed: rank it between a
-# failed calculation (0) and a confirmed one (1), as the engine does.
-_UNCHECKED_STEP_VALUE = 0.8
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -158,12 +153,12 @@ class _ReplayProposer:
     def max_step_tokens(self) -> int:
         return self.inner.max_step_tokens
 
-    def propose(self, state: SearchState, k: int) -> list[Step]:
+    def propose(self, state: SearchState, k: int, max_tokens: int | None = None) -> list[Step]:
         key = _key(self.name, state)
         known = self.replay.proposals.get(key, [])
         if len(known) >= k:
             return known[:k]
-        steps = self.inner.propose(state, k)
+        steps = self.inner.propose(state, k, max_tokens)
         self.replay.calls += 1
         self.replay.proposals[key] = steps
         return steps
@@ -222,7 +217,6 @@ def _search(
     replay: Replay,
     budget_tokens: int | None,
 ) -> SearchResult:
-    rng = random.Random(settings.seed)
     limit = budget_tokens if budget_tokens is not None else settings.budget_tokens
     budget = Budget(max_tokens=limit, max_expansions=10_000, max_depth=settings.max_depth)
     scorer = replay.scorer(settings.scorer, _scorer(model, settings))
@@ -231,7 +225,7 @@ def _search(
             proposer = replay.proposer(method, greedy_proposer(method, model, settings))
             depth = 1 if method == "greedy_no_tools" else settings.max_depth
             one_chain = Budget(max_tokens=proposer.max_step_tokens * depth, max_depth=depth)
-            return greedy(question, proposer, scorer, one_chain, rng)
+            return greedy(question, proposer, scorer, one_chain)
         case "self_consistency":
             chains = ChainProposer(
                 model,
@@ -245,7 +239,7 @@ def _search(
             # Each chain reserves max_chain_tokens, so the budget buys this many.
             samples = max(1, limit // settings.max_chain_tokens)
             proposer = replay.proposer(method, chains)
-            return self_consistency(question, proposer, scorer, budget, rng, samples=samples)
+            return self_consistency(question, proposer, scorer, budget, samples=samples)
         case "beam" | "mcts":
             steps = replay.proposer(
                 "sampled_steps", _step_proposer(model, settings, settings.temperature)
@@ -256,7 +250,6 @@ def _search(
                     steps,
                     scorer,
                     budget,
-                    rng,
                     beam_width=settings.beam_width,
                     expansion_width=settings.expansion_width,
                 )
@@ -265,7 +258,6 @@ def _search(
                 steps,
                 scorer,
                 budget,
-                rng,
                 expansion_width=settings.expansion_width,
                 exploration=settings.exploration,
             )
@@ -302,7 +294,7 @@ def _step_proposer(model: ChatModel, settings: MethodSettings, temperature: floa
 
 
 def _scorer(model: ChatModel, settings: MethodSettings) -> Scorer:
-    calculation = CalculationScorer(no_calc=_UNCHECKED_STEP_VALUE)
+    calculation = CalculationScorer()
     if settings.scorer == "calculation":
         return calculation
     return WeightedScorer([(SelfEvalScorer(model), 1.0), (calculation, 1.0)])

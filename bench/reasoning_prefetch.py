@@ -55,9 +55,7 @@ def prefetch_greedy(
         still: list[int] = []
         for start in range(0, len(active), batch):
             chunk = active[start : start + batch]
-            chats = [
-                build_messages(states[i], proposer.system_prompt, proposer.examples) for i in chunk
-            ]
+            chats = [build_messages(states[i], *proposer.prompt()) for i in chunk]
             for i, completion in zip(chunk, generate_many(chats, proposer.settings()), strict=True):
                 step = parse_step(
                     completion.text,

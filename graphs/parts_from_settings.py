@@ -133,4 +133,5 @@ def reasoning_config(settings: Settings) -> ReasoningConfig:
         temperature=r.temperature,
         seed=r.seed,
         scorer=r.scorer,
+        step_format=r.step_format,
     )

@@ -28,8 +28,8 @@ from pydantic_settings import (
     SettingsError,
 )
 
-from ponder.agents.errors import ConfigError
-from ponder.agents.yamlfile import (
+from ponder.agents.core.errors import ConfigError
+from ponder.agents.core.yamlfile import (
     ParsedYaml,
     Problem,
     describe_validation_error,
@@ -115,6 +115,9 @@ class ReasoningSettings(_Section):
     scorer: Literal["self_eval", "calculation"] = "calculation"
     """How partial chains are valued: the calculator check alone, or averaged with the
     model's own yes/no judgement of each step."""
+    step_format: Literal["prose", "program"] = "prose"
+    """How a step is written: ``prose`` (arithmetic in ``<calc>`` tags) or ``program`` (a
+    line of Python run by the interpreter, its value echoed into the chain)."""
     max_expansions: int = Field(default=16, ge=1)
     """Most proposer calls per search."""
     max_tokens: int = Field(default=1024, ge=16)

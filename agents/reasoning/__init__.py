@@ -16,7 +16,11 @@ With a chat model, :func:`reason` wires a :class:`ModelProposer` (or
 reasoning is a :class:`HiddenChain` the user-facing path refuses to serialize.
 
 Arithmetic in steps is tool-checked: ``<calc>EXPR</calc>`` is evaluated by a safe
-:func:`calculate`, and a step claiming a different result is marked for scorers.
+:func:`calculate`, and a step claiming a different result is marked for scorers. In
+the ``program`` step format a step is a line of Python, run by a whitelist
+:class:`~ponder.agents.reasoning.interpreter.Interpreter` with its value echoed into
+the chain. The final answer of a tree search is a value-weighted vote over every
+finished chain; one sibling of every expansion is the greedy step.
 
 This package imports neither LangGraph nor torch.
 """
@@ -42,7 +46,14 @@ from ponder.agents.reasoning.engine import (
 from ponder.agents.reasoning.greedy import greedy
 from ponder.agents.reasoning.hidden import HiddenChain
 from ponder.agents.reasoning.mcts import mcts
-from ponder.agents.reasoning.proposer import ChainProposer, ModelProposer, build_messages
+from ponder.agents.reasoning.program_steps import parse_program_step
+from ponder.agents.reasoning.proposer import (
+    STEP_FORMATS,
+    ChainProposer,
+    ModelProposer,
+    StepFormat,
+    build_messages,
+)
 from ponder.agents.reasoning.protocols import (
     BatchScorer,
     Proposer,
@@ -63,10 +74,19 @@ from ponder.agents.reasoning.self_consistency import self_consistency
 from ponder.agents.reasoning.steps import parse_step
 from ponder.agents.reasoning.traces import build_trace, chain_texts
 from ponder.agents.reasoning.tree import Node, NodeStatus, SearchTree
-from ponder.agents.reasoning.types import Budget, BudgetMeter, SearchResult, SearchState, Step
+from ponder.agents.reasoning.types import (
+    Budget,
+    BudgetMeter,
+    Clock,
+    LogprobSummary,
+    SearchResult,
+    SearchState,
+    Step,
+)
 
 __all__ = [
     "ALGORITHMS",
+    "STEP_FORMATS",
     "Algorithm",
     "BatchScorer",
     "Budget",
@@ -74,7 +94,9 @@ __all__ = [
     "CalculationError",
     "CalculationScorer",
     "ChainProposer",
+    "Clock",
     "HiddenChain",
+    "LogprobSummary",
     "MajorityScorer",
     "ModelProposer",
     "Node",
@@ -89,6 +111,7 @@ __all__ = [
     "SearchTree",
     "SelfEvalScorer",
     "Step",
+    "StepFormat",
     "VerifierScorer",
     "VoteCount",
     "WeightedScorer",
@@ -105,6 +128,7 @@ __all__ = [
     "mcts",
     "normalize_answer",
     "numeric_match",
+    "parse_program_step",
     "parse_step",
     "reason",
     "run_search",

@@ -11,6 +11,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from typing import Literal
 
 __all__ = [
     "VoteCount",
@@ -129,16 +130,24 @@ class VoteCount:
     """Index of the first chain that gave it (breaks remaining ties)."""
 
 
-def tally(answers: Sequence[str | None], scores: Sequence[float] | None = None) -> list[VoteCount]:
+def tally(
+    answers: Sequence[str | None],
+    scores: Sequence[float] | None = None,
+    *,
+    by: Literal["votes", "value"] = "votes",
+) -> list[VoteCount]:
     """Count votes per normalized answer, best first.
 
     Args:
         answers: One answer per chain; None for a chain without one (no vote).
-        scores: One score per chain, summed per answer to break ties; none for plain
-            counting.
+        scores: One score per chain, summed per answer; none for plain counting.
+        by: ``votes`` ranks by the number of chains, then the summed score (plain
+            majority, as self-consistency counts); ``value`` ranks by the summed score
+            first, then the number of chains: a value-weighted vote, where a chain the
+            checks refuted (value 0) carries no weight.
 
     Returns:
-        The vote counts, ordered by votes, then summed score, then first appearance.
+        The vote counts, best first; remaining ties go to the earliest answer.
 
     Raises:
         ValueError: If ``scores`` and ``answers`` differ in length.
@@ -158,6 +167,9 @@ def tally(answers: Sequence[str | None], scores: Sequence[float] | None = None) 
             counts[key] = VoteCount(
                 answer=key, votes=seen.votes + 1, score=seen.score + score, first=seen.first
             )
+    if by == "value":
+        # Round the sums: 0.1 + 0.2 and 0.3 must tie, not differ in the last bit.
+        return sorted(counts.values(), key=lambda c: (-round(c.score, 9), -c.votes, c.first))
     return sorted(counts.values(), key=lambda count: (-count.votes, -count.score, count.first))
 
 

@@ -1,26 +1,21 @@
 """Beam search over reasoning steps (the breadth-first search of Tree of Thoughts).
 
 Each round expands every unfinished chain in the beam into ``expansion_width``
-candidate next steps, scores them, and keeps the ``beam_width`` most valuable chains.
-Finished chains keep their place in the beam while they stay among the best; the
-search ends when the whole beam is finished or the budget runs out. Every candidate
-that falls out of the beam is pruned with its value and the value it lost to.
+candidate next steps, scores them, and keeps the ``beam_width`` most valuable chains
+(equal values go to the earlier node: a finished chain over a newer candidate, the
+greedy sibling over its sampled ones). Finished chains keep their place in the beam
+while they stay among the best; the search ends when the whole beam is finished or the
+budget runs out. Every candidate that falls out of the beam is pruned with its value
+and the value it lost to. The answer is a value-weighted vote over every chain that
+finished, in the beam or not (see :func:`~ponder.agents.reasoning.phases.vote`).
 """
 
 from __future__ import annotations
 
-import random
-
-from ponder.agents.reasoning.phases import (
-    best_terminal,
-    evaluate,
-    expand,
-    finish,
-    pass_over_answers,
-)
+from ponder.agents.reasoning.phases import evaluate, expand, finish, pass_over_answers, vote
 from ponder.agents.reasoning.protocols import Proposer, Scorer
 from ponder.agents.reasoning.tree import Node, SearchTree
-from ponder.agents.reasoning.types import Budget, BudgetMeter, SearchResult
+from ponder.agents.reasoning.types import Budget, BudgetMeter, Clock, SearchResult
 
 __all__ = ["beam_search"]
 
@@ -30,10 +25,10 @@ def beam_search(
     proposer: Proposer,
     scorer: Scorer,
     budget: Budget,
-    rng: random.Random,
     *,
     beam_width: int = 3,
     expansion_width: int = 3,
+    clock: Clock | None = None,
 ) -> SearchResult:
     """Keep the ``beam_width`` best chains, growing each by ``expansion_width`` candidates.
 
@@ -42,22 +37,21 @@ def beam_search(
         proposer: Samples candidate next steps, ``expansion_width`` per call.
         scorer: Values every candidate; the beam keeps the highest values.
         budget: Limits on proposer calls, tokens and time.
-        rng: Unused: ties are broken by node id so traces are reproducible. It is
-            accepted so every algorithm has the same signature.
         beam_width: How many chains survive each round.
         expansion_width: Candidates proposed per chain per round.
+        clock: Where the time limit is read; :func:`time.monotonic` by default.
 
     Returns:
-        The highest-valued finished chain found, or no answer if none finished.
+        The answer of the value-weighted vote over finished chains, from its most
+        valuable chain; no answer if none finished.
 
     Raises:
         ValueError: If a width is below 1.
     """
-    del rng
     if beam_width < 1 or expansion_width < 1:
         raise ValueError(f"widths must be >= 1, got {beam_width=}, {expansion_width=}")
     tree = SearchTree(question)
-    meter = BudgetMeter(budget, step_tokens=proposer.max_step_tokens)
+    meter = BudgetMeter(budget, step_tokens=proposer.max_step_tokens, clock=clock)
 
     beam = [tree.root.id]
     while not meter.exhausted():
@@ -68,10 +62,11 @@ def beam_search(
         candidates = _grow(tree, unfinished, proposer, scorer, expansion_width, meter)
         beam = _keep_best(tree, finished + candidates, beam_width)
 
-    chosen = best_terminal(tree)
-    if chosen is not None:
-        pass_over_answers(tree, chosen, _explain)
-    return finish(tree, meter, "beam", chosen)
+    outcome = vote(tree)
+    if outcome is None:
+        return finish(tree, meter, "beam", None)
+    pass_over_answers(tree, outcome.chosen, outcome.explain)
+    return finish(tree, meter, "beam", outcome.chosen)
 
 
 def _grow(
@@ -109,7 +104,3 @@ def _value(node: Node) -> float:
     if node.value is None:
         raise ValueError(f"beam candidate #{node.id} was never scored")
     return node.value
-
-
-def _explain(passed_over: Node, chosen: Node) -> str:
-    return f"beam: answer valued {_value(passed_over):.2f}, chosen {_value(chosen):.2f}"

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import random
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,7 +22,12 @@ from ponder.agents.reasoning.beam import beam_search
 from ponder.agents.reasoning.greedy import greedy
 from ponder.agents.reasoning.hidden import HiddenChain
 from ponder.agents.reasoning.mcts import mcts
-from ponder.agents.reasoning.proposer import ChainProposer, ModelProposer
+from ponder.agents.reasoning.proposer import (
+    STEP_FORMATS,
+    ChainProposer,
+    ModelProposer,
+    StepFormat,
+)
 from ponder.agents.reasoning.protocols import Scorer
 from ponder.agents.reasoning.scorers import CalculationScorer, SelfEvalScorer, WeightedScorer
 from ponder.agents.reasoning.self_consistency import self_consistency
@@ -47,10 +51,6 @@ Algorithm = Literal["greedy", "self_consistency", "beam", "mcts"]
 ALGORITHMS: tuple[Algorithm, ...] = get_args(Algorithm)
 ScorerName = Literal["self_eval", "calculation"]
 SCORERS: tuple[ScorerName, ...] = get_args(ScorerName)
-
-# A step without a calculation has nothing the calculator can refute, but nothing it
-# confirmed either: rank it between a refuted step (0) and a confirmed one (1).
-_UNCHECKED_STEP_VALUE = 0.8
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -83,10 +83,14 @@ class ReasoningConfig:
     scorer: ScorerName = "self_eval"
     """``self_eval``: the model judges each step (needs ``ChatModel.score``), averaged
     with the calculator check; ``calculation``: the calculator check alone."""
+    step_format: StepFormat = "prose"
+    """``prose``: a sentence per step, arithmetic in ``<calc>`` tags; ``program``: a line
+    of Python per step, run by the interpreter and its value echoed."""
 
     def __post_init__(self) -> None:
         _check_choice("algorithm", self.algorithm, ALGORITHMS)
         _check_choice("scorer", self.scorer, SCORERS)
+        _check_choice("step_format", self.step_format, STEP_FORMATS)
         counts = ("samples", "beam_width", "expansion_width", "max_step_tokens", "max_chain_tokens")
         for name in counts:
             if getattr(self, name) < 1:
@@ -138,20 +142,20 @@ def run_search(question: str, model: ChatModel, config: ReasoningConfig) -> Sear
     Returns:
         The full search result, tree included.
     """
-    rng = random.Random(config.seed)
     scorer = _scorer(model, config)
     match config.algorithm:
         case "greedy":
-            return greedy(question, _step_proposer(model, config), scorer, config.budget, rng)
+            return greedy(question, _step_proposer(model, config), scorer, config.budget)
         case "self_consistency":
             proposer = ChainProposer(
                 model,
                 max_chain_tokens=config.max_chain_tokens,
                 temperature=config.temperature,
                 seed=config.seed,
+                step_format=config.step_format,
             )
             return self_consistency(
-                question, proposer, scorer, config.budget, rng, samples=config.samples
+                question, proposer, scorer, config.budget, samples=config.samples
             )
         case "beam":
             return beam_search(
@@ -159,7 +163,6 @@ def run_search(question: str, model: ChatModel, config: ReasoningConfig) -> Sear
                 _step_proposer(model, config),
                 scorer,
                 config.budget,
-                rng,
                 beam_width=config.beam_width,
                 expansion_width=config.expansion_width,
             )
@@ -169,7 +172,6 @@ def run_search(question: str, model: ChatModel, config: ReasoningConfig) -> Sear
                 _step_proposer(model, config),
                 scorer,
                 config.budget,
-                rng,
                 expansion_width=config.expansion_width,
                 exploration=config.exploration,
             )
@@ -178,16 +180,19 @@ def run_search(question: str, model: ChatModel, config: ReasoningConfig) -> Sear
 
 
 def _step_proposer(model: ChatModel, config: ReasoningConfig) -> ModelProposer:
+    # Every expansion's first sibling is the greedy step, so the greedy algorithm (width
+    # 1) decodes greedily whatever the temperature.
     return ModelProposer(
         model,
         max_step_tokens=config.max_step_tokens,
         temperature=config.temperature,
         seed=config.seed,
+        step_format=config.step_format,
     )
 
 
 def _scorer(model: ChatModel, config: ReasoningConfig) -> Scorer:
-    calculation = CalculationScorer(no_calc=_UNCHECKED_STEP_VALUE)
+    calculation = CalculationScorer()
     if config.scorer == "calculation":
         return calculation
     return WeightedScorer([(SelfEvalScorer(model), 1.0), (calculation, 1.0)])

@@ -7,12 +7,10 @@ a locally attractive first step is never reconsidered.
 
 from __future__ import annotations
 
-import random
-
 from ponder.agents.reasoning.phases import evaluate, finish, roll_out
 from ponder.agents.reasoning.protocols import Proposer, Scorer
 from ponder.agents.reasoning.tree import SearchTree
-from ponder.agents.reasoning.types import Budget, BudgetMeter, SearchResult
+from ponder.agents.reasoning.types import Budget, BudgetMeter, Clock, SearchResult
 
 __all__ = ["greedy"]
 
@@ -22,7 +20,8 @@ def greedy(
     proposer: Proposer,
     scorer: Scorer,
     budget: Budget,
-    rng: random.Random,
+    *,
+    clock: Clock | None = None,
 ) -> SearchResult:
     """Take one proposed step at a time (expansion width 1) until a step gives an answer.
 
@@ -34,16 +33,14 @@ def greedy(
         proposer: Samples the next step; its temperature decides how greedy this is.
         scorer: Values the final chain (the result's score).
         budget: Limits on proposer calls, tokens and time.
-        rng: Unused: greedy search draws no random numbers (the proposer samples). It
-            is accepted so every algorithm has the same signature.
+        clock: Where the time limit is read; :func:`time.monotonic` by default.
 
     Returns:
         The answer of the chain, if it reached one, and the tree (a single path plus
         any pruned steps).
     """
-    del rng
     tree = SearchTree(question)
-    meter = BudgetMeter(budget, step_tokens=proposer.max_step_tokens)
+    meter = BudgetMeter(budget, step_tokens=proposer.max_step_tokens, clock=clock)
 
     tip = roll_out(tree, tree.root.id, proposer, meter)
 

@@ -6,33 +6,42 @@ Each iteration runs four phases, one function each:
    node that has not been expanded yet;
 2. expand: propose ``expansion_width`` children of it in one call and score each
    (the scorer's value is the child's prior);
-3. evaluate: take the most valuable new child, optionally roll it out with width 1
-   to an answer and score that;
+3. evaluate: take the most valuable new child and roll it out one step at a time
+   (width 1: with a greedy-sibling proposer, the greedy continuation) to an answer;
+   the value of that finished chain is the iteration's value. A roll-out that dies
+   (an unusable step, the depth limit) is worth 0; one the budget cuts short is worth
+   its last step's value, the best estimate left;
 4. backpropagate: add the value to every node on the path up to the root.
 
-The answer is the finished chain with the highest mean value. Branches that are
-finished (an answer) or dead (every step invalid) are never selected again, so no
-iteration is wasted on them; the search ends when the budget runs out or nothing is
-left to expand.
+Values are the scorer's, in [0, 1], but they often sit in a narrow band (every chain
+whose arithmetic checks out is worth 1); UCT compares mean values normalized to the
+lowest and highest value seen so far (as MuZero does), so the exploration constant
+means the same whatever the band.
+
+The answer is a value-weighted vote over every finished chain (see
+:func:`~ponder.agents.reasoning.phases.vote`). Branches that are finished (an answer)
+or dead (every step invalid) are never selected again, so no iteration is wasted on
+them; the search ends when the budget runs out or nothing is left to expand. Equal UCT
+values go to the earlier child, which is the greedy sibling where there is one.
 """
 
 from __future__ import annotations
 
 import math
-import random
+from dataclasses import dataclass
 
 from ponder.agents.reasoning.phases import (
     abandon_alternatives,
-    best_terminal,
     evaluate,
     expand,
     finish,
     pass_over_answers,
     roll_out,
+    vote,
 )
 from ponder.agents.reasoning.protocols import Proposer, Scorer
 from ponder.agents.reasoning.tree import Node, SearchTree
-from ponder.agents.reasoning.types import Budget, BudgetMeter, SearchResult
+from ponder.agents.reasoning.types import Budget, BudgetMeter, Clock, SearchResult
 
 __all__ = ["mcts"]
 
@@ -42,27 +51,33 @@ def mcts(
     proposer: Proposer,
     scorer: Scorer,
     budget: Budget,
-    rng: random.Random,
     *,
     expansion_width: int = 3,
     exploration: float = 1.0,
-    rollout: bool = False,
+    rollout: bool = True,
+    clock: Clock | None = None,
 ) -> SearchResult:
-    """Search with UCT selection, scorer evaluation and value back-propagation.
+    """Search with UCT selection, roll-outs to an answer and value back-propagation.
 
     Args:
         question: The problem.
-        proposer: Samples ``expansion_width`` candidate next steps per call.
-        scorer: Values each new step; its value is the prior of an unvisited node.
+        proposer: Samples ``expansion_width`` candidate next steps per call, and one
+            step per roll-out call.
+        scorer: Values each new step (the prior of an unvisited node) and each
+            finished chain (the value backed up).
         budget: Limits on proposer calls, tokens and time.
-        rng: Breaks exact UCT ties.
         expansion_width: Candidates proposed per expansion.
-        exploration: The UCT constant ``c``: higher tries less-visited branches more.
-        rollout: Also roll the best new child out (width 1) to an answer and
-            back-propagate the answer's value. The roll-out steps join the tree.
+        exploration: The UCT constant ``c``, on values normalized to [0, 1]: higher
+            tries less-visited branches more.
+        rollout: Roll the best new child out to an answer and back up the finished
+            chain's value (the default); False backs up the new child's own value,
+            which is cheaper but only as good as the scorer's judgement of a partial
+            chain. The roll-out steps join the tree.
+        clock: Where the time limit is read; :func:`time.monotonic` by default.
 
     Returns:
-        The finished chain with the highest mean value, or no answer if none finished.
+        The answer of the value-weighted vote over finished chains, or no answer if
+        none finished.
 
     Raises:
         ValueError: If ``expansion_width`` < 1 or ``exploration`` < 0.
@@ -72,41 +87,61 @@ def mcts(
             f"need expansion_width >= 1, exploration >= 0; got {expansion_width}, {exploration}"
         )
     tree = SearchTree(question)
-    meter = BudgetMeter(budget, step_tokens=proposer.max_step_tokens)
+    meter = BudgetMeter(budget, step_tokens=proposer.max_step_tokens, clock=clock)
+    bounds = _Bounds()
 
     while not meter.exhausted():
-        leaf = _select(tree, exploration, rng)
+        leaf = _select(tree, exploration, bounds)
         if leaf is None:
             break  # every branch ends in an answer or a dead end
         children = expand(tree, leaf, proposer, expansion_width, meter)
         node_id, value = _evaluate(tree, leaf, children, proposer, scorer, meter, rollout)
+        for child in children:
+            bounds.see(_mean(tree.node(child)))
+        bounds.see(value)
         _backpropagate(tree, node_id, value)
 
-    chosen = best_terminal(tree)
-    if chosen is not None:
-        abandon_alternatives(tree, chosen, _explain_branch)
-        pass_over_answers(tree, chosen, _explain_answer)
-    return finish(tree, meter, "mcts", chosen)
+    outcome = vote(tree)
+    if outcome is None:
+        return finish(tree, meter, "mcts", None)
+    abandon_alternatives(tree, outcome.chosen, _explain_branch)
+    pass_over_answers(tree, outcome.chosen, outcome.explain)
+    return finish(tree, meter, "mcts", outcome.chosen)
 
 
-def _select(tree: SearchTree, exploration: float, rng: random.Random) -> int | None:
+@dataclass
+class _Bounds:
+    """The lowest and highest value seen, to normalize mean values for UCT."""
+
+    low: float = math.inf
+    high: float = -math.inf
+
+    def see(self, value: float) -> None:
+        self.low, self.high = min(self.low, value), max(self.high, value)
+
+    def normalize(self, value: float) -> float:
+        if self.high <= self.low:
+            return value  # one value seen so far: nothing to compare against yet
+        return (value - self.low) / (self.high - self.low)
+
+
+def _select(tree: SearchTree, exploration: float, bounds: _Bounds) -> int | None:
     """Descend by UCT through expanded nodes to an open one; None if none is left."""
     if _is_closed(tree, tree.root.id):
         return None
     node = tree.root
     while node.status == "expanded":
         options = [child for child in tree.children(node.id) if not _is_closed(tree, child.id)]
-        scores = [_uct(child, node, exploration) for child in options]
-        best = max(scores)
-        node = rng.choice([child for child, s in zip(options, scores, strict=True) if s == best])
+        # max() keeps the first of equal values: the earliest child, the greedy sibling.
+        node = max(options, key=lambda child: _uct(child, node, exploration, bounds))
     return node.id
 
 
-def _uct(child: Node, parent: Node, exploration: float) -> float:
+def _uct(child: Node, parent: Node, exploration: float, bounds: _Bounds) -> float:
     # The +1s let an unvisited child compete on its scorer value (its prior) instead of
     # being forced first, which would turn MCTS into breadth-first search.
     bonus = math.sqrt(math.log(parent.visits + 1) / (child.visits + 1))
-    return _mean(child) + exploration * bonus
+    return bounds.normalize(_mean(child)) + exploration * bonus
 
 
 def _is_closed(tree: SearchTree, node_id: int) -> bool:
@@ -133,12 +168,15 @@ def _evaluate(
         return leaf, 0.0  # every proposed step was unusable: a dead end is worth nothing
     evaluate(tree, children, scorer)
     best = max(children, key=lambda node_id: (_mean(tree.node(node_id)), -node_id))
-    if rollout and tree.node(best).status == "open":
-        tip = roll_out(tree, best, proposer, meter)
-        if tip != best:
-            evaluate(tree, [tip], scorer)
-        best = tip
-    return best, _mean(tree.node(best))
+    if not rollout or tree.node(best).status != "open":
+        return best, _mean(tree.node(best))
+    tip = roll_out(tree, best, proposer, meter)
+    if tip != best:
+        evaluate(tree, [tip], scorer)
+    finished = tree.node(tip).status == "terminal"
+    if finished or meter.exhausted():
+        return tip, _mean(tree.node(tip))
+    return tip, 0.0  # the chain died (an unusable or too-deep step): no answer from here
 
 
 def _backpropagate(tree: SearchTree, node_id: int, value: float) -> None:
@@ -162,7 +200,3 @@ def _explain_branch(passed_over: Node, chosen: Node) -> str:
 
 def _visits(node: Node) -> str:
     return "1 visit" if node.visits == 1 else f"{node.visits} visits"
-
-
-def _explain_answer(passed_over: Node, chosen: Node) -> str:
-    return f"mcts: answer mean value {_mean(passed_over):.2f}, chosen {_mean(chosen):.2f}"

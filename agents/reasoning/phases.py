@@ -1,26 +1,31 @@
-"""The phases every search algorithm shares: expand, evaluate, roll out, choose, finish.
+"""The phases every search algorithm shares: expand, evaluate, roll out, vote, finish.
 
 Each algorithm file composes these in its own order; keeping them here means there is
-one implementation of budget checks, invalid-step handling and tree bookkeeping.
+one implementation of budget checks, invalid-step handling, tree bookkeeping and of how
+the final answer is chosen: a value-weighted vote over every finished chain
+(:func:`vote`), never the order in which answers were found.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 
+from ponder.agents.reasoning.answers import VoteCount, normalize_answer, tally
 from ponder.agents.reasoning.protocols import Proposer, Scorer, score_many
 from ponder.agents.reasoning.tree import Node, SearchTree
 from ponder.agents.reasoning.types import BudgetMeter, SearchResult, Step
 
 __all__ = [
+    "Vote",
     "abandon_alternatives",
-    "best_terminal",
     "evaluate",
     "expand",
     "finish",
     "pass_over_answers",
     "roll_out",
+    "vote",
 ]
 
 logger = logging.getLogger(__name__)
@@ -37,9 +42,10 @@ def expand(
 ) -> list[int]:
     """Propose up to ``k`` children of a node in one call and add them all to the tree.
 
-    The call is narrowed to what the budget affords, and not made at all if nothing
-    fits. Invalid steps are pruned with value 0, a step repeating a sibling is pruned
-    as a duplicate, and a step past the depth limit without an answer is pruned too.
+    The call is narrowed, and each sample capped, to what the budget affords (see
+    :meth:`BudgetMeter.allowance`), and not made at all if nothing fits. Invalid steps
+    are pruned with value 0, a step repeating a sibling is pruned as a duplicate, and a
+    step past the depth limit without an answer is pruned too.
 
     Args:
         tree: The tree to grow.
@@ -56,13 +62,13 @@ def expand(
     Raises:
         ValueError: If the proposer returns more steps than asked for.
     """
-    width = meter.affordable(k)
+    width, limit = meter.allowance(k)
     if width == 0:
         return []
-    steps = proposer.propose(tree.state(node_id), width)
+    steps = proposer.propose(tree.state(node_id), width, max_tokens=limit)
     if len(steps) > width:
         raise ValueError(f"{type(proposer).__name__} returned {len(steps)} steps for k={width}")
-    meter.charge(steps)
+    meter.charge(steps, limit)
     tree.set_status(node_id, "expanded")
     seen = {_text_key(child.step): child.id for child in tree.children(node_id) if child.step}
     alive: list[int] = []
@@ -124,12 +130,62 @@ def roll_out(tree: SearchTree, node_id: int, proposer: Proposer, meter: BudgetMe
     return tip
 
 
-def best_terminal(tree: SearchTree) -> int | None:
-    """The scored terminal node with the highest mean value (earliest on ties), or None."""
-    scored = [node for node in tree.terminals() if node.mean_value is not None]
-    if not scored:
+@dataclass(frozen=True, kw_only=True)
+class Vote:
+    """The outcome of a value-weighted vote over finished chains."""
+
+    chosen: int
+    """The most valuable finished node that gave the winning answer."""
+    counts: list[VoteCount]
+    """Every answer with its chains and summed value, best first."""
+
+    def explain(self, node: Node, chosen: Node) -> str | None:
+        """Why a finished node's answer lost the vote; None if it voted for the winner."""
+        assert node.step is not None and node.step.answer is not None
+        answer = normalize_answer(node.step.answer)
+        best = self.counts[0]
+        if answer == best.answer:
+            return None
+        mine = next(count for count in self.counts if count.answer == answer)
+        return (
+            f"vote: answer {answer!r} got value {mine.score:.2f} from {_chains(mine.votes)}; "
+            f"chose {best.answer!r} with {best.score:.2f} from {_chains(best.votes)}"
+        )
+
+
+def _chains(count: int) -> str:
+    return "1 chain" if count == 1 else f"{count} chains"
+
+
+def vote(tree: SearchTree) -> Vote | None:
+    """Choose the answer by a value-weighted vote over every scored finished chain.
+
+    Each finished node votes for its (normalized) answer with its value, the scorer's
+    value of its whole chain; the answer with the highest summed value wins (then the
+    most chains, then the earliest found), and the winner's most valuable chain is the
+    one returned. Many chains agreeing outweigh one lucky chain, and a chain the checks
+    refuted (value 0) carries no weight.
+
+    Returns:
+        The vote, or None if no scored chain finished.
+    """
+    voters = [node for node in tree.terminals() if node.value is not None]
+    if not voters:
         return None
-    return max(scored, key=lambda node: (node.mean_value, -node.id)).id
+    counts = tally([_answer(n) for n in voters], [_value(n) for n in voters], by="value")
+    winners = [n for n in voters if normalize_answer(_answer(n)) == counts[0].answer]
+    chosen = max(winners, key=lambda node: (_value(node), -node.id))
+    return Vote(chosen=chosen.id, counts=counts)
+
+
+def _answer(node: Node) -> str:
+    assert node.step is not None and node.step.answer is not None
+    return node.step.answer
+
+
+def _value(node: Node) -> float:
+    assert node.value is not None
+    return node.value
 
 
 def abandon_alternatives(

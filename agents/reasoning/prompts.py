@@ -10,7 +10,19 @@ from typing import Any
 
 import jinja2
 
-__all__ = ["DEFAULT_SYSTEM_PROMPT", "SELF_EVAL_SYSTEM_PROMPT", "SELF_EVAL_TEMPLATE", "render"]
+__all__ = [
+    "DEFAULT_SYSTEM_PROMPT",
+    "PROGRAM_EXAMPLES",
+    "PROGRAM_SYSTEM_PROMPT",
+    "SELF_EVAL_SYSTEM_PROMPT",
+    "SELF_EVAL_TEMPLATE",
+    "Example",
+    "render",
+]
+
+Example = tuple[str, str]
+"""A worked example: a question and its solved chain (steps one per line, ending in an
+answer), shown to the model as an earlier exchange of the chat."""
 
 DEFAULT_SYSTEM_PROMPT = """\
 You solve problems by reasoning step by step before answering.
@@ -32,6 +44,38 @@ After earning 10 more Sam has <calc>27+10</calc> = 37 dollars.
 Answer: 37
 """
 """The proposer's default system prompt: the step format and two worked examples."""
+
+PROGRAM_SYSTEM_PROMPT = (
+    "You solve problems by writing Python, one line per step. Each line is run and its "
+    "value is shown after it as a comment. Use numbers, variables, arithmetic, comparisons "
+    "and min, max, abs, round, sum, range, int, float; nothing else. "
+    "Store the final result in a variable named answer."
+)
+"""System prompt of the ``program`` step format (see
+:mod:`~ponder.agents.reasoning.program_steps`)."""
+
+PROGRAM_EXAMPLES: tuple[Example, ...] = (
+    (
+        "Calculate ( 27 - -4 ) * 3 + 15.",
+        "result = (27 - -4) * 3 + 15  # = 108\nanswer = result  # = 108",
+    ),
+    (
+        "A baker makes 36 rolls in the morning and twice as many in the afternoon. "
+        "She sells 50 of them. How many rolls are left?",
+        "morning = 36  # = 36\n"
+        "afternoon = 2 * morning  # = 72\n"
+        "made = morning + afternoon  # = 108\n"
+        "left = made - 50  # = 58\n"
+        "answer = left  # = 58",
+    ),
+    (
+        "How many wheels are there in total if you have 3 cars, 5 bicycles and 2 tricycles?",
+        "wheels = 3 * 4 + 5 * 2 + 2 * 3  # = 28\nanswer = wheels  # = 28",
+    ),
+)
+"""Worked examples of the ``program`` format, shown as earlier chat turns: one per kind
+of task (expression, word problem, counting), with the values echoed as the
+interpreter writes them."""
 
 SELF_EVAL_SYSTEM_PROMPT = "You check reasoning steps. Reply with one word: Yes or No."
 """System prompt of :class:`~ponder.agents.reasoning.scorers.SelfEvalScorer`."""

@@ -1,16 +1,15 @@
 """What a search is made of: a :class:`Proposer` of next steps and a :class:`Scorer` of chains.
 
 An algorithm is a pure function of these parts (see :data:`SearchAlgorithm`); it holds
-no model. Randomness comes in as a seeded :class:`random.Random`.
+no model and draws no random numbers: sampling randomness is the proposer's (seeded).
 """
 
 from __future__ import annotations
 
-import random
 from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
-from ponder.agents.reasoning.types import Budget, SearchResult, SearchState, Step
+from ponder.agents.reasoning.types import Budget, Clock, SearchResult, SearchState, Step
 
 __all__ = ["BatchScorer", "Proposer", "Scorer", "SearchAlgorithm", "score_many"]
 
@@ -21,15 +20,18 @@ class Proposer(Protocol):
 
     @property
     def max_step_tokens(self) -> int:
-        """The most tokens one proposed step can cost; budgets reserve this much per sample."""
+        """The most tokens one proposed step can cost."""
         ...
 
-    def propose(self, state: SearchState, k: int) -> list[Step]:
+    def propose(self, state: SearchState, k: int, max_tokens: int | None = None) -> list[Step]:
         """Propose up to ``k`` candidate next steps, in one batched call.
 
         Args:
             state: The question and the steps so far; never terminal.
             k: How many candidates to sample (>= 1).
+            max_tokens: The most tokens each step of this call may cost (at most
+                ``max_step_tokens``; the search lowers it near the end of its budget);
+                None for ``max_step_tokens``.
 
         Returns:
             At most ``k`` steps. Unusable samples come back as steps with
@@ -92,7 +94,12 @@ def score_many(scorer: Scorer, states: Sequence[SearchState]) -> list[float]:
 
 
 class SearchAlgorithm(Protocol):
-    """The shape every search algorithm shares (options such as widths are keywords)."""
+    """The shape every search algorithm shares (options such as widths are keywords).
+
+    No algorithm draws random numbers (ties go to the earlier node, which is the greedy
+    sibling where there is one), so none takes a random generator; sampling randomness
+    lives in the proposer's seed. ``clock`` is where the time limit is read.
+    """
 
     def __call__(
         self,
@@ -100,8 +107,9 @@ class SearchAlgorithm(Protocol):
         proposer: Proposer,
         scorer: Scorer,
         budget: Budget,
-        rng: random.Random,
         /,
+        *,
+        clock: Clock | None = None,
     ) -> SearchResult:
         """Search for an answer to ``question`` within ``budget``."""
         ...

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from ponder.agents.core.errors import ModelOutputError
 from ponder.agents.models.base import ChatModel, Message
 from ponder.agents.reasoning.answers import normalize_answer, tally
+from ponder.agents.reasoning.checks import answer_backed, unsupported_numbers
 from ponder.agents.reasoning.prompts import SELF_EVAL_SYSTEM_PROMPT, SELF_EVAL_TEMPLATE, render
 from ponder.agents.reasoning.protocols import Scorer
 from ponder.agents.reasoning.types import SearchState
@@ -139,29 +140,49 @@ class VerifierScorer:
 
 @dataclass(frozen=True, eq=False)
 class CalculationScorer:
-    """Values a chain by its tool-checked arithmetic.
+    """Values a chain by what the tools can check in it, the final answer included.
 
-    A wrong calculation anywhere in the chain sinks it: every later step builds on
-    the wrong number. Otherwise a last step with a confirmed calculation is worth 1,
-    and one without a calculation gets the explicit ``no_calc`` prior.
+    Every step starts at 1 and each check it fails multiplies the chain's value by a
+    factor, so one refuted step sinks the whole chain (every later step builds on it)
+    while a merely doubtful one only lowers it:
+
+    - ``wrong``: the step's calculation failed, or its written result disagreed with
+      the calculator (see :mod:`~ponder.agents.reasoning.steps`), or its program line
+      failed;
+    - ``unsupported``: the step computed with a number found neither in the question
+      nor among earlier results (see :func:`~ponder.agents.reasoning.checks.unsupported_numbers`),
+      or the final answer is a number the chain never computed.
+
+    An answer step is judged like any other step: a chain whose answer is the value it
+    computed is worth as much as its checked steps, so it can outrank an unfinished
+    chain. A step with nothing to check (prose without numbers) costs nothing.
 
     Args:
-        no_calc: The value when the last step has no calculation (nothing to
-            confirm or refute).
+        wrong: Factor for each step whose arithmetic is refuted.
+        unsupported: Factor for each step that uses a number from nowhere, and for an
+            answer the chain did not compute.
     """
 
-    no_calc: float
+    wrong: float = 0.0
+    unsupported: float = 0.5
 
     def __post_init__(self) -> None:
-        _check_prior("CalculationScorer.no_calc", self.no_calc)
+        _check_prior("CalculationScorer.wrong", self.wrong)
+        _check_prior("CalculationScorer.unsupported", self.unsupported)
 
     def score(self, state: SearchState) -> float:
-        """0 if any step's calculation failed or was contradicted; else 1 or ``no_calc``."""
+        """The product of the factors of every check the chain fails (1 if none)."""
         if not state.steps:
             raise ValueError("CalculationScorer values the last step; this state has no steps")
-        if any(not step.valid or step.calc_error is not None for step in state.steps):
-            return 0.0
-        return self.no_calc if state.steps[-1].calculation is None else 1.0
+        value = 1.0
+        for index, step in enumerate(state.steps):
+            if not step.valid or step.calc_error is not None:
+                value *= self.wrong
+            if unsupported_numbers(state.question, state.steps[:index], step):
+                value *= self.unsupported
+        if answer_backed(state.steps) is False:
+            value *= self.unsupported
+        return value
 
 
 @dataclass(frozen=True, eq=False)

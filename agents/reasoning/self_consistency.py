@@ -9,13 +9,11 @@ have the higher summed score. The score of the result is the vote share.
 
 from __future__ import annotations
 
-import random
-
 from ponder.agents.reasoning.answers import VoteCount, normalize_answer, tally
 from ponder.agents.reasoning.phases import evaluate, expand, finish, pass_over_answers, roll_out
 from ponder.agents.reasoning.protocols import Proposer, Scorer
 from ponder.agents.reasoning.tree import Node, SearchTree
-from ponder.agents.reasoning.types import Budget, BudgetMeter, SearchResult
+from ponder.agents.reasoning.types import Budget, BudgetMeter, Clock, SearchResult
 
 __all__ = ["self_consistency"]
 
@@ -25,9 +23,9 @@ def self_consistency(
     proposer: Proposer,
     scorer: Scorer,
     budget: Budget,
-    rng: random.Random,
     *,
     samples: int = 4,
+    clock: Clock | None = None,
 ) -> SearchResult:
     """Sample ``samples`` chains and return the majority answer.
 
@@ -38,9 +36,8 @@ def self_consistency(
         scorer: Values each finished chain; summed per answer to break vote ties.
         budget: Limits on proposer calls, tokens and time. Chains the budget cuts
             short do not vote.
-        rng: Unused: votes are counted, not drawn. It is accepted so every algorithm
-            has the same signature.
         samples: How many chains to sample.
+        clock: Where the time limit is read; :func:`time.monotonic` by default.
 
     Returns:
         The majority answer, taken from its most valuable chain; the score is the
@@ -49,11 +46,10 @@ def self_consistency(
     Raises:
         ValueError: If ``samples`` < 1.
     """
-    del rng
     if samples < 1:
         raise ValueError(f"samples must be >= 1, got {samples}")
     tree = SearchTree(question)
-    meter = BudgetMeter(budget, step_tokens=proposer.max_step_tokens)
+    meter = BudgetMeter(budget, step_tokens=proposer.max_step_tokens, clock=clock)
 
     starts = expand(tree, tree.root.id, proposer, samples, meter, drop_duplicates=False)
     tips = [roll_out(tree, start, proposer, meter) for start in starts]

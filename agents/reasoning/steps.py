@@ -10,7 +10,10 @@ text then claims (``<calc>2+2</calc> = 5``) is compared with the true result. Wi
 ``insert_results``, the calculator also answers: the text is cut at the first
 calculation whose claimed result is missing or wrong and the true result is written
 there, as if generation had paused at ``</calc>`` for the tool. Everything the model
-wrote after that point was conditioned on a wrong number, so it is dropped.
+wrote after that point was conditioned on a wrong number, so it is dropped. A wrong
+claim is still recorded in ``calc_error`` (the model's arithmetic disagreed with its own
+expression, so the expression or the reasoning behind it is suspect), while a result
+the model left for the tool to write is not a disagreement.
 """
 
 from __future__ import annotations
@@ -20,9 +23,9 @@ from dataclasses import dataclass
 
 from ponder.agents.reasoning.answers import answer_line_end, extract_answer
 from ponder.agents.reasoning.calculator import CalculationError, calculate, format_number
-from ponder.agents.reasoning.types import Step
+from ponder.agents.reasoning.types import LogprobSummary, Step
 
-__all__ = ["parse_step"]
+__all__ = ["invalid_reason", "parse_step"]
 
 _CALC = re.compile(
     r"<calc>(?P<expr>.*?)</calc>(?:\s*(?:=|==|≈)\s*(?P<claim>[-+]?[\d,]*\.?\d+))?", re.DOTALL
@@ -76,27 +79,48 @@ def _agrees(claim: str, value: int | float) -> bool:
     return abs(claimed - value) <= tolerance + 1e-12
 
 
-def _insert_result(text: str) -> tuple[str, str | None]:
+@dataclass(frozen=True, kw_only=True)
+class _Insertion:
+    """Where the calculator wrote a result into a text, and what the text had claimed."""
+
+    text: str
+    note: str
+    disagreement: str | None
+    """``"E is V, but the step said C"`` when the model had claimed a wrong result."""
+
+
+def _insert_result(text: str) -> _Insertion | None:
     """Cut ``text`` after the first calculation claiming no or a wrong result, and write
-    the calculator's result there. Returns the text and a note, or ``(text, None)``."""
+    the calculator's result there; None when there is nothing to insert."""
     for match in _CALC.finditer(text):
         expression = match.group("expr").strip()
         try:
             value = calculate(expression)
         except CalculationError:
-            return text, None  # nothing to insert; the failure is marked as calc_error
+            return None  # nothing to insert; the failure is marked as calc_error
         claim = match.group("claim")
         if claim is not None and _agrees(claim, value):
             continue
         result = format_number(value)
         close = match.start() + match.group(0).index("</calc>") + len("</calc>")
         said = f"said {claim}" if claim is not None else "gave no result"
-        return f"{text[:close]} = {result}", f"calculator wrote {result} for {expression} ({said})"
-    return text, None
+        return _Insertion(
+            text=f"{text[:close]} = {result}",
+            note=f"calculator wrote {result} for {expression} ({said})",
+            disagreement=None
+            if claim is None
+            else f"{expression} is {result}, but the step said {claim}",
+        )
+    return None
 
 
 def parse_step(
-    text: str, *, tokens: int, truncated: bool = False, insert_results: bool = False
+    text: str,
+    *,
+    tokens: int,
+    truncated: bool = False,
+    insert_results: bool = False,
+    logprobs: LogprobSummary | None = None,
 ) -> Step:
     """Parse one sampled step (or whole chain) into a checked :class:`Step`.
 
@@ -109,6 +133,9 @@ def parse_step(
         insert_results: Let the calculator answer: cut the text at the first
             calculation whose claimed result is missing or wrong and write the true
             result there (a chain cut this way has no answer yet and is continued).
+            A wrong claim stays recorded in ``calc_error``.
+        logprobs: The summary of the generated tokens' log-probabilities, when the
+            model reported them.
 
     Returns:
         The step. It is invalid when empty, when its answer is empty, or when it was
@@ -120,28 +147,33 @@ def parse_step(
     if end is not None and text[end:].strip():
         text = text[:end].rstrip()
         notes.append("dropped text after the answer")
+    disagreement = None
     if insert_results:
-        text, inserted = _insert_result(text)
+        inserted = _insert_result(text)
         if inserted is not None:
-            notes.append(inserted)
+            text, disagreement = inserted.text, inserted.disagreement
+            notes.append(inserted.note)
             truncated = False  # the text now ends at the inserted result, not the limit
     note = "; ".join(notes)
     answer = extract_answer(text)
     calc = _check_calculations(text)
-    invalid = _invalid_because(text, answer, truncated=truncated, tokens=tokens)
+    error = calc.error or disagreement
+    invalid = invalid_reason(text, answer, truncated=truncated, tokens=tokens)
     return Step(
         text=text,
         calculation=calc.expressions,
         calc_result=calc.results,
-        calc_error=calc.error,
+        calc_error=error,
         valid=invalid is None,
         answer=answer if answer else None,
         tokens=tokens,
+        logprobs=logprobs,
         note="; ".join(part for part in (invalid, note, calc.error) if part),
     )
 
 
-def _invalid_because(text: str, answer: str | None, *, truncated: bool, tokens: int) -> str | None:
+def invalid_reason(text: str, answer: str | None, *, truncated: bool, tokens: int) -> str | None:
+    """Why a parsed step is unusable (empty, an empty answer, cut off), or None."""
     if not text:
         return "empty step"
     if answer is not None and not answer:

@@ -16,7 +16,35 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from ponder.agents.reasoning.tree import SearchTree
 
-__all__ = ["Budget", "BudgetMeter", "SearchResult", "SearchState", "Step"]
+__all__ = [
+    "Budget",
+    "BudgetMeter",
+    "Clock",
+    "LogprobSummary",
+    "SearchResult",
+    "SearchState",
+    "Step",
+]
+
+
+@dataclass(frozen=True, kw_only=True)
+class LogprobSummary:
+    """How sure the model was of the tokens it generated for a step (natural logs)."""
+
+    total: float
+    """Sum of the tokens' log-probabilities."""
+    mean: float
+    """Mean per token."""
+    min: float
+    """The least likely token's log-probability."""
+
+    @classmethod
+    def of(cls, logprobs: Sequence[float]) -> LogprobSummary | None:
+        """The summary of per-token log-probabilities; None for no tokens."""
+        if not logprobs:
+            return None
+        total = float(sum(logprobs))
+        return cls(total=total, mean=total / len(logprobs), min=float(min(logprobs)))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -31,8 +59,9 @@ class Step:
     """What the calculator computed for ``calculation`` (joined the same way); None if it
     failed or there was no calculation."""
     calc_error: str | None = None
-    """Why the step's arithmetic is wrong: the expression failed, or the text claims a
-    different result than the calculator's. None when every calculation checks out."""
+    """Why the step's arithmetic is wrong: the expression (or program line) failed, or
+    the text claimed a different result than the calculator's (recorded even when the
+    calculator's result was written over the claim). None when everything checks out."""
     valid: bool = True
     """False when the step is unusable (empty, cut off, empty answer). Invalid steps are
     scored 0 and never expanded."""
@@ -40,6 +69,8 @@ class Step:
     """The final answer the step gives, as written; None for an intermediate step."""
     tokens: int = 0
     """Tokens generated for this step."""
+    logprobs: LogprobSummary | None = None
+    """The generated tokens' log-probabilities, when the model reported them."""
     note: str = ""
     """What the parser noticed, for developers reading traces (e.g. why it is invalid)."""
 
@@ -117,17 +148,28 @@ class Budget:
             raise ValueError(f"Budget.max_depth must be >= 1, got {self.max_depth}")
 
 
+Clock = Callable[[], float]
+"""Seconds, monotonic: what a search reads its time limit from (``time.monotonic`` by
+default; tests pass a fake)."""
+
+
 class BudgetMeter:
     """What one search has spent of its :class:`Budget`. Algorithms make one per call.
 
-    A proposer call is only started if it fits whole: the meter reserves
-    ``step_tokens`` (the proposer's ``max_step_tokens``) for every sample, so the tokens
-    actually spent can never pass ``max_tokens``.
+    A proposer call is sized to what is left: :meth:`allowance` narrows the width so
+    each sample can cost about what steps have cost so far, and caps every sample at an
+    equal share of the remaining tokens, so the tokens spent never pass ``max_tokens``
+    while a budget of N tokens still buys a tree of about N tokens (reserving the worst
+    case per sample instead stopped wide searches far short of their budget).
 
     Args:
         budget: The limits.
-        step_tokens: The most tokens one proposed step can cost.
+        step_tokens: The most tokens one proposed step can cost (the proposer's
+            ``max_step_tokens``).
         clock: Seconds, monotonic; defaults to :func:`time.monotonic`.
+        min_step_tokens: No call starts with fewer tokens left than this (a step cut
+            shorter is almost always unusable); defaults to a quarter of
+            ``step_tokens``.
     """
 
     def __init__(
@@ -135,14 +177,17 @@ class BudgetMeter:
         budget: Budget,
         *,
         step_tokens: int,
-        clock: Callable[[], float] | None = None,
+        clock: Clock | None = None,
+        min_step_tokens: int | None = None,
     ) -> None:
         if step_tokens < 1:
             raise ValueError(f"step_tokens must be >= 1, got {step_tokens}")
         self.budget = budget
         self.step_tokens = step_tokens
+        self.min_step_tokens = max(1, min(step_tokens, min_step_tokens or step_tokens // 4))
         self.tokens = 0
         self.expansions = 0
+        self.steps = 0
         self._clock = clock or time.monotonic
         self.started = self._clock()
 
@@ -150,15 +195,20 @@ class BudgetMeter:
         """Seconds since the search started."""
         return self._clock() - self.started
 
+    @property
+    def remaining(self) -> int:
+        """Tokens not spent yet."""
+        return self.budget.max_tokens - self.tokens
+
     def stop_reason(self) -> str | None:
         """Why no further proposer call may start, or None while one may."""
         budget = self.budget
         if self.expansions >= budget.max_expansions:
             return f"budget: all {budget.max_expansions} expansions used"
-        if budget.max_tokens - self.tokens < self.step_tokens:
+        if self.remaining < self.min_step_tokens:
             return (
                 f"budget: {self.tokens} of {budget.max_tokens} tokens used, "
-                f"and one more step may cost {self.step_tokens}"
+                f"fewer than the {self.min_step_tokens} one step needs"
             )
         if budget.max_seconds is not None and self.elapsed() >= budget.max_seconds:
             return f"budget: {budget.max_seconds}s time limit reached"
@@ -168,26 +218,48 @@ class BudgetMeter:
         """Whether the budget forbids any further proposer call."""
         return self.stop_reason() is not None
 
-    def affordable(self, k: int) -> int:
-        """How many of ``k`` samples one proposer call may ask for now (0: don't call)."""
-        if self.exhausted():
-            return 0
-        return min(k, (self.budget.max_tokens - self.tokens) // self.step_tokens)
+    def expected_step_tokens(self) -> int:
+        """What a step is expected to cost: the mean so far, half the limit before any."""
+        if self.steps == 0:
+            return max(1, self.step_tokens // 2)
+        return max(1, round(self.tokens / self.steps))
 
-    def charge(self, steps: Sequence[Step]) -> None:
+    def allowance(self, k: int) -> tuple[int, int]:
+        """The width and per-sample token cap of the next proposer call.
+
+        Args:
+            k: The width the algorithm wants.
+
+        Returns:
+            ``(width, max_tokens)``: at most ``k`` samples, as many as the remaining
+            tokens pay for at the expected step cost, each capped at
+            ``min(step_tokens, remaining // width)``; ``(0, 0)`` when no call may start.
+        """
+        if k < 1 or self.exhausted():
+            return 0, 0
+        width = max(1, min(k, self.remaining // self.expected_step_tokens()))
+        return width, min(self.step_tokens, self.remaining // width)
+
+    def charge(self, steps: Sequence[Step], limit: int | None = None) -> None:
         """Record one proposer call and the tokens its steps cost.
 
+        Args:
+            steps: What the call returned.
+            limit: The per-sample cap the call was given (``step_tokens`` if None).
+
         Raises:
-            ValueError: If a step cost more than ``step_tokens``: the proposer broke its
-                own ``max_step_tokens`` promise, so the budget could not be kept.
+            ValueError: If a step cost more than ``limit``: the proposer broke its
+                token promise, so the budget could not be kept.
         """
-        over = [step.tokens for step in steps if step.tokens > self.step_tokens]
+        limit = self.step_tokens if limit is None else limit
+        over = [step.tokens for step in steps if step.tokens > limit]
         if over:
             raise ValueError(
-                f"a proposer step cost {max(over)} tokens, over its max_step_tokens="
-                f"{self.step_tokens}; fix the proposer so the budget can be kept"
+                f"a proposer step cost {max(over)} tokens, over the {limit} tokens it was "
+                "allowed; fix the proposer so the budget can be kept"
             )
         self.expansions += 1
+        self.steps += len(steps)
         self.tokens += sum(step.tokens for step in steps)
 
 

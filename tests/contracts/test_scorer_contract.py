@@ -71,7 +71,7 @@ def _table() -> TableScorer:
 
 
 def _weighted() -> Scorer:
-    parts = [(CalculationScorer(no_calc=0.7), 2.0), (VerifierScorer(exact_match("42"), 0.2), 1.0)]
+    parts = [(CalculationScorer(wrong=0.1, unsupported=0.7), 2.0), (VerifierScorer(exact_match("42"), 0.2), 1.0)]
     return WeightedScorer(parts)
 
 
@@ -84,7 +84,7 @@ SCORERS = [
         lambda: SelfEvalScorer(ScriptedChatModel([], scores={"Yes": -0.1, "No": -2.0})),
         id="self-eval-scripted",
     ),
-    pytest.param(lambda: CalculationScorer(no_calc=0.7), id="calculation"),
+    pytest.param(lambda: CalculationScorer(wrong=0.1, unsupported=0.7), id="calculation"),
     pytest.param(lambda: VerifierScorer(exact_match("42"), prior=0.2), id="verifier"),
     pytest.param(lambda: MajorityScorer(["42", "42.0", "41"], unanswered=0.2), id="majority"),
     pytest.param(_weighted, id="weighted"),

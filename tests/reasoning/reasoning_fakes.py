@@ -63,7 +63,7 @@ class TreeProposer:
     step_tokens: int = 3
     calls: list[tuple[tuple[str, ...], int]] = field(default_factory=list)
 
-    def propose(self, state: SearchState, k: int) -> list[Step]:
+    def propose(self, state: SearchState, k: int, max_tokens: int | None = None) -> list[Step]:
         path = tuple(s.text for s in state.steps)
         if path not in self.tree:
             raise AssertionError(f"the toy tree has no children for {path}")
@@ -88,7 +88,7 @@ class TableScorer:
 class CountingProposer:
     """An endless random problem that counts what it spends.
 
-    Every call returns ``k`` steps costing 1..max_step_tokens tokens; a step answers
+    Every call returns ``k`` steps costing 1..max_tokens tokens; a step answers
     with probability ``answer_rate`` and is invalid with probability ``invalid_rate``.
     """
 
@@ -100,13 +100,14 @@ class CountingProposer:
     tokens: int = 0
     on_call: Callable[[], None] | None = None
 
-    def propose(self, state: SearchState, k: int) -> list[Step]:
+    def propose(self, state: SearchState, k: int, max_tokens: int | None = None) -> list[Step]:
         if self.on_call is not None:
             self.on_call()
         self.calls += 1
+        limit = self.max_step_tokens if max_tokens is None else max_tokens
         steps: list[Step] = []
         for index in range(k):
-            cost = self.rng.randint(1, self.max_step_tokens)
+            cost = self.rng.randint(1, limit)
             roll = self.rng.random()
             if roll < self.invalid_rate:
                 steps.append(Step(text="", valid=False, tokens=cost, note="empty step"))
@@ -135,7 +136,7 @@ class ChainListProposer:
     max_step_tokens: int = 50
     calls: list[int] = field(default_factory=list)
 
-    def propose(self, state: SearchState, k: int) -> list[Step]:
+    def propose(self, state: SearchState, k: int, max_tokens: int | None = None) -> list[Step]:
         self.calls.append(k)
         taken, self.chains = self.chains[:k], self.chains[k:]
         return [step(text, tokens=len(text.split())) for text in taken]

@@ -6,10 +6,11 @@ The Proposer contract they share with every proposer is in tests/contracts.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 import pytest
 
-from ponder.agents.errors import ModelOutputError
+from ponder.agents.core.errors import ModelOutputError
 from ponder.agents.models.base import GenerationSettings, Message
 from ponder.agents.models.testing import FunctionChatModel, ScriptedChatModel
 from ponder.agents.reasoning import (
@@ -18,6 +19,8 @@ from ponder.agents.reasoning import (
     SearchState,
     parse_step,
 )
+from ponder.agents.reasoning.proposer import TOKEN_LOGPROBS
+from ponder.agents.reasoning.types import LogprobSummary
 
 STATE = SearchState(
     "How many eggs are in 7 boxes of 12?",
@@ -41,7 +44,8 @@ class Recorder:
 
 def test_k_candidates_come_from_one_call_continuing_the_assistant_prefix() -> None:
     fn = Recorder(["Total: <calc>7*12</calc> = 84", "Answer: 84", "Total: <calc>7*12</calc> = 74"])
-    proposer = ModelProposer(FunctionChatModel(fn), max_step_tokens=40, seed=3)
+    model = FunctionChatModel(fn)
+    proposer = ModelProposer(model, max_step_tokens=40, seed=3, greedy_sibling=False)
 
     steps = proposer.propose(STATE, 3)
 
@@ -57,6 +61,39 @@ def test_k_candidates_come_from_one_call_continuing_the_assistant_prefix() -> No
     assert steps[1].answer == "84"
     assert steps[2].calc_error == "7*12 is 84, but the step says 74"
     assert [s.tokens for s in steps] == [4, 2, 4]  # from Completion.completion_tokens
+
+
+def test_with_a_greedy_sibling_the_samples_share_one_call_after_the_greedy_step() -> None:
+    fn = Recorder(["Total: <calc>7*12</calc> = 84", "Answer: 84", "x"])
+    proposer = ModelProposer(FunctionChatModel(fn), max_step_tokens=40, seed=3)
+
+    proposer.propose(STATE, 3, max_tokens=25)
+
+    assert [(n, s.temperature, s.max_tokens) for _, n, s in fn.calls] == [
+        (1, 0.0, 25),
+        (2, 0.8, 25),
+    ]
+
+
+def test_a_call_never_asks_for_more_tokens_than_max_step_tokens() -> None:
+    fn = Recorder(["x"])
+
+    ModelProposer(FunctionChatModel(fn), max_step_tokens=10).propose(STATE, 1, max_tokens=500)
+
+    assert fn.calls[0][2].max_tokens == 10
+
+
+def test_token_log_probabilities_a_model_reports_are_summarized_on_the_step() -> None:
+    class Reporting(FunctionChatModel):
+        def generate(self, messages, n=1, settings=None):
+            return [
+                replace(c, extra={TOKEN_LOGPROBS: [-0.5, -1.5]})
+                for c in super().generate(messages, n, settings)
+            ]
+
+    (step,) = ModelProposer(Reporting(Recorder(["Two tokens"]))).propose(STATE, 1)
+
+    assert step.logprobs == LogprobSummary(total=-2.0, mean=-1.0, min=-1.5)
 
 
 def test_the_first_step_continues_an_empty_assistant_message() -> None:
@@ -111,7 +148,7 @@ def test_a_model_returning_the_wrong_number_of_samples_is_a_model_error() -> Non
             raise AssertionError
 
     with pytest.raises(ModelOutputError, match="returned 1 samples for n=2"):
-        ModelProposer(Short()).propose(STATE, 2)
+        ModelProposer(Short(), greedy_sibling=False).propose(STATE, 2)
 
 
 def test_proposers_validate_their_settings_at_construction() -> None:

@@ -10,7 +10,7 @@ import math
 
 import pytest
 
-from ponder.agents.errors import ModelOutputError
+from ponder.agents.core.errors import ModelOutputError
 from ponder.agents.models.testing import FunctionChatModel, ScriptedChatModel
 from ponder.agents.reasoning import (
     CalculationScorer,
@@ -64,14 +64,17 @@ def test_self_eval_is_stable_for_extreme_log_probs_and_refuses_no_probability() 
         SelfEvalScorer(none).score(_state("x"))
 
 
-def test_calculation_scorer_zero_for_a_wrong_chain_one_for_right_prior_for_none() -> None:
-    scorer = CalculationScorer(no_calc=0.8)
+def test_calculation_scorer_multiplies_the_factors_of_the_checks_a_chain_fails() -> None:
+    scorer = CalculationScorer(wrong=0.1, unsupported=0.5)
 
-    assert scorer.score(_state("<calc>2+2</calc> = 5")) == 0.0
-    assert scorer.score(_state("<calc>2+x</calc>")) == 0.0
-    assert scorer.score(_state("<calc>2+2</calc> = 4")) == 1.0
-    assert scorer.score(_state("No arithmetic here")) == 0.8
-    assert scorer.score(_state("<calc>2+2</calc> = 5", "So the answer is 5")) == 0.0
+    assert scorer.score(_state("<calc>2+2</calc> = 5")) == pytest.approx(0.1 * 0.5)  # 2 not in Q
+    assert scorer.score(_state("<calc>6*7</calc> = 42")) == 1.0
+    assert scorer.score(_state("<calc>6+x</calc>")) == pytest.approx(0.1)
+    assert scorer.score(_state("No arithmetic here")) == 1.0
+    assert scorer.score(_state("<calc>6*7</calc> = 41", "So the answer is 41")) == 0.1
+    assert scorer.score(_state("<calc>6*7</calc> = 42", "Answer: 42")) == 1.0
+    assert scorer.score(_state("<calc>6*7</calc> = 42", "Answer: 43")) == 0.5
+    assert scorer.score(_state("Answer: forty-two")) == 1.0  # nothing a calculation backs
 
 
 def test_verifier_scorer_checks_answers_and_uses_its_prior_otherwise() -> None:
@@ -102,17 +105,17 @@ def test_majority_scorer_is_the_share_of_the_pool_that_agrees() -> None:
 
 def test_weighted_scorer_is_a_weighted_mean() -> None:
     scorer = WeightedScorer(
-        [(CalculationScorer(no_calc=0.5), 3.0), (VerifierScorer(exact_match("4"), prior=0.0), 1.0)]
+        [(CalculationScorer(), 3.0), (VerifierScorer(exact_match("42"), prior=0.0), 1.0)]
     )
 
-    assert scorer.score(_state("<calc>2+2</calc> = 4")) == pytest.approx(0.75)
+    assert scorer.score(_state("<calc>6*7</calc> = 42")) == pytest.approx(0.75)
 
 
 def test_priors_and_weights_are_checked_at_construction() -> None:
-    with pytest.raises(ValueError, match="no_calc must be in"):
-        CalculationScorer(no_calc=1.5)
+    with pytest.raises(ValueError, match="wrong must be in"):
+        CalculationScorer(wrong=1.5)
     with pytest.raises(ValueError, match="must be > 0"):
-        WeightedScorer([(CalculationScorer(no_calc=0.5), 0.0)])
+        WeightedScorer([(CalculationScorer(), 0.0)])
     with pytest.raises(ValueError, match="at least one reference answer"):
         MajorityScorer([], unanswered=0.0)
 

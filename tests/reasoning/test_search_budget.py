@@ -41,7 +41,7 @@ BUDGETS = [
 def test_calls_and_tokens_never_exceed_the_budget(name: str, budget: Budget, seed: int) -> None:
     proposer = CountingProposer(random.Random(seed), answer_rate=0.05)
 
-    result = ALGORITHMS[name](QUESTION, proposer, HashScorer(), budget, random.Random(seed))
+    result = ALGORITHMS[name](QUESTION, proposer, HashScorer(), budget)
 
     assert proposer.calls <= budget.max_expansions
     assert proposer.tokens <= budget.max_tokens
@@ -53,9 +53,7 @@ def test_calls_and_tokens_never_exceed_the_budget(name: str, budget: Budget, see
 def test_an_exhausted_budget_returns_the_best_so_far_without_raising(name: str) -> None:
     proposer = CountingProposer(random.Random(3), answer_rate=0.0, invalid_rate=0.0)
 
-    result = ALGORITHMS[name](
-        QUESTION, proposer, HashScorer(), Budget(max_expansions=5), random.Random(3)
-    )
+    result = ALGORITHMS[name](QUESTION, proposer, HashScorer(), Budget(max_expansions=5))
 
     assert result.answer is None
     assert result.score == 0.0
@@ -75,9 +73,7 @@ def test_no_call_starts_past_the_time_limit(name: str, monkeypatch: pytest.Monke
 
     proposer = CountingProposer(random.Random(0), answer_rate=0.0, invalid_rate=0.0, on_call=tick)
 
-    result = ALGORITHMS[name](
-        QUESTION, proposer, HashScorer(), Budget(max_seconds=2.5), random.Random(0)
-    )
+    result = ALGORITHMS[name](QUESTION, proposer, HashScorer(), Budget(max_seconds=2.5))
 
     assert started_at == [0.0, 1.0, 2.0]
     assert result.stop_reason == "budget: 2.5s time limit reached"
@@ -86,24 +82,26 @@ def test_no_call_starts_past_the_time_limit(name: str, monkeypatch: pytest.Monke
 def test_a_call_that_would_not_fit_is_narrowed_or_not_started() -> None:
     meter = BudgetMeter(Budget(max_tokens=100), step_tokens=30)
 
-    assert meter.affordable(5) == 3
-    meter.charge([Step(text="x", tokens=30)] * 3)
-    assert meter.affordable(5) == 0
+    assert meter.allowance(5) == (5, 20)  # 15 expected per step: all five fit, capped at 20
+    meter.charge([Step(text="x", tokens=30)] * 3, limit=30)
+    assert meter.allowance(5) == (1, 10)  # 30 per step so far: one more, capped at what is left
+    meter.charge([Step(text="x", tokens=4)], limit=10)
+    assert meter.allowance(5) == (0, 0)
     assert meter.exhausted()
-    assert "90 of 100 tokens used" in (meter.stop_reason() or "")
+    assert "94 of 100 tokens used, fewer than the 7" in (meter.stop_reason() or "")
 
 
-def test_a_step_costing_more_than_its_proposer_promised_raises() -> None:
+def test_a_step_costing_more_than_its_call_allowed_raises() -> None:
     meter = BudgetMeter(Budget(), step_tokens=10)
 
-    with pytest.raises(ValueError, match="over its max_step_tokens=10"):
+    with pytest.raises(ValueError, match="over the 10 tokens it was allowed"):
         meter.charge([Step(text="x", tokens=11)])
 
 
 def test_a_proposer_step_larger_than_the_whole_budget_means_no_call() -> None:
     proposer = CountingProposer(random.Random(0), max_step_tokens=500)
 
-    result = beam_search(QUESTION, proposer, HashScorer(), Budget(max_tokens=100), random.Random(0))
+    result = beam_search(QUESTION, proposer, HashScorer(), Budget(max_tokens=100))
 
     assert proposer.calls == 0
     assert result.answer is None

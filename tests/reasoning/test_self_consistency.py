@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import random
-
 import pytest
 from reasoning_fakes import QUESTION, ChainListProposer, TableScorer, TreeProposer
 
@@ -19,7 +17,7 @@ def test_majority_of_normalized_answers_wins_with_vote_share_as_score() -> None:
     proposer = ChainListProposer(chains)
     scorer = TableScorer({chain: 0.5 for chain in chains})
 
-    result = self_consistency(QUESTION, proposer, scorer, Budget(), random.Random(0), samples=5)
+    result = self_consistency(QUESTION, proposer, scorer, Budget(), samples=5)
 
     assert result.answer == "42"
     assert result.score == pytest.approx(3 / 5)
@@ -32,9 +30,7 @@ def test_equal_votes_go_to_the_answer_with_the_higher_summed_score() -> None:
     chains = [_chain("7"), _chain("8"), _chain("8"), _chain("7")]
     scorer = TableScorer({_chain("7"): 0.9, _chain("8"): 0.2})
 
-    result = self_consistency(
-        QUESTION, ChainListProposer(chains), scorer, Budget(), random.Random(0), samples=4
-    )
+    result = self_consistency(QUESTION, ChainListProposer(chains), scorer, Budget(), samples=4)
 
     assert result.answer == "7"
     assert result.score == pytest.approx(0.5)
@@ -55,7 +51,7 @@ def test_step_proposers_sample_first_steps_together_then_roll_out() -> None:
     proposer = TreeProposer(tree)
     scorer = TableScorer({"Answer: 1": 0.9, "Answer: 2": 0.1})
 
-    result = self_consistency(QUESTION, proposer, scorer, Budget(), random.Random(0), samples=3)
+    result = self_consistency(QUESTION, proposer, scorer, Budget(), samples=3)
 
     assert result.answer == "2"
     assert [k for _, k in proposer.calls] == [3, 1, 1, 1]
@@ -71,7 +67,6 @@ def test_chains_cut_short_by_the_budget_do_not_vote() -> None:
         proposer,
         TableScorer({"Answer: 1": 0.5}),
         Budget(max_expansions=2),
-        random.Random(0),
         samples=2,
     )
 
@@ -86,7 +81,6 @@ def test_no_finished_chain_means_no_answer() -> None:
         ChainListProposer(["no answer here", "nor here"]),
         TableScorer({}),
         Budget(max_expansions=1),
-        random.Random(0),
         samples=2,
     )
 

@@ -14,7 +14,8 @@ def test_a_wrong_claim_is_replaced_by_the_result_and_the_rest_of_the_line_droppe
     step = parse_step("So <calc>45-18</calc> = 28 dollars, then", tokens=9, insert_results=True)
 
     assert step.text == "So <calc>45-18</calc> = 27"
-    assert step.calc_error is None and step.calc_result == "27"
+    assert step.calc_result == "27"
+    assert step.calc_error == "45-18 is 27, but the step said 28"  # written over, still wrong
     assert "calculator wrote 27 for 45-18 (said 28)" in step.note
 
 
