@@ -137,6 +137,13 @@ class Assistant:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def load(self) -> None:
+        """Load the models' weights now, so that the first answer is not the slow one
+        (``ponder ask``, ``chat`` and ``serve`` call it before taking questions)."""
+        self.parts.language_model.load()
+        if self.parts.reasoning_model is not self.parts.language_model:
+            self.parts.reasoning_model.load()
+
     def invoke(
         self, message: str, *, thread_id: str | None = None, max_tokens: int | None = None
     ) -> Reply:

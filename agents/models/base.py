@@ -91,3 +91,14 @@ class ChatModel(Protocol):
         """Log-probability (natural log, summed over tokens) of ``continuation``
         as the start of the assistant's reply to ``messages``."""
         ...
+
+    def load(self) -> None:
+        """Get ready to answer now, so that the first call is not the slow one.
+
+        A local model loads its weights; a backend with nothing to load (a server, a
+        fake) returns at once. Calling it again does nothing.
+
+        Raises:
+            ConfigError: The weights cannot be found or loaded.
+        """
+        ...

@@ -53,6 +53,9 @@ class OpenAIModel:
     def name(self) -> str:
         return self.model
 
+    def load(self) -> None:
+        """Nothing to load: the server holds the weights (its first reply may be slow)."""
+
     def _create(self, messages: Sequence[Message], **kwargs: Any) -> Any:
         import openai
 

@@ -57,6 +57,11 @@ class ScriptedChatModel:
     scores: dict[str, float] = field(default_factory=dict)
     name: str = "fake-scripted"
     calls: list[list[Message]] = field(default_factory=list)
+    loads: int = 0
+    """How many times :meth:`load` was called (a fake has nothing to load)."""
+
+    def load(self) -> None:
+        self.loads += 1
 
     def generate(
         self,
@@ -96,6 +101,11 @@ class FunctionChatModel:
     fn: GenerateFn
     score_fn: ScoreFn = _no_score
     name: str = "fake-function"
+    loads: int = 0
+    """How many times :meth:`load` was called (a fake has nothing to load)."""
+
+    def load(self) -> None:
+        self.loads += 1
 
     def generate(
         self,

@@ -61,6 +61,14 @@ def test_it_is_a_named_chat_model(chat_model: ChatModel) -> None:
     assert isinstance(chat_model.name, str) and chat_model.name
 
 
+def test_load_gets_it_ready_and_a_second_load_changes_nothing(chat_model: ChatModel) -> None:
+    chat_model.load()
+    chat_model.load()
+
+    [completion] = chat_model.generate(FRUITS, settings=GenerationSettings(max_tokens=4))
+    assert completion.completion_tokens <= 4
+
+
 @pytest.mark.parametrize("n", [1, 3])
 def test_generate_returns_exactly_n_well_formed_completions(chat_model: ChatModel, n: int) -> None:
     completions = chat_model.generate(FRUITS, n=n, settings=GenerationSettings(max_tokens=8))
