@@ -9,12 +9,9 @@ full trace to a training-data file.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from pathlib import Path
 from typing import Literal, assert_never, get_args
 
 from ponder.agents.models.base import ChatModel
@@ -31,7 +28,7 @@ from ponder.agents.reasoning.proposer import (
 from ponder.agents.reasoning.protocols import Scorer
 from ponder.agents.reasoning.scorers import CalculationScorer, SelfEvalScorer, WeightedScorer
 from ponder.agents.reasoning.self_consistency import self_consistency
-from ponder.agents.reasoning.traces import build_trace
+from ponder.agents.reasoning.traces import Trace, append_traces, build_trace, trace_of
 from ponder.agents.reasoning.types import Budget, SearchResult
 
 __all__ = [
@@ -222,7 +219,7 @@ def reason(question: str, model: ChatModel, config: ReasoningConfig) -> Reasonin
     )
     return ReasoningOutcome(
         answer=result.answer,
-        hidden=HiddenChain(build_trace(question, result)),
+        hidden=HiddenChain(build_trace(question, result, step_format=config.step_format)),
         reasoning_tokens=result.tokens,
         nodes_expanded=result.expansions,
         algorithm=result.algorithm,
@@ -236,36 +233,29 @@ def write_trace_jsonl(
     result: SearchResult | ReasoningOutcome,
     verifier_outcome: bool | None = None,
 ) -> None:
-    """Append one search's trace to a JSONL file, as training data for a reward model.
+    """Append one search's trace to a JSONL file, as training data for a value model.
 
-    The line is written with a single ``write`` to a file opened for appending, then
+    The line holds a :data:`~ponder.agents.reasoning.traces.TRACE_SCHEMA` trace. It is
+    written with a single ``write`` to a file opened for appending, then
     flushed and synced, so concurrent writers and crashes leave whole lines.
 
     Args:
         path: The JSONL file; it and its folder are created if missing.
         question: The question searched.
         result: A search result or a reasoning outcome (whose hidden trace is used).
-        verifier_outcome: Whether a verifier judged the answer correct; None if
-            unknown.
+        verifier_outcome: Whether a verifier judged the chosen answer correct (the
+            trace's ``reward``, 1 or 0); None if unknown. To reward every finished
+            node, build the trace with :func:`~ponder.agents.reasoning.traces.trace_of`.
 
     Raises:
         ValueError: If ``result`` belongs to a different question.
     """
     if isinstance(result, ReasoningOutcome):
-        trace = result.hidden.get_secret_value()
-        if trace.get("question") != question:
-            raise ValueError("the reasoning outcome belongs to a different question")
+        trace = Trace.from_json(result.hidden.get_secret_value())
     else:
-        trace = build_trace(question, result)
-    record = {
-        **trace,
-        "written_at": datetime.now(UTC).isoformat(),
-        "verifier_outcome": verifier_outcome,
-    }
-    line = json.dumps(record, ensure_ascii=False) + "\n"
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with target.open("a", encoding="utf-8") as file:
-        file.write(line)
-        file.flush()
-        os.fsync(file.fileno())
+        trace = trace_of(result)
+    if trace.question != question:
+        raise ValueError("the search result belongs to a different question")
+    if verifier_outcome is not None:
+        trace = trace.model_copy(update={"reward": float(verifier_outcome)})
+    append_traces(path, [trace])

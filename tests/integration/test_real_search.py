@@ -51,4 +51,4 @@ def test_tree_search_runs_on_the_real_model_within_budget(smollm2, tmp_path, alg
     write_trace_jsonl(trace, QUESTION, result)
     record = json.loads(trace.read_text().splitlines()[0])
     assert record["question"] == QUESTION
-    assert len(record["tree"]["nodes"]) == len(result.tree)
+    assert len(record["nodes"]) == len(result.tree)

@@ -63,7 +63,7 @@ def test_every_algorithm_answers_and_hides_its_chains(algorithm: str) -> None:
     assert isinstance(outcome.hidden, HiddenChain)
     assert "<calc>7*12</calc>" in outcome.hidden.chains[0]
     trace = outcome.hidden.get_secret_value()
-    assert trace["tree"]["question"] == QUESTION
+    assert trace["question"] == QUESTION and trace["nodes"][0]["depth"] == 0
     assert trace["algorithm"] == algorithm
     for shown in (repr(outcome), str(outcome)):
         assert "Eggs" not in shown and "calc" not in shown
@@ -119,9 +119,9 @@ def test_traces_append_one_json_line_per_search(tmp_path: Path) -> None:
     write_trace_jsonl(path, QUESTION, result)
 
     lines = [json.loads(line) for line in path.read_text().splitlines()]
-    assert [line["verifier_outcome"] for line in lines] == [True, None]
-    assert all(line["question"] == QUESTION and line["tree"]["nodes"] for line in lines)
-    assert lines[0]["schema"] == "ponder.reasoning.trace/1"
+    assert [line["reward"] for line in lines] == [1.0, None]
+    assert all(line["question"] == QUESTION and line["nodes"] for line in lines)
+    assert lines[0]["schema"] == "ponder.reasoning.trace/2"
     with pytest.raises(ValueError, match="different question"):
         write_trace_jsonl(path, "another question", result)
 

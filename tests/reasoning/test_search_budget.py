@@ -9,7 +9,6 @@ from types import SimpleNamespace
 import pytest
 from reasoning_fakes import QUESTION, CountingProposer, HashScorer
 
-import ponder.agents.reasoning.types as reasoning_types
 from ponder.agents.reasoning import (
     Budget,
     BudgetMeter,
@@ -62,9 +61,8 @@ def test_an_exhausted_budget_returns_the_best_so_far_without_raising(name: str) 
 
 
 @pytest.mark.parametrize("name", ALGORITHMS)
-def test_no_call_starts_past_the_time_limit(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_no_call_starts_past_the_time_limit(name: str) -> None:
     clock = SimpleNamespace(now=0.0)
-    monkeypatch.setattr(reasoning_types, "time", SimpleNamespace(monotonic=lambda: clock.now))
     started_at: list[float] = []
 
     def tick() -> None:
@@ -73,7 +71,9 @@ def test_no_call_starts_past_the_time_limit(name: str, monkeypatch: pytest.Monke
 
     proposer = CountingProposer(random.Random(0), answer_rate=0.0, invalid_rate=0.0, on_call=tick)
 
-    result = ALGORITHMS[name](QUESTION, proposer, HashScorer(), Budget(max_seconds=2.5))
+    result = ALGORITHMS[name](
+        QUESTION, proposer, HashScorer(), Budget(max_seconds=2.5), clock=lambda: clock.now
+    )
 
     assert started_at == [0.0, 1.0, 2.0]
     assert result.stop_reason == "budget: 2.5s time limit reached"
