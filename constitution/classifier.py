@@ -1,154 +1,89 @@
-"""The classifier stage of the cascade: a light model fitted on the rules' own examples.
+"""The classifier stage of the cascade: learned heads that decide, and name the rule.
 
-Nearest examples alone are a weak classifier (issue 4): one close compliant example can
-hide a violation, and one close violating example can condemn an everyday question. This
-stage fits, for each rule, a logistic regression on the embedder's vectors of
+On one embedding of the checked text (the same one the semantic stage and retrieval
+use), the checkpoint's **gate** head gives ``p(breaks a rule)`` and its **naming** head
+says which rule (:mod:`ponder.constitution.heads`). A text whose gate probability reaches
+the threshold becomes a candidate for the named rule. The heads are fitted on the
+effective policy's examples and their thresholds chosen on the development set
+(:mod:`ponder.constitution.devset`); both happen on the first check, or are loaded from
+the cache when the same examples were trained before
+(:mod:`ponder.constitution.heads_cache`). A policy change builds a new matcher (the
+reloading checker does that), and so new heads when the examples changed.
 
-- the rule's violating examples (label 1), against
-- every compliant example in the policy (label 0), whatever rule it belongs to.
+Between the threshold and ``confident`` lies the *uncertain band*: such a candidate is
+marked ``uncertain`` (:meth:`ClassifierMatcher.is_uncertain`), and is the only kind a
+model deliberates over when the checker deliberates on the band only. Without a model it
+stands, like every other candidate: safety fails closed.
 
-Other rules' violating examples are left out: they are neither safe nor this rule's
-concern. The two classes are weighted equally, so a rule with few examples is not drowned
-by the policy's many compliant ones. All examples are embedded once, on the first check;
-a check costs one embedding and one small matrix product.
-
-A text becomes a candidate for a rule when the rule's ``p(violation)`` is at least
-``threshold``. Between ``threshold`` and ``confident`` lies the *uncertain band*: such a
-candidate is marked ``uncertain`` in its ``detail``, and is what deliberation by a model
-is for (:meth:`ClassifierMatcher.is_uncertain`). Without a model it stands, like every
-other candidate: safety fails closed.
-
-Rules with ``stages: {semantic: false}`` are skipped (their examples are not a trustworthy
-picture of their content), and a rule's ``exceptions`` are blanked out of the text before
-it is scored.
+A rule's ``exceptions`` are blanked out of the text before the named rule is confirmed:
+if the gate no longer fires on what is left, the candidate is dropped.
 """
 
 from __future__ import annotations
 
-import re
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
-import numpy.typing as npt
 
-from ponder.agents.errors import CheckerError
+from ponder.constitution.devset import DevSet, load_devset
+from ponder.constitution.heads import (
+    DEFAULT_C,
+    DEFAULT_CONFIDENT_RATE,
+    DEFAULT_DEV_RATE,
+    CheckpointHead,
+    Heads,
+    Matrix,
+)
+from ponder.constitution.heads_cache import trained_heads
 from ponder.constitution.matchers import Candidate, compile_exceptions, exempt
 from ponder.constitution.schema import Checkpoint, Policy
 from ponder.constitution.semantic import embed_unit
 from ponder.knowledge.embedder import Embedder
 
-__all__ = [
-    "DEFAULT_CLASSIFIER_THRESHOLD",
-    "DEFAULT_CONFIDENT",
-    "ClassifierMatcher",
-    "LogisticModel",
-    "fit_logistic",
-]
-
-DEFAULT_CLASSIFIER_THRESHOLD = 0.5
-"""Least ``p(violation)`` for a candidate (the bottom of the uncertain band)."""
-
-DEFAULT_CONFIDENT = 0.8
-"""Least ``p(violation)`` for a candidate that needs no deliberation (top of the band)."""
+__all__ = ["UNCERTAIN", "ClassifierMatcher", "Judgement"]
 
 UNCERTAIN = "uncertain"
 """The word that starts the ``detail`` of a candidate in the uncertain band."""
 
-_Matrix = npt.NDArray[np.float64]
-
 
 @dataclass(frozen=True)
-class LogisticModel:
-    """A fitted logistic regression: ``p = sigmoid(features @ weights + bias)``."""
+class Judgement:
+    """What the heads say about one text at one checkpoint."""
 
-    weights: _Matrix
-    """One weight per feature, shape ``(dim,)``."""
-    bias: float
-    """The intercept."""
+    p: float
+    """``p(breaks a rule)`` from the gate."""
+    rule_id: str | None
+    """The rule the naming head picks; ``None`` without heads at the checkpoint."""
+    p_rule: float
+    """The naming head's probability for that rule."""
+    threshold: float
+    """The gate's threshold (from the development set)."""
+    confident: float
+    """The top of the uncertain band."""
 
-    def probability(self, features: _Matrix) -> _Matrix:
-        """``p(label 1)`` for each row of ``features``.
-
-        Args:
-            features: Shape ``(rows, dim)``.
-
-        Returns:
-            Shape ``(rows,)``, each value in [0, 1].
-        """
-        return _sigmoid(features @ self.weights + self.bias)
-
-
-def fit_logistic(
-    features: _Matrix, labels: npt.NDArray[np.bool_], *, l2: float = 1e-2, steps: int = 300
-) -> LogisticModel:
-    """Fit a class-balanced, L2-regularised logistic regression by Newton's method.
-
-    Deterministic: the same data always gives the same model.
-
-    Args:
-        features: Shape ``(rows, dim)``, such as unit-length embeddings.
-        labels: Shape ``(rows,)``; both classes must be present.
-        l2: Weight of the squared-norm penalty on ``weights`` (not on the bias).
-        steps: Most Newton steps; fitting stops earlier once the update is tiny.
-
-    Returns:
-        The fitted model.
-
-    Raises:
-        ValueError: The shapes disagree, a class is missing, or ``l2`` is not positive.
-    """
-    if features.ndim != 2 or labels.shape != (features.shape[0],):
-        raise ValueError(f"features {features.shape} and labels {labels.shape} do not match")
-    positives = int(labels.sum())
-    if positives == 0 or positives == len(labels):
-        raise ValueError("fit_logistic needs examples of both classes")
-    if not l2 > 0:
-        raise ValueError(f"l2 must be positive, got {l2}")
-    rows, dim = features.shape
-    x = np.hstack([features, np.ones((rows, 1))])  # (rows, dim + 1): last column is the bias
-    y = labels.astype(np.float64)  # (rows,)
-    # Each class carries half the total weight, whatever its size.
-    sample = np.where(labels, 0.5 / positives, 0.5 / (rows - positives))  # (rows,)
-    penalty = np.full(dim + 1, l2)
-    penalty[-1] = 1e-8  # the bias is (almost) free
-    theta = np.zeros(dim + 1)
-    for _ in range(steps):
-        p = _sigmoid(x @ theta)  # (rows,)
-        gradient = x.T @ (sample * (p - y)) + penalty * theta  # (dim + 1,)
-        curvature = sample * p * (1.0 - p)  # (rows,)
-        hessian = (x.T * curvature) @ x + np.diag(penalty)  # (dim + 1, dim + 1)
-        update = np.linalg.solve(hessian, gradient)
-        theta -= update
-        if float(np.abs(update).max()) < 1e-6:
-            break
-    return LogisticModel(weights=theta[:-1].copy(), bias=float(theta[-1]))
-
-
-def _sigmoid(z: _Matrix) -> _Matrix:
-    return 0.5 * (1.0 + np.tanh(0.5 * z))  # stable for large |z|
-
-
-@dataclass(frozen=True)
-class _IndexedRule:
-    rule_id: str
-    applies_to: tuple[Checkpoint, ...]
-    exceptions: tuple[re.Pattern[str], ...]
-    violating: tuple[int, ...]
-    """Rows of the example matrix holding this rule's violating examples."""
+    @property
+    def stops(self) -> bool:
+        """Whether the gate's probability reaches its threshold."""
+        return self.rule_id is not None and self.p >= self.threshold
 
 
 class ClassifierMatcher:
-    """Proposes rules whose classifier, fitted on the policy's examples, flags the text.
+    """Proposes the rule the learned heads name, when the gate says a rule is broken.
 
     Args:
-        policy: The policy whose rule examples to fit on.
-        embedder: Turns texts into vectors; called once for all examples (on the first
-            check) and once per checked text.
-        threshold: Least ``p(violation)`` for a candidate (0 to 1).
-        confident: Least ``p(violation)`` for a candidate outside the uncertain band
-            (``threshold`` to 1). Equal to ``threshold`` for no band.
-        l2: Regularisation of each rule's logistic regression (positive).
+        policy: The effective policy whose examples train the heads.
+        embedder: Embeds the checked text (once) and, on a cache miss, the examples.
+        devset: Chooses the thresholds; ``None`` loads the shipped development set.
+        cache_dir: Where trained heads and example vectors are kept; ``None`` for
+            ``$PONDER_CACHE_DIR`` (default ``~/.cache/ponder``).
+        dev_rate: Most share of development texts the gate may stop (0 to 1).
+        confident_rate: Most share stopped above the uncertain band (0 to ``dev_rate``).
+        threshold: Use this gate threshold at every checkpoint instead of the development
+            set's (for experiments; ``confident`` then defaults to it).
+        confident: The top of the uncertain band when ``threshold`` is given.
+        c: Inverse regularisation strength of the heads.
 
     Raises:
         ValueError: An argument is out of range.
@@ -161,96 +96,107 @@ class ClassifierMatcher:
         policy: Policy,
         embedder: Embedder,
         *,
-        threshold: float = DEFAULT_CLASSIFIER_THRESHOLD,
-        confident: float = DEFAULT_CONFIDENT,
-        l2: float = 1e-2,
+        devset: DevSet | None = None,
+        cache_dir: Path | None = None,
+        dev_rate: float = DEFAULT_DEV_RATE,
+        confident_rate: float = DEFAULT_CONFIDENT_RATE,
+        threshold: float | None = None,
+        confident: float | None = None,
+        c: float = DEFAULT_C,
     ) -> None:
-        if not 0.0 <= threshold <= 1.0:
+        if not 0.0 <= dev_rate <= 1.0:
+            raise ValueError(f"dev_rate must be between 0 and 1, got {dev_rate}")
+        if not 0.0 <= confident_rate <= dev_rate:
+            raise ValueError(f"confident_rate must be between 0 and dev_rate, got {confident_rate}")
+        if threshold is not None and not 0.0 <= threshold <= 1.0:
             raise ValueError(f"threshold must be between 0 and 1, got {threshold}")
-        if not threshold <= confident <= 1.0:
-            raise ValueError(f"confident must be between threshold and 1, got {confident}")
-        if not l2 > 0:
-            raise ValueError(f"l2 must be positive, got {l2}")
+        if confident is not None and (threshold is None or not threshold <= confident <= 1.0):
+            raise ValueError("confident needs a threshold, and must lie between it and 1")
+        if not c > 0:
+            raise ValueError(f"c must be positive, got {c}")
+        self.policy = policy
         self.embedder = embedder
+        self.devset = devset
+        self.cache_dir = cache_dir
+        self.dev_rate = dev_rate
+        self.confident_rate = confident_rate
         self.threshold = threshold
-        self.confident = confident
-        self.l2 = l2
-        self._texts: list[str] = []
-        self._rows: dict[str, int] = {}
-        self._rules: list[_IndexedRule] = []
-        compliant: list[int] = []
-        for rule in policy.rules:
-            compliant.extend(self._row(e.text) for e in rule.examples if e.expected == "allow")
-            if not rule.stages.semantic:
-                continue
-            self._rules.append(
-                _IndexedRule(
-                    rule_id=rule.id,
-                    applies_to=rule.applies_to,
-                    exceptions=compile_exceptions(rule),
-                    violating=tuple(
-                        self._row(e.text) for e in rule.examples if e.expected != "allow"
-                    ),
-                )
-            )
-        self._compliant = tuple(sorted(set(compliant)))
-        self._models: dict[str, LogisticModel] | None = None
+        self.confident = confident if confident is not None else threshold
+        self.c = c
+        self._exceptions = {rule.id: compile_exceptions(rule) for rule in policy.rules}
+        self._heads: Heads | None = None
         self._lock = threading.Lock()
 
-    def prepare(self) -> None:
-        """Embed the examples and fit the classifiers now, rather than on the first check.
+    def prepare(self) -> Heads:
+        """Train (or load) the heads now rather than on the first check.
+
+        Returns:
+            The heads in use.
 
         Raises:
             CheckerError: The embedder returned something other than one vector per text.
+            ConfigError: The shipped development set does not load.
         """
-        if self._rules:
-            self._fitted()
+        with self._lock:
+            if self._heads is None:
+                devset = self.devset if self.devset is not None else load_devset()
+                self._heads = trained_heads(
+                    self.policy,
+                    devset,
+                    self._embed,
+                    self.embedder.name,
+                    cache_dir=self.cache_dir,
+                    c=self.c,
+                    dev_rate=self.dev_rate,
+                    confident_rate=self.confident_rate,
+                )
+            return self._heads
 
-    def scores(self, text: str, checkpoint: Checkpoint) -> dict[str, float]:
-        """``p(violation)`` of ``text`` for every rule this stage scores at ``checkpoint``.
+    def judge(self, text: str, checkpoint: Checkpoint) -> Judgement:
+        """What the heads say about ``text`` (ignoring rule exceptions).
 
         Args:
             text: The text to check.
             checkpoint: Where it is checked.
 
         Returns:
-            The probability by rule id, in policy order.
+            The gate's probability, the named rule and the thresholds; ``rule_id`` is
+            ``None`` when the checkpoint has no heads.
 
         Raises:
             CheckerError: The embedder returned something other than one vector per text.
         """
-        rules = [rule for rule in self._rules if checkpoint in rule.applies_to]
-        if not rules:
-            return {}
-        models = self._fitted()
-        vector = self._embed([text])  # (1, dim)
-        found: dict[str, float] = {}
-        for rule in rules:
-            seen = exempt(text, rule.exceptions) if rule.exceptions else text
-            features = vector if seen == text else self._embed([seen])  # (1, dim)
-            found[rule.rule_id] = float(models[rule.rule_id].probability(features)[0])
-        return found
+        head = self.prepare().by_checkpoint.get(checkpoint)
+        if head is None:
+            return Judgement(0.0, None, 0.0, 1.0, 1.0)
+        return self._judge(head, self._embed([text]))
 
     def candidates(self, text: str, checkpoint: Checkpoint) -> list[Candidate]:
-        """Propose each rule guarding ``checkpoint`` whose classifier flags ``text``.
+        """Propose the named rule when the gate says ``text`` breaks a rule.
 
         Args:
             text: The text to check.
             checkpoint: Where it is checked.
 
         Returns:
-            One candidate per flagged rule, in policy order, without spans; ``prior`` is the
-            classifier's ``p(violation)`` and ``detail`` starts with ``uncertain`` inside the
-            uncertain band.
+            At most one candidate, without spans; ``prior`` is the gate's probability and
+            ``detail`` starts with ``uncertain`` inside the uncertain band.
 
         Raises:
             CheckerError: The embedder returned something other than one vector per text.
         """
-        return [
-            self._candidate(rule_id, p)
-            for rule_id, p in self.scores(text, checkpoint).items()
-            if p >= self.threshold
-        ]
+        judgement = self.judge(text, checkpoint)
+        if not judgement.stops or judgement.rule_id is None:
+            return []
+        exceptions = self._exceptions.get(judgement.rule_id, ())
+        if exceptions:
+            seen = exempt(text, exceptions)
+            if seen != text:
+                head = self.prepare().by_checkpoint[checkpoint]
+                again = self._judge(head, self._embed([seen]))
+                if not again.stops:
+                    return []
+        return [self._candidate(judgement)]
 
     def is_uncertain(self, candidate: Candidate) -> bool:
         """Whether ``candidate`` is this stage's and lies in the uncertain band.
@@ -259,50 +205,32 @@ class ClassifierMatcher:
             candidate: A candidate from any stage.
 
         Returns:
-            True for a classifier candidate with ``threshold <= prior < confident``.
+            True for a classifier candidate whose detail marks it uncertain.
         """
-        return candidate.stage == self.stage and candidate.prior < self.confident
+        return candidate.stage == self.stage and candidate.detail.startswith(UNCERTAIN)
 
-    def _candidate(self, rule_id: str, p: float) -> Candidate:
-        band = f"{UNCERTAIN}: " if p < self.confident else ""
+    def _judge(self, head: CheckpointHead, vector: Matrix) -> Judgement:
+        p = float(head.gate(vector)[0])
+        names = head.names(vector)[0]  # (rules,)
+        best = int(np.argmax(names))
+        threshold = head.threshold if self.threshold is None else self.threshold
+        confident = head.confident if self.confident is None else self.confident
+        return Judgement(p, head.rule_ids[best], float(names[best]), threshold, confident)
+
+    def _candidate(self, judgement: Judgement) -> Candidate:
+        assert judgement.rule_id is not None
+        band = f"{UNCERTAIN}: " if judgement.p < judgement.confident else ""
         return Candidate(
-            rule_id=rule_id,
+            rule_id=judgement.rule_id,
             stage=self.stage,
             spans=(),
             snippets=(),
-            prior=min(1.0, max(0.0, p)),
-            detail=f"{band}classifier p(violation) {p:.2f} (threshold {self.threshold:.2f})",
+            prior=min(1.0, max(0.0, judgement.p)),
+            detail=(
+                f"{band}learned p(breaks a rule) {judgement.p:.2f} "
+                f"(threshold {judgement.threshold:.2f}); rule head {judgement.p_rule:.2f}"
+            ),
         )
 
-    def _row(self, text: str) -> int:
-        # Two rules may share an example; it is embedded once.
-        if text not in self._rows:
-            self._rows[text] = len(self._texts)
-            self._texts.append(text)
-        return self._rows[text]
-
-    def _fitted(self) -> dict[str, LogisticModel]:
-        with self._lock:  # checks may run in several threads; fit once
-            if self._models is None:
-                self._models = self._fit(self._embed(self._texts))
-            return self._models
-
-    def _fit(self, matrix: _Matrix) -> dict[str, LogisticModel]:
-        models: dict[str, LogisticModel] = {}
-        fitted: dict[tuple[int, ...], LogisticModel] = {}  # rules sharing examples fit once
-        for rule in self._rules:
-            negatives = [row for row in self._compliant if row not in rule.violating]
-            if not negatives:
-                raise CheckerError(
-                    f"rule {rule.rule_id!r}: the classifier stage needs compliant examples "
-                    "(of any rule) that are not also this rule's violating examples"
-                )
-            if rule.violating not in fitted:
-                rows = list(rule.violating) + negatives
-                labels = np.arange(len(rows)) < len(rule.violating)  # (rows,)
-                fitted[rule.violating] = fit_logistic(matrix[rows], labels, l2=self.l2)
-            models[rule.rule_id] = fitted[rule.violating]
-        return models
-
-    def _embed(self, texts: list[str]) -> _Matrix:
+    def _embed(self, texts: list[str]) -> Matrix:
         return embed_unit(self.embedder, texts)

@@ -7,7 +7,9 @@ snippets, its prior is in [0, 1], and the same text always gives the same candid
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,6 +26,7 @@ from ponder.constitution import (
     default_policy_path,
     load_policy,
 )
+from ponder.constitution.devset import DevSet, DevText
 from ponder.knowledge.testing import HashingEmbedder
 
 
@@ -32,9 +35,16 @@ def semantic_matcher(policy: Policy) -> RuleMatcher:
     return SemanticMatcher(policy, HashingEmbedder())
 
 
+_DEV = DevSet(
+    questions=(DevText(text="How do I bake bread?", topic="cooking"),),
+    responses=(DevText(text="Bread needs flour, water and yeast.", topic="cooking"),),
+)
+
+
 def classifier_matcher(policy: Policy) -> RuleMatcher:
     """The classifier stage over the fake embedder, fitted on the policy's examples."""
-    return ClassifierMatcher(policy, HashingEmbedder())
+    cache = Path(tempfile.mkdtemp(prefix="ponder-heads-"))
+    return ClassifierMatcher(policy, HashingEmbedder(), devset=_DEV, cache_dir=cache)
 
 
 MATCHERS: list[Callable[[Policy], RuleMatcher]] = [
@@ -46,7 +56,6 @@ MATCHERS: list[Callable[[Policy], RuleMatcher]] = [
 
 
 def _rule(rule_id: str, applies_to: list[str], patterns: list[str]) -> Rule:
-    where = applies_to[0]
     fields: dict[str, Any] = {
         "id": rule_id,
         "title": rule_id,
@@ -56,9 +65,18 @@ def _rule(rule_id: str, applies_to: list[str], patterns: list[str]) -> Rule:
         "applies_to": applies_to,
         "action": "revise",
         "patterns": patterns,
+        # Examples at every checkpoint the rule guards: a learned stage learns each apart.
         "examples": [
-            {"text": "forbidden words: secret, Secret", "checkpoint": where, "expected": "revise"},
-            {"text": "this is fine", "checkpoint": where, "expected": "allow"},
+            example
+            for where in applies_to
+            for example in (
+                {
+                    "text": "forbidden words: secret, Secret",
+                    "checkpoint": where,
+                    "expected": "revise",
+                },
+                {"text": "this is fine", "checkpoint": where, "expected": "allow"},
+            )
         ],
     }
     return Rule.model_validate(fields)

@@ -1,0 +1,329 @@
+"""Learned heads: the judgement of the classifier stage, fitted on the policy's examples.
+
+On the embedding the fast path already computes, each checkpoint gets
+
+- one **gate** head, a logistic regression that says whether a text breaks *any* rule
+  guarding the checkpoint. It decides.
+- one **naming** head, a multinomial logistic regression over the rules guarding the
+  checkpoint, fitted on violating examples only. It says *which* rule a stopped text
+  breaks, so a verdict names its rule and takes that rule's action.
+
+Training data is the effective policy's own examples (floor and overlays alike): every
+violating example is a positive of its checkpoint's gate and a sample of its rule for the
+naming head; every compliant example is a negative of its checkpoint's gate (a compliant
+example must pass the whole policy). Rules with ``stages: {semantic: false}`` are left out:
+their examples are not a trustworthy picture of their content.
+
+The gate's **threshold** is chosen on the development set (:mod:`ponder.constitution.devset`),
+never on training examples and never on benchmark prompts: the least score at which at
+most ``dev_rate`` of the benign development texts would be stopped. A second, higher
+threshold (``confident_rate``) tops the *uncertain band*, where a model may deliberate.
+
+Fitting takes seconds; :mod:`ponder.constitution.heads_cache` keeps the result on disk,
+keyed by a hash of exactly what training reads (examples, labels, development texts,
+embedder, settings), so heads retrain when examples change and only then.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from ponder.constitution.devset import DevSet
+from ponder.constitution.schema import CHECKPOINTS, Checkpoint, Policy
+
+__all__ = [
+    "DEFAULT_C",
+    "DEFAULT_CONFIDENT_RATE",
+    "DEFAULT_DEV_RATE",
+    "HEADS_FORMAT",
+    "CheckpointHead",
+    "Heads",
+    "TrainingSet",
+    "fit_checkpoint",
+    "threshold_for_rate",
+    "training_hash",
+    "training_sets",
+]
+
+HEADS_FORMAT = 1
+"""Bumped when the training or the file layout changes: old cached heads are not reused."""
+
+DEFAULT_C = 4.0
+"""Inverse L2 strength of every logistic regression (scikit-learn's ``C``)."""
+
+DEFAULT_DEV_RATE = 0.03
+"""Most share of the development set the gate may stop at its threshold."""
+
+DEFAULT_CONFIDENT_RATE = 0.01
+"""Most share of the development set stopped above the uncertain band."""
+
+MIN_EXAMPLES = 1
+"""Fewest violating and compliant examples a checkpoint needs for a gate."""
+
+Matrix = npt.NDArray[np.float64]
+Embed = Callable[[list[str]], Matrix]
+"""Turns texts into unit-length rows, shape ``(texts, dim)``."""
+
+
+@dataclass(frozen=True)
+class TrainingSet:
+    """The labelled texts of one checkpoint."""
+
+    checkpoint: Checkpoint
+    """Where these texts are checked."""
+    texts: tuple[str, ...]
+    """Each text once."""
+    rules: tuple[str | None, ...]
+    """The rule each text breaks, or ``None`` for a compliant text."""
+
+    @property
+    def violating(self) -> int:
+        """How many texts break a rule."""
+        return sum(rule is not None for rule in self.rules)
+
+    @property
+    def compliant(self) -> int:
+        """How many texts break none."""
+        return len(self.rules) - self.violating
+
+    @property
+    def trainable(self) -> bool:
+        """Whether both classes have at least :data:`MIN_EXAMPLES` texts."""
+        return self.violating >= MIN_EXAMPLES and self.compliant >= MIN_EXAMPLES
+
+
+def training_sets(policy: Policy) -> dict[Checkpoint, TrainingSet]:
+    """The policy's examples by checkpoint, labelled for the gate and naming heads.
+
+    A text that is a violating example of a rule stays violating even if another rule
+    lists it as compliant; a text violating two rules keeps the first (policy order).
+
+    Args:
+        policy: The effective policy (floor and overlays merged).
+
+    Returns:
+        One training set per checkpoint that has any example, in checkpoint order.
+    """
+    labels: dict[Checkpoint, dict[str, str | None]] = {c: {} for c in CHECKPOINTS}
+    skipped = {rule.id for rule in policy.rules if not rule.stages.semantic}
+    for rule in policy.rules:
+        for example in rule.examples:
+            chosen = labels[example.checkpoint]
+            if example.expected == "allow":
+                chosen.setdefault(example.text, None)
+            elif rule.id not in skipped and chosen.get(example.text) is None:
+                chosen[example.text] = rule.id
+    # A skipped rule's violating examples are not safe: keep them out of the negatives.
+    for rule in policy.rules:
+        if rule.id in skipped:
+            for example in rule.examples:
+                chosen = labels[example.checkpoint]
+                if example.expected != "allow" and chosen.get(example.text, "") is None:
+                    del chosen[example.text]
+    return {
+        c: TrainingSet(checkpoint=c, texts=tuple(found), rules=tuple(found.values()))
+        for c, found in labels.items()
+        if found
+    }
+
+
+def training_hash(
+    sets: dict[Checkpoint, TrainingSet], devset: DevSet, embedder: str, c: float, rates: str
+) -> str:
+    """A hash of everything training reads, for the on-disk cache.
+
+    Args:
+        sets: The training sets.
+        devset: The development set.
+        embedder: The embedder's name.
+        c: The regularisation.
+        rates: The threshold rates, as text.
+
+    Returns:
+        16 hex digits.
+    """
+    canonical = json.dumps(
+        {
+            "format": HEADS_FORMAT,
+            "embedder": embedder,
+            "c": c,
+            "rates": rates,
+            "dev": devset.version,
+            "sets": {
+                c: sorted(zip(s.texts, [r or "" for r in s.rules], strict=True))
+                for c, s in sets.items()
+            },
+        },
+        sort_keys=True,
+        ensure_ascii=False,
+    )
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class CheckpointHead:
+    """The fitted gate and naming heads of one checkpoint, with their thresholds."""
+
+    checkpoint: Checkpoint
+    """Where they apply."""
+    gate_weights: Matrix
+    """Gate weights, shape ``(dim,)``."""
+    gate_bias: float
+    """Gate intercept."""
+    rule_ids: tuple[str, ...]
+    """The rules the naming head chooses from, in its column order."""
+    name_weights: Matrix
+    """Naming weights, shape ``(rules, dim)`` (zeros for a single rule)."""
+    name_bias: Matrix
+    """Naming intercepts, shape ``(rules,)``."""
+    threshold: float
+    """Least gate probability that stops a text (chosen on the development set)."""
+    confident: float
+    """Least gate probability outside the uncertain band (``>= threshold``)."""
+
+    def gate(self, vectors: Matrix) -> Matrix:
+        """``p(breaks a rule)`` per row.
+
+        Args:
+            vectors: Unit-length embeddings, shape ``(rows, dim)``.
+
+        Returns:
+            Shape ``(rows,)``.
+        """
+        return _sigmoid(vectors @ self.gate_weights + self.gate_bias)
+
+    def names(self, vectors: Matrix) -> Matrix:
+        """``p(rule | breaks a rule)`` per row and rule.
+
+        Args:
+            vectors: Shape ``(rows, dim)``.
+
+        Returns:
+            Shape ``(rows, rules)``; each row sums to 1.
+        """
+        logits = vectors @ self.name_weights.T + self.name_bias  # (rows, rules)
+        logits -= logits.max(axis=1, keepdims=True)
+        exp = np.exp(logits)
+        return exp / exp.sum(axis=1, keepdims=True)
+
+
+@dataclass(frozen=True)
+class Heads:
+    """Every checkpoint's heads, with what they were trained on."""
+
+    by_checkpoint: dict[Checkpoint, CheckpointHead]
+    """The heads; a checkpoint without enough examples has none."""
+    key: str
+    """The training hash (see :func:`training_hash`)."""
+    embedder: str
+    """The embedder whose vectors the heads read; other vectors are refused."""
+    policy_version: str
+    """The policy version trained from (informational: layout changes keep the heads)."""
+    devset_version: str
+    """The development set the thresholds came from."""
+
+
+def fit_checkpoint(
+    data: TrainingSet,
+    vectors: Matrix,
+    dev_vectors: Matrix,
+    *,
+    c: float = DEFAULT_C,
+    dev_rate: float = DEFAULT_DEV_RATE,
+    confident_rate: float = DEFAULT_CONFIDENT_RATE,
+) -> CheckpointHead:
+    """Fit one checkpoint's gate and naming heads and set the gate's thresholds.
+
+    Args:
+        data: The labelled texts (see :attr:`TrainingSet.trainable`).
+        vectors: Their embeddings, shape ``(texts, dim)``, in ``data.texts`` order.
+        dev_vectors: The development texts' embeddings for this checkpoint.
+        c: Inverse regularisation strength.
+        dev_rate: Most share of development texts stopped at the threshold.
+        confident_rate: Most share stopped above the uncertain band.
+
+    Returns:
+        The fitted heads.
+
+    Raises:
+        ValueError: ``data`` has too few examples of a class, or the development set for
+            this checkpoint is empty.
+    """
+    from sklearn.linear_model import LogisticRegression
+
+    if not data.trainable:
+        raise ValueError(
+            f"checkpoint {data.checkpoint!r} needs at least {MIN_EXAMPLES} violating and "
+            f"{MIN_EXAMPLES} compliant examples; it has {data.violating} and {data.compliant}"
+        )
+    if len(dev_vectors) == 0:
+        raise ValueError(f"the development set has no texts for checkpoint {data.checkpoint!r}")
+    labels = np.array([rule is not None for rule in data.rules])  # (texts,)
+    gate = LogisticRegression(C=c, class_weight="balanced", max_iter=2000)
+    gate.fit(vectors, labels)
+    violating = [i for i, rule in enumerate(data.rules) if rule is not None]
+    rule_ids = tuple(sorted({data.rules[i] for i in violating if data.rules[i] is not None}))
+    dim = vectors.shape[1]
+    if len(rule_ids) == 1:
+        name_weights, name_bias = np.zeros((1, dim)), np.zeros(1)
+    else:
+        namer = LogisticRegression(C=c, class_weight="balanced", max_iter=2000)
+        namer.fit(vectors[violating], [data.rules[i] for i in violating])
+        order = [list(namer.classes_).index(rule) for rule in rule_ids]
+        coef = np.asarray(namer.coef_, dtype=np.float64)
+        bias = np.asarray(namer.intercept_, dtype=np.float64)
+        if len(rule_ids) == 2:  # scikit-learn keeps one row for two classes
+            coef, bias = np.vstack([-coef[0] / 2, coef[0] / 2]), np.array([-bias[0], bias[0]]) / 2
+        name_weights, name_bias = coef[order], bias[order]
+    head = CheckpointHead(
+        checkpoint=data.checkpoint,
+        gate_weights=np.asarray(gate.coef_[0], dtype=np.float64),
+        gate_bias=float(gate.intercept_[0]),
+        rule_ids=rule_ids,
+        name_weights=name_weights,
+        name_bias=name_bias,
+        threshold=0.5,
+        confident=0.5,
+    )
+    dev_scores = head.gate(dev_vectors).tolist()
+    threshold = threshold_for_rate(dev_scores, dev_rate)
+    confident = max(threshold, threshold_for_rate(dev_scores, confident_rate))
+    return CheckpointHead(
+        **{**head.__dict__, "threshold": threshold, "confident": confident},
+    )
+
+
+def threshold_for_rate(scores: Sequence[float], rate: float) -> float:
+    """The least threshold at which at most ``rate`` of ``scores`` are at or above it.
+
+    Args:
+        scores: Scores of benign texts (0 to 1).
+        rate: The most share that may be stopped (0 to 1).
+
+    Returns:
+        A threshold just above the highest score that must pass; at most 1.
+
+    Raises:
+        ValueError: ``scores`` is empty or ``rate`` is out of range.
+    """
+    if not scores:
+        raise ValueError("threshold_for_rate needs at least one score")
+    if not 0.0 <= rate <= 1.0:
+        raise ValueError(f"rate must be between 0 and 1, got {rate}")
+    ordered = sorted(scores, reverse=True)
+    allowed = math.floor(rate * len(ordered) + 1e-9)  # this many may be stopped
+    if allowed >= len(ordered):
+        return 0.0
+    must_pass = ordered[allowed]
+    return min(1.0, math.nextafter(must_pass, math.inf))
+
+
+def _sigmoid(z: Matrix) -> Matrix:
+    return 0.5 * (1.0 + np.tanh(0.5 * z))  # stable for large |z|

@@ -1,0 +1,258 @@
+"""Learned heads on disk: trained once per policy content, then loaded in milliseconds.
+
+:func:`trained_heads` is the one entry point. It hashes what training reads
+(:func:`~ponder.constitution.heads.training_hash`): the examples and their labels, the
+development texts, the embedder's name and the training settings. Cached heads with that
+hash are loaded; otherwise they are trained and written under
+``<cache>/heads/<hash>.npz``. A change to a rule's patterns, wording or action leaves
+the hash alone (the heads do not read them); adding, removing or relabelling an example
+changes it.
+
+Example embeddings are cached too, by embedder and text hash (``<cache>/vectors/``), so
+retraining after one new example embeds one text, not the whole policy.
+
+The cache folder is ``$PONDER_CACHE_DIR`` (default ``~/.cache/ponder``). Every write goes
+to a temporary file that is then renamed, so a crash never leaves half a file; a file that
+does not load is ignored and rebuilt.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import re
+import tempfile
+import threading
+import time
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from ponder.constitution.devset import DevSet
+from ponder.constitution.heads import (
+    DEFAULT_C,
+    DEFAULT_CONFIDENT_RATE,
+    DEFAULT_DEV_RATE,
+    CheckpointHead,
+    Embed,
+    Heads,
+    Matrix,
+    fit_checkpoint,
+    training_hash,
+    training_sets,
+)
+from ponder.constitution.schema import Checkpoint, Policy
+
+__all__ = ["VectorCache", "default_cache_dir", "trained_heads"]
+
+logger = logging.getLogger(__name__)
+
+_LOCK = threading.Lock()  # one training at a time per process: it is CPU-bound anyway
+
+
+def default_cache_dir() -> Path:
+    """The cache folder: ``$PONDER_CACHE_DIR``, else ``~/.cache/ponder``.
+
+    Returns:
+        The folder (not created).
+    """
+    return Path(os.environ.get("PONDER_CACHE_DIR") or Path.home() / ".cache" / "ponder")
+
+
+class VectorCache:
+    """Embeddings of texts by one embedder, kept in one ``.npz`` file.
+
+    Args:
+        folder: Where the file lives.
+        embedder: The embedder's name (part of the file name).
+        embed: Embeds texts the cache has not seen.
+    """
+
+    def __init__(self, folder: Path, embedder: str, embed: Embed) -> None:
+        slug = re.sub(r"[^A-Za-z0-9._-]+", "_", embedder)[:80]
+        self.path = folder / f"{slug}.npz"
+        self._embed = embed
+        self._vectors: dict[str, Matrix] | None = None
+
+    def embed(self, texts: list[str]) -> Matrix:
+        """Each text's vector, embedding (and storing) only the texts not seen before.
+
+        Args:
+            texts: The texts.
+
+        Returns:
+            Shape ``(texts, dim)``.
+        """
+        known = self._load()
+        keys = [_text_key(text) for text in texts]
+        missing = list(dict.fromkeys(t for t, k in zip(texts, keys, strict=True) if k not in known))
+        if missing:
+            fresh = self._embed(missing)
+            for text, row in zip(missing, fresh, strict=True):
+                known[_text_key(text)] = row
+            self._save(known)
+        if not texts:
+            return np.zeros((0, 0))
+        return np.vstack([known[key] for key in keys])
+
+    def _load(self) -> dict[str, Matrix]:
+        if self._vectors is None:
+            self._vectors = {}
+            if self.path.is_file():
+                try:
+                    with np.load(self.path) as stored:
+                        keys, rows = stored["keys"], stored["vectors"]
+                    self._vectors = {
+                        str(k): r.astype(np.float64) for k, r in zip(keys, rows, strict=True)
+                    }
+                except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
+                    logger.warning("ignoring unreadable vector cache %s: %s", self.path, exc)
+        return self._vectors
+
+    def _save(self, known: dict[str, Matrix]) -> None:
+        keys = np.array(list(known))
+        rows = np.vstack(list(known.values())).astype(np.float32)
+        _write_npz(self.path, keys=keys, vectors=rows)
+
+
+def trained_heads(
+    policy: Policy,
+    devset: DevSet,
+    embed: Embed,
+    embedder: str,
+    *,
+    cache_dir: Path | None = None,
+    c: float = DEFAULT_C,
+    dev_rate: float = DEFAULT_DEV_RATE,
+    confident_rate: float = DEFAULT_CONFIDENT_RATE,
+) -> Heads:
+    """The heads for ``policy``: from the cache when trained before, else trained now.
+
+    Args:
+        policy: The effective policy.
+        devset: Chooses the thresholds.
+        embed: Embeds texts as unit-length rows.
+        embedder: The embedder's name, recorded and part of the cache key.
+        cache_dir: The cache folder; ``None`` for :func:`default_cache_dir`.
+        c: Inverse regularisation strength.
+        dev_rate: Most share of development texts stopped at the gate's threshold.
+        confident_rate: Most share stopped above the uncertain band.
+
+    Returns:
+        The heads (a checkpoint without enough examples has none).
+    """
+    sets = training_sets(policy)
+    key = training_hash(sets, devset, embedder, c, f"{dev_rate}/{confident_rate}")
+    folder = cache_dir if cache_dir is not None else default_cache_dir()
+    path = folder / "heads" / f"{key}.npz"
+    with _LOCK:
+        cached = _read_heads(path, key, embedder)
+        if cached is not None:
+            return cached
+        started = time.perf_counter()
+        vectors = VectorCache(folder / "vectors", embedder, embed)
+        by_checkpoint: dict[Checkpoint, CheckpointHead] = {}
+        for checkpoint, data in sets.items():
+            dev_texts = devset.texts(checkpoint)
+            if not data.trainable or not dev_texts:
+                continue
+            by_checkpoint[checkpoint] = fit_checkpoint(
+                data,
+                vectors.embed(list(data.texts)),
+                vectors.embed(dev_texts),
+                c=c,
+                dev_rate=dev_rate,
+                confident_rate=confident_rate,
+            )
+        heads = Heads(
+            by_checkpoint=by_checkpoint,
+            key=key,
+            embedder=embedder,
+            policy_version=policy.version,
+            devset_version=devset.version,
+        )
+        _write_heads(path, heads)
+        logger.info(
+            "trained heads %s for policy %s in %.1f s (%s)",
+            key,
+            policy.version,
+            time.perf_counter() - started,
+            ", ".join(f"{c}: threshold {h.threshold:.2f}" for c, h in by_checkpoint.items()),
+        )
+        return heads
+
+
+def _text_key(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+
+
+def _write_heads(path: Path, heads: Heads) -> None:
+    arrays: dict[str, np.ndarray] = {}
+    meta: dict[str, object] = {
+        "key": heads.key,
+        "embedder": heads.embedder,
+        "policy_version": heads.policy_version,
+        "devset_version": heads.devset_version,
+        "checkpoints": {},
+    }
+    for checkpoint, head in heads.by_checkpoint.items():
+        meta["checkpoints"][checkpoint] = {  # type: ignore[index]
+            "gate_bias": head.gate_bias,
+            "rule_ids": list(head.rule_ids),
+            "threshold": head.threshold,
+            "confident": head.confident,
+        }
+        arrays[f"{checkpoint}_gate"] = head.gate_weights
+        arrays[f"{checkpoint}_names"] = head.name_weights
+        arrays[f"{checkpoint}_name_bias"] = head.name_bias
+    arrays["meta"] = np.array(json.dumps(meta))
+    _write_npz(path, **arrays)
+
+
+def _read_heads(path: Path, key: str, embedder: str) -> Heads | None:
+    if not path.is_file():
+        return None
+    try:
+        with np.load(path) as stored:
+            meta = json.loads(str(stored["meta"]))
+            if meta["key"] != key or meta["embedder"] != embedder:
+                logger.warning("heads file %s was trained on something else; retraining", path)
+                return None
+            by_checkpoint = {
+                checkpoint: CheckpointHead(
+                    checkpoint=checkpoint,
+                    gate_weights=stored[f"{checkpoint}_gate"].astype(np.float64),
+                    gate_bias=float(fields["gate_bias"]),
+                    rule_ids=tuple(fields["rule_ids"]),
+                    name_weights=stored[f"{checkpoint}_names"].astype(np.float64),
+                    name_bias=stored[f"{checkpoint}_name_bias"].astype(np.float64),
+                    threshold=float(fields["threshold"]),
+                    confident=float(fields["confident"]),
+                )
+                for checkpoint, fields in meta["checkpoints"].items()
+            }
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
+        logger.warning("ignoring unreadable heads file %s: %s", path, exc)
+        return None
+    return Heads(
+        by_checkpoint=by_checkpoint,
+        key=key,
+        embedder=embedder,
+        policy_version=str(meta["policy_version"]),
+        devset_version=str(meta["devset_version"]),
+    )
+
+
+def _write_npz(path: Path, **arrays: np.ndarray) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as file:
+            np.savez(file, **arrays)  # pyright: ignore[reportArgumentType]
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
