@@ -29,7 +29,7 @@ from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import DictRow, dict_row
 from psycopg_pool import ConnectionPool
 
-from ponder.agents.errors import AuditError
+from ponder.agents.core.errors import AuditError
 from ponder.constitution.audit import Appeal, Decision, new_appeal
 from ponder.constitution.schema import Action
 from ponder.constitution.verdict import Verdict

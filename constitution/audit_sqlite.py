@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
 
-from ponder.agents.errors import AuditError
+from ponder.agents.core.errors import AuditError
 from ponder.constitution.audit import Appeal, Decision, new_appeal
 from ponder.constitution.schema import Action
 from ponder.constitution.verdict import Verdict

@@ -36,7 +36,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Generic, Literal, TypeVar
 
-from ponder.agents.errors import CheckerError, ModelOutputError
+from ponder.agents.core.errors import CheckerError, ModelOutputError
 from ponder.agents.models.base import ChatModel, Message
 from ponder.constitution._templates import render
 from ponder.constitution.matchers import Candidate, PatternMatcher, RuleMatcher

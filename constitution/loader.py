@@ -1,7 +1,7 @@
 """Load policy folders, with errors that name the file, line, rule and field.
 
 Parsing, line lookup and error wording are shared with other user files
-(``ponder.agents.yamlfile``); this module adds what is particular to policies: folders of
+(``ponder.agents.core.yamlfile``); this module adds what is particular to policies: folders of
 files, rule labels and ids unique across files::
 
     policies/safety.yaml:14: rule 'no-weapons': field 'action': Input should be
@@ -21,8 +21,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ponder.agents.errors import ConfigError
-from ponder.agents.yamlfile import (
+from ponder.agents.core.errors import ConfigError
+from ponder.agents.core.yamlfile import (
     Label,
     Loc,
     Problem,

@@ -25,7 +25,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from ponder.agents.errors import ConfigError
+from ponder.agents.core.errors import ConfigError
 from ponder.constitution.checker import Checker, _Run  # pyright: ignore[reportPrivateUsage]
 from ponder.constitution.loader import load_policy
 from ponder.constitution.schema import Policy

@@ -21,7 +21,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-from ponder.agents.errors import ConfigError
+from ponder.agents.core.errors import ConfigError
 
 __all__ = [
     "ACTION_STRICTNESS",

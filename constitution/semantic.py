@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from ponder.agents.errors import CheckerError
+from ponder.agents.core.errors import CheckerError
 from ponder.constitution.matchers import Candidate, compile_exceptions, exempt
 from ponder.constitution.schema import Checkpoint, Policy
 from ponder.knowledge.embedder import Embedder

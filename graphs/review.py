@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from ponder.agents.errors import PonderError
+from ponder.agents.core.errors import PonderError
 from ponder.constitution import Verdict
 from ponder.constitution.schema import Checkpoint
 

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from ponder.agents.errors import KnowledgeError
+from ponder.agents.core.errors import KnowledgeError
 from ponder.knowledge.chunking import chunk_text
 from ponder.knowledge.store import ChunkRecord, KnowledgeStore
 

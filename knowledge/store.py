@@ -30,7 +30,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Self
 
-from ponder.agents.errors import ConfigError, KnowledgeError
+from ponder.agents.core.errors import ConfigError, KnowledgeError
 from ponder.knowledge.embedder import Embedder, SentenceTransformerEmbedder
 
 if TYPE_CHECKING:

@@ -9,7 +9,7 @@ import pytest
 from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 from pydantic import BaseModel
 
-from ponder.agents.errors import HiddenReasoningError
+from ponder.agents.core.errors import HiddenReasoningError
 from ponder.agents.reasoning.hidden import HiddenChain
 
 CHAIN = HiddenChain({"chains": ["step one: secret"], "reasoning_tokens": 12})

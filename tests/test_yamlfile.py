@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 import pytest
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from ponder.agents.yamlfile import (
+from ponder.agents.core.yamlfile import (
     Label,
     Loc,
     ParsedYaml,

@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 
-from ponder.agents.yamlfile import ParsedYaml
+from ponder.agents.core.yamlfile import ParsedYaml
 
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 

@@ -31,7 +31,7 @@ from fastapi import FastAPI, HTTPException, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from ponder.agents.errors import ConfigError
+from ponder.agents.core.errors import ConfigError
 from ponder.constitution.diff import Change
 from ponder.constitution.editor._yaml import load
 from ponder.constitution.editor.form import form_values, merge_form

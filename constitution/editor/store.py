@@ -31,8 +31,8 @@ from typing import Any
 
 import yaml
 
-from ponder.agents.errors import ConfigError, PonderError
-from ponder.agents.yamlfile import ParsedYaml, parse_yaml
+from ponder.agents.core.errors import ConfigError, PonderError
+from ponder.agents.core.yamlfile import ParsedYaml, parse_yaml
 from ponder.constitution.editor._yaml import load, parse
 from ponder.constitution.editor.form import dump_yaml
 from ponder.constitution.editor.history import (

@@ -11,7 +11,7 @@ import psycopg
 import pytest
 from postgres_fixtures import postgres_url  # noqa: F401 (a fixture)
 
-from ponder.agents.errors import AuditError
+from ponder.agents.core.errors import AuditError
 from ponder.constitution import Checker, Policy, PostgresAuditLog
 from ponder.constitution.audit_postgres import SCHEMA_VERSION
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from ponder.agents.errors import AuditError
+from ponder.agents.core.errors import AuditError
 from ponder.constitution import Checker, Policy, SqliteAuditLog, text_hash
 from ponder.constitution.audit import parse_time
 from ponder.constitution.audit_sqlite import SCHEMA_VERSION

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from constitution_helpers import WEAPONS_YAML, make_rule
 
-from ponder.agents.errors import ConfigError
+from ponder.agents.core.errors import ConfigError
 from ponder.constitution import load_policy, loosenings, validate_policy
 
 SPAM_YAML = """\

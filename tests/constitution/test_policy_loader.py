@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from constitution_helpers import WEAPONS_YAML
 
-from ponder.agents.errors import ConfigError
+from ponder.agents.core.errors import ConfigError
 from ponder.constitution import load_policy, validate_policy
 
 WritePolicy = Callable[..., Path]

@@ -8,7 +8,7 @@ import pytest
 from constitution_helpers import make_rule
 from pydantic import ValidationError
 
-from ponder.agents.errors import ConfigError
+from ponder.agents.core.errors import ConfigError
 from ponder.constitution import Policy
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from postgres_fixtures import postgres_url  # noqa: F401 (a fixture)
 
-from ponder.agents.errors import AuditError
+from ponder.agents.core.errors import AuditError
 from ponder.constitution import (
     AuditLog,
     Checker,

@@ -17,7 +17,7 @@ from uuid import uuid4
 
 import pytest
 
-from ponder.agents.errors import KnowledgeError
+from ponder.agents.core.errors import KnowledgeError
 from ponder.knowledge import ChunkRecord, Embedder, KnowledgeStore
 from ponder.knowledge.testing import HashingEmbedder
 

@@ -17,7 +17,7 @@ from postgres_fixtures import postgres_url  # noqa: F401 (a fixture)
 from review_policy import write_review_overlay
 from typer.testing import CliRunner
 
-from ponder.agents.errors import ConfigError
+from ponder.agents.core.errors import ConfigError
 from ponder.agents.models.testing import FunctionChatModel
 from ponder.constitution import Policy, PostgresAuditLog, default_policy_path, load_policy
 from ponder.graphs import build_assistant

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ponder.agents.errors import ConfigError
+from ponder.agents.core.errors import ConfigError
 from ponder.graphs.settings import load_settings
 
 

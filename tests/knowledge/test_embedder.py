@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from ponder.agents.errors import ConfigError
+from ponder.agents.core.errors import ConfigError
 from ponder.knowledge import SentenceTransformerEmbedder, packaged_model_dir
 from ponder.knowledge.testing import HashingEmbedder
 

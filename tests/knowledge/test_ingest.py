@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from ponder.agents.errors import KnowledgeError
+from ponder.agents.core.errors import KnowledgeError
 from ponder.knowledge import IngestReport, KnowledgeStore, ingest, title_of
 
 

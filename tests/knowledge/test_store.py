@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from ponder.agents.errors import ConfigError, KnowledgeError
+from ponder.agents.core.errors import ConfigError, KnowledgeError
 from ponder.knowledge import ChunkRecord, KnowledgeStore
 from ponder.knowledge.testing import HashingEmbedder
 

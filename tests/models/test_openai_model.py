@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import pytest
 from contracts.openai_chat_server import ChatCompletionsServer, client, serving
 
-from ponder.agents.errors import ModelOutputError, ModelTimeoutError
+from ponder.agents.core.errors import ModelOutputError, ModelTimeoutError
 from ponder.agents.models import GenerationSettings
 
 

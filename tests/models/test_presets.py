@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from ponder.agents.errors import ConfigError
+from ponder.agents.core.errors import ConfigError
 from ponder.agents.models import presets
 from ponder.agents.models.presets import Preset, SplitGGUF, get_preset, locate_gguf
 

@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 from server_helpers import API_KEY, BlockingModel, client, idle, language_model
 
-from ponder.agents.errors import ConfigError
+from ponder.agents.core.errors import ConfigError
 from ponder.graphs.server import check_exposure, create_app
 from ponder.graphs.settings import ServerSettings, Settings
 
