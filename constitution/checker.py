@@ -13,9 +13,12 @@ Each rule can turn any stage off (``stages: {semantic: false}``).
 
 Small local models are weak judges, so deliberation can only *clear* a hit, and only when
 the model is confident: a hit is cleared when ``p(violation) < clear_below`` (0.05 by
-default) and stands otherwise. A model that is unsure, or that agrees, changes nothing but
-the recorded confidence. Rules whose text may attack the judge (prompt injection in
-retrieved knowledge) set ``stages: {deliberation: false}`` and are never cleared.
+default) and stands otherwise. With ``deliberate="uncertain"`` the model is asked only
+about candidates their stage marked uncertain (the classifier's uncertain band); every
+other candidate stands without a model call. A model that is unsure, or that agrees,
+changes nothing but the recorded confidence. Rules whose text may attack the judge
+(prompt injection in retrieved knowledge) set ``stages: {deliberation: false}`` and are
+never cleared.
 
 :meth:`Checker.explain` returns the verdict with what each stage did (for
 ``ponder rules explain``); :meth:`Checker.check` returns only the verdict.
@@ -45,12 +48,15 @@ from ponder.constitution.semantic import SemanticMatcher
 from ponder.constitution.verdict import Explanation, RuleHit, StageReport, Verdict, strictest
 from ponder.knowledge.embedder import Embedder
 
-__all__ = ["Checker", "OnError"]
+__all__ = ["Checker", "Deliberate", "OnError"]
 
 logger = logging.getLogger(__name__)
 
 OnError = Literal["refuse", "escalate"]
 """The action of a verdict when the check itself fails."""
+
+Deliberate = Literal["all", "uncertain"]
+"""Which candidates a model deliberates over: every one, or only uncertain ones."""
 
 _T = TypeVar("_T")
 
@@ -123,6 +129,8 @@ class Checker:
         embedder: Turns on the semantic stage. To choose its thresholds, pass
             ``matchers=[PatternMatcher(policy), SemanticMatcher(policy, embedder, ...)]``
             instead.
+        deliberate: ``"all"`` asks the model about every candidate; ``"uncertain"`` only
+            about candidates marked :attr:`Candidate.uncertain`.
 
     Raises:
         ValueError: An argument is out of range or not one of the allowed values, or both
@@ -139,7 +147,10 @@ class Checker:
         timeout_s: float | None = None,
         matchers: Sequence[RuleMatcher] | None = None,
         embedder: Embedder | None = None,
+        deliberate: Deliberate = "all",
     ) -> None:
+        if deliberate not in ("all", "uncertain"):
+            raise ValueError(f"deliberate must be 'all' or 'uncertain', got {deliberate!r}")
         if not 0.0 <= clear_below <= 1.0:
             raise ValueError(f"clear_below must be between 0 and 1, got {clear_below}")
         if on_error not in ("refuse", "escalate"):
@@ -153,6 +164,7 @@ class Checker:
         self.clear_below = clear_below
         self.on_error: OnError = on_error
         self.timeout_s = timeout_s
+        self.deliberate: Deliberate = deliberate
         if matchers is None:
             matchers = [PatternMatcher(policy)]
             if embedder is not None:
@@ -264,8 +276,15 @@ class Checker:
                 f"{run.checkpoint!r}, which the rule does not guard"
             )
         evidence = _evidence(rule, candidate)
-        if self.model is None or not rule.stages.deliberation:
-            why = "no model" if self.model is None else "deliberation is off for this rule"
+        settled = self.deliberate == "uncertain" and not candidate.uncertain
+        if self.model is None or not rule.stages.deliberation or settled:
+            why = (
+                "no model"
+                if self.model is None
+                else "deliberation is off for this rule"
+                if not rule.stages.deliberation
+                else "outside the uncertain band"
+            )
             hit = _hit(rule, candidate.stage, evidence, confidence=None)
             return _Judgement(hit=hit, cleared=False, note=f"kept ({why})")
         p = self._p_violation(run, rule)

@@ -205,9 +205,9 @@ class ClassifierMatcher:
             candidate: A candidate from any stage.
 
         Returns:
-            True for a classifier candidate whose detail marks it uncertain.
+            True for a classifier candidate below ``confident``.
         """
-        return candidate.stage == self.stage and candidate.detail.startswith(UNCERTAIN)
+        return candidate.stage == self.stage and candidate.uncertain
 
     def _judge(self, head: CheckpointHead, vector: Matrix) -> Judgement:
         p = float(head.gate(vector)[0])
@@ -219,13 +219,15 @@ class ClassifierMatcher:
 
     def _candidate(self, judgement: Judgement) -> Candidate:
         assert judgement.rule_id is not None
-        band = f"{UNCERTAIN}: " if judgement.p < judgement.confident else ""
+        uncertain = judgement.p < judgement.confident
+        band = f"{UNCERTAIN}: " if uncertain else ""
         return Candidate(
             rule_id=judgement.rule_id,
             stage=self.stage,
             spans=(),
             snippets=(),
             prior=min(1.0, max(0.0, judgement.p)),
+            uncertain=uncertain,
             detail=(
                 f"{band}learned p(breaks a rule) {judgement.p:.2f} "
                 f"(threshold {judgement.threshold:.2f}); rule head {judgement.p_rule:.2f}"

@@ -48,6 +48,9 @@ class Candidate:
     """How likely the matcher thinks a violation is, before deliberation (0 to 1)."""
     detail: str = ""
     """Why a stage without spans proposed the rule, such as the similarity it measured."""
+    uncertain: bool = False
+    """The stage is unsure (the classifier's uncertain band): what deliberation is for when
+    the checker deliberates on the band only."""
 
 
 def compile_exceptions(rule: Rule) -> tuple[re.Pattern[str], ...]:

@@ -136,6 +136,7 @@ class ReloadingChecker(Checker):
             on_error=inner.on_error,
             timeout_s=inner.timeout_s,
             matchers=inner.matchers,
+            deliberate=inner.deliberate,
         )
         self.watcher = watcher
         self._build = build

@@ -144,3 +144,31 @@ def test_invalid_options_raise(kwargs: dict[str, object]) -> None:
 def test_unknown_checkpoint_raises() -> None:
     with pytest.raises(ValueError, match="checkpoint"):
         Checker(POLICY).check("text", "outptu")  # type: ignore[arg-type]
+
+
+def test_deliberating_on_the_band_only_asks_about_uncertain_candidates() -> None:
+    policy = Policy(rules=(make_rule(),))
+
+    class Fixed:
+        stage = "fixed"
+
+        def __init__(self, uncertain: bool) -> None:
+            self.uncertain = uncertain
+
+        def candidates(self, text: str, checkpoint: str) -> list[Candidate]:
+            return [
+                Candidate(
+                    rule_id="no-forbidden",
+                    stage=self.stage,
+                    spans=(),
+                    snippets=(),
+                    prior=0.6,
+                    uncertain=self.uncertain,
+                )
+            ]
+
+    def checker(uncertain: bool) -> Checker:
+        return Checker(policy, judge(0.01), matchers=[Fixed(uncertain)], deliberate="uncertain")
+
+    assert checker(uncertain=False).check("x", "output").action == "revise"  # not asked
+    assert checker(uncertain=True).check("x", "output").action == "allow"  # cleared
