@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib.util
 import logging
 import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
@@ -62,6 +63,61 @@ class Embedder(Protocol):
             One vector of length :attr:`dimension` per text, in the same order.
         """
         ...
+
+
+class MemoEmbedder:
+    """Wraps an embedder and remembers the vectors of recent texts.
+
+    A user's message is embedded by the checker's semantic and classifier stages and again
+    by retrieval; with one memo shared by all of them, it is embedded once. Thread-safe.
+
+    Args:
+        inner: The embedder to wrap.
+        size: How many texts to remember (least recently used are forgotten first).
+    """
+
+    def __init__(self, inner: Embedder, size: int = 512) -> None:
+        if size < 1:
+            raise ValueError(f"size must be >= 1, got {size}")
+        self.inner = inner
+        self.size = size
+        self._memo: OrderedDict[str, list[float]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    @property
+    def name(self) -> str:
+        """The wrapped embedder's name (the vectors are its own)."""
+        return self.inner.name
+
+    @property
+    def dimension(self) -> int:
+        """The wrapped embedder's dimension."""
+        return self.inner.dimension
+
+    def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        """Embed the texts not remembered; return every text's vector.
+
+        Args:
+            texts: The texts, in order.
+
+        Returns:
+            One vector per text, in order.
+        """
+        with self._lock:
+            missing = [t for t in dict.fromkeys(texts) if t not in self._memo]
+        fresh = dict(zip(missing, self.inner.embed(missing), strict=True)) if missing else {}
+        with self._lock:
+            found: list[list[float]] = []
+            for text in texts:
+                vector = fresh.get(text)
+                if vector is None:
+                    vector = self._memo[text] if text in self._memo else self.inner.embed([text])[0]
+                found.append(vector)
+                self._memo[text] = vector
+                self._memo.move_to_end(text)
+            while len(self._memo) > self.size:
+                self._memo.popitem(last=False)
+        return found
 
 
 def packaged_model_dir() -> Path:

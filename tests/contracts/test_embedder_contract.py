@@ -12,6 +12,8 @@ import math
 import pytest
 
 from ponder.knowledge import Embedder
+from ponder.knowledge.embedder import MemoEmbedder
+from ponder.knowledge.onnx_embedder import OnnxEmbedder
 from ponder.knowledge.testing import HashingEmbedder
 
 TEXTS = [
@@ -27,12 +29,18 @@ TEXTS = [
 @pytest.fixture(
     params=[
         "hashing",
+        "memo",
         pytest.param("minilm", marks=pytest.mark.real_embedder),
+        pytest.param("minilm-onnx", marks=pytest.mark.real_embedder),
     ]
 )
 def embedder(request: pytest.FixtureRequest) -> Embedder:
     if request.param == "hashing":
         return HashingEmbedder()
+    if request.param == "memo":
+        return MemoEmbedder(HashingEmbedder(), size=2)
+    if request.param == "minilm-onnx":
+        return OnnxEmbedder()
     return request.getfixturevalue("real_embedder")
 
 
