@@ -14,25 +14,50 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
 
-from ponder.graphs.cli.rules import (
-    ActionName,
-    ConfigOption,
-    _audit_log,  # pyright: ignore[reportPrivateUsage]
-    _settings,  # pyright: ignore[reportPrivateUsage]
-    console,
-    err,
-)
+from ponder.agents.core.errors import PonderError
+from ponder.graphs.cli.common import ConfigOption, console, err, load_cli_settings
 
 if TYPE_CHECKING:
-    from ponder.constitution import Decision
+    from ponder.constitution import Decision, PostgresAuditLog, SqliteAuditLog
+    from ponder.graphs.settings import Settings
 
-__all__ = ["audit_app"]
+__all__ = ["ActionName", "audit_app", "existing_audit_log"]
+
+ActionName = Literal["allow", "allow_with_note", "revise", "refuse", "escalate"]
 
 audit_app = typer.Typer(help="List checker decisions and appeal them.")
+
+
+def existing_audit_log(
+    settings: Settings, *, must_exist: bool
+) -> SqliteAuditLog | PostgresAuditLog | None:
+    """The settings' audit log, opened only if it exists (a command never creates one).
+
+    Args:
+        settings: Name the log (``audit_url``, else ``audit_path``).
+        must_exist: Raise instead of returning ``None`` for a missing SQLite log.
+
+    Returns:
+        The open log, or ``None`` when there is no SQLite log yet.
+
+    Raises:
+        PonderError: ``must_exist`` and nothing has been logged at ``audit_path`` yet.
+    """
+    from ponder.graphs.persistence import open_audit_log
+
+    path = settings.audit_path
+    if settings.audit_url is None and not path.exists():
+        if must_exist:
+            raise PonderError(
+                f"no audit log at {path}: nothing has been checked there yet "
+                "(set audit_db or data_dir to the assistant's)"
+            )
+        return None
+    return open_audit_log(settings)
 
 
 @audit_app.callback(invoke_without_command=True)
@@ -57,8 +82,8 @@ def audit_list(
         after = parse_time(since) if since is not None else None
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--since") from None
-    settings = _settings(config)
-    log = _audit_log(settings, must_exist=False)
+    settings = load_cli_settings(config)
+    log = existing_audit_log(settings, must_exist=False)
     decisions: list[Decision] = []
     if log is not None:
         with log:
@@ -110,7 +135,7 @@ def audit_appeal(
     config: ConfigOption = None,
 ) -> None:
     """Appeal a decision; the appeal is linked to its rules and shown by `ponder rules test`."""
-    log = _audit_log(_settings(config), must_exist=True)
+    log = existing_audit_log(load_cli_settings(config), must_exist=True)
     assert log is not None
     with log:
         appeal = log.appeal(decision_id, message, text=text)

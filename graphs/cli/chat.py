@@ -1,64 +1,35 @@
-"""The ``ponder`` command line: ask, chat, knowledge and rules."""
+"""``ponder ask`` and ``ponder chat``: talk to the assistant from a terminal."""
 
 from __future__ import annotations
 
-import logging
-import os
 import time
-import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-from ponder.agents.core.errors import PonderError
-from ponder.graphs.cli.rules import register as register_rules
-from ponder.graphs.cli.serve import serve
+from ponder.graphs.cli.common import (
+    ConfigOption,
+    console,
+    err,
+    load_cli_settings,
+    ready_assistant,
+    status,
+)
 
 if TYPE_CHECKING:
     from ponder.graphs.assistant import Assistant
     from ponder.graphs.reply import Reply
-    from ponder.graphs.settings import Settings
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
-knowledge_app = typer.Typer(no_args_is_help=True, help="Ingest and query world knowledge.")
-app.add_typer(knowledge_app, name="knowledge")
-register_rules(app)  # `ponder rules ...` and `ponder audit ...`, in rules.py
-app.command()(serve)  # `ponder serve`, in serve.py
-
-console = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
-
-ConfigOption = Annotated[
-    Path | None, typer.Option("--config", "-c", help="A ponder.yaml settings file.")
-]
-
-
-def _settings(config: Path | None) -> Settings:
-    # Heavy modules load inside commands so that `ponder --help` stays fast.
-    from ponder.graphs.settings import load_settings
-
-    default = Path("ponder.yaml")
-    return load_settings(config or (default if default.is_file() else None))
-
-
-def _status(message: str) -> None:
-    err.print(f"[dim]… {message}[/dim]")
+__all__ = ["ask", "chat"]
 
 
 def _assistant(config: Path | None) -> Assistant:
-    from ponder.graphs.assistant import build_assistant
-
-    settings = _settings(config)
+    settings = load_cli_settings(config)
     started = time.perf_counter()
     with err.status("loading models, rules and knowledge…"):
-        assistant = build_assistant(settings, progress=_status)
-        load = getattr(assistant.parts.language_model, "load", None)
-        if load is not None:  # load weights now, so the first answer is not slow
-            load()
-    _status(f"ready in {time.perf_counter() - started:.1f} s")
+        assistant = ready_assistant(settings)
+    status(f"ready in {time.perf_counter() - started:.1f} s")
     return assistant
 
 
@@ -86,7 +57,6 @@ def _print_reply(reply: Reply, seconds: float | None = None) -> None:
     )
 
 
-@app.command()
 def ask(
     question: Annotated[str, typer.Argument(help="The question to answer.")],
     config: ConfigOption = None,
@@ -103,7 +73,6 @@ def ask(
         _print_reply(reply, time.perf_counter() - started)
 
 
-@app.command()
 def chat(config: ConfigOption = None) -> None:
     """A multi-turn chat in the terminal. Empty line or Ctrl-D to quit."""
     assistant = _assistant(config)
@@ -120,83 +89,3 @@ def chat(config: ConfigOption = None) -> None:
         thread_id = reply.thread_id
         console.print("[bold green]ponder>[/bold green] ", end="")
         _print_reply(reply, time.perf_counter() - started)
-
-
-@knowledge_app.command("ingest")
-def knowledge_ingest(
-    path: Annotated[Path, typer.Argument(help="A .md/.txt file or a folder of them.")],
-    config: ConfigOption = None,
-) -> None:
-    """Add a file or folder to the knowledge store (unchanged files add nothing)."""
-    from ponder.graphs.assistant import open_store
-    from ponder.knowledge import ingest
-
-    settings = _settings(config)
-    if not path.exists():
-        raise PonderError(f"{path}: no such file or folder")
-    with err.status("loading the embedder…"):
-        store = open_store(settings)
-    with Progress(
-        TextColumn("ingesting"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.description}"),
-        console=err,
-    ) as bar:
-        task = bar.add_task("", total=None)
-
-        def progress(done: int, total: int, current: Path | str) -> None:
-            bar.update(task, completed=done, total=total, description=str(current))
-
-        report = ingest(
-            path,
-            store,
-            max_chars=settings.knowledge.chunk_chars,
-            overlap=settings.knowledge.chunk_overlap,
-            progress=progress,
-        )
-    console.print(
-        f"files: {report.files_added} added, {report.files_replaced} replaced, "
-        f"{report.files_unchanged} unchanged, {report.files_skipped} skipped; "
-        f"chunks: {report.chunks_added} added, {report.chunks_removed} removed; "
-        f"store holds {store.count()} chunks"
-    )
-
-
-@knowledge_app.command("query")
-def knowledge_query(
-    text: Annotated[str, typer.Argument(help="What to look for.")],
-    k: Annotated[int, typer.Option("-k", help="How many chunks.")] = 3,
-    config: ConfigOption = None,
-) -> None:
-    """Show the chunks closest to TEXT with their sources and scores."""
-    from ponder.graphs.assistant import open_store
-
-    settings = _settings(config)
-    store = open_store(settings)
-    for e in store.query(text, k=k):
-        console.print(
-            f"[bold]{e.score:.3f}[/bold] {e.title} ({e.path}, part {e.chunk_index + 1})",
-            highlight=False,
-        )
-        console.print(f"  {e.text[:300]}", markup=False, highlight=False)
-
-
-def main() -> None:
-    """Entry point of the ``ponder`` console script."""
-    # The CLI shows its own progress; library progress bars and advisories are noise here.
-    # Weights come from installed packages, never from a hub.
-    for name, value in (
-        ("HF_HUB_DISABLE_PROGRESS_BARS", "1"),
-        ("TRANSFORMERS_VERBOSITY", "error"),
-        ("HF_HUB_OFFLINE", "1"),
-        ("TOKENIZERS_PARALLELISM", "false"),
-    ):
-        os.environ.setdefault(name, value)
-    warnings.filterwarnings("ignore", module=r"transformers(\.|$)")
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    try:
-        app()
-    except PonderError as e:
-        err.print(f"[bold red]error:[/bold red] {e}", highlight=False)
-        raise SystemExit(2) from None

@@ -1,4 +1,4 @@
-"""``ponder rules`` and ``ponder audit`` (in :mod:`ponder.graphs.cli.audit`): the command
+"""``ponder rules`` (and ``ponder audit``, in :mod:`ponder.graphs.cli.audit`): the command
 line a safety team works from.
 
 ::
@@ -27,10 +27,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 
 from ponder.agents.core.errors import PonderError
+from ponder.graphs.cli.audit import existing_audit_log
+from ponder.graphs.cli.common import ConfigOption, console, err, load_cli_settings
 
 if TYPE_CHECKING:
     from ponder.constitution import (
@@ -41,22 +42,14 @@ if TYPE_CHECKING:
         ExampleResult,
         Explanation,
         Policy,
-        PostgresAuditLog,
         RuleScore,
-        SqliteAuditLog,
     )
     from ponder.graphs.settings import Settings
 
-__all__ = ["register", "rules_app"]
+__all__ = ["rules_app"]
 
 rules_app = typer.Typer(no_args_is_help=True, help="Write, test and explain constitution rules.")
 
-console = Console(soft_wrap=True, highlight=False)
-err = Console(stderr=True, soft_wrap=True, highlight=False)
-
-ConfigOption = Annotated[
-    Path | None, typer.Option("--config", "-c", help="A ponder.yaml settings file.")
-]
 PoliciesArgument = Annotated[
     list[Path] | None,
     typer.Argument(help="A policy folder or file, then any overlays (default: from settings)."),
@@ -69,25 +62,6 @@ SemanticOption = Annotated[
     bool, typer.Option("--semantic/--no-semantic", help="Run the semantic stage.")
 ]
 CheckpointName = Literal["input", "output", "knowledge"]
-ActionName = Literal["allow", "allow_with_note", "revise", "refuse", "escalate"]
-
-
-def register(app: typer.Typer) -> None:
-    """Add ``rules`` and ``audit`` to the ``ponder`` command.
-
-    Args:
-        app: The top-level typer app.
-    """
-    from ponder.graphs.cli.audit import audit_app  # it builds on this module's helpers
-
-    app.add_typer(rules_app, name="rules")
-    app.add_typer(audit_app, name="audit")
-
-
-def _settings(config: Path | None) -> Settings:
-    from ponder.graphs.cli.chat import _settings as load  # pyright: ignore[reportPrivateUsage]
-
-    return load(config)
 
 
 def _policy(settings: Settings, paths: Sequence[Path] | None) -> Policy:
@@ -110,9 +84,7 @@ def _checker(settings: Settings, policy: Policy, *, model: str | None, semantic:
     if model is not None:
         with err.status(f"loading {model}…"):
             chat_model = make_model(settings.language_model.model_copy(update={"source": model}))
-            load = getattr(chat_model, "load", None)
-            if load is not None:
-                load()
+            chat_model.load()
     embedder = None
     if semantic:
         from ponder.knowledge import SentenceTransformerEmbedder
@@ -131,20 +103,6 @@ def _stages(checker: Checker) -> str:
     names = [matcher.stage for matcher in checker.matchers]
     names.append("deliberation" if checker.model is not None else "no deliberation")
     return ", ".join(names)
-
-
-def _audit_log(settings: Settings, *, must_exist: bool) -> SqliteAuditLog | PostgresAuditLog | None:
-    from ponder.graphs.persistence import open_audit_log
-
-    path = settings.audit_path
-    if settings.audit_url is None and not path.exists():
-        if must_exist:
-            raise PonderError(
-                f"no audit log at {path}: nothing has been checked there yet "
-                "(set audit_db or data_dir to the assistant's)"
-            )
-        return None
-    return open_audit_log(settings)
 
 
 @rules_app.command("validate")
@@ -168,7 +126,7 @@ def rules_effective(
     json_output: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Show the merged policy: each rule, its action and checkpoints, and where it came from."""
-    policy = _policy(_settings(config), policies)
+    policy = _policy(load_cli_settings(config), policies)
     rules = [
         {
             "id": rule.id,
@@ -203,7 +161,7 @@ def rules_test(
     """Run every rule's examples through the checker; exit 1 if any fails."""
     from ponder.constitution import run_examples, score_rules
 
-    settings = _settings(config)
+    settings = load_cli_settings(config)
     policy = _policy(settings, policies)
     checker = _checker(settings, policy, model=model, semantic=semantic)
     with err.status("checking examples…"):
@@ -215,7 +173,7 @@ def rules_test(
     _print_scores(score_rules(policy, results))
     failed = [r for r in results if not r.passed]
     _print_failures(failed)
-    log = _audit_log(settings, must_exist=False)
+    log = existing_audit_log(settings, must_exist=False)
     if log is not None:
         with log:
             _print_appeals(log.appeals(), policy)
@@ -281,11 +239,11 @@ def rules_diff(
     """Show the examples and audit-log inputs whose outcome would change."""
     from ponder.constitution import diff_inputs, diff_outcomes, load_policy
 
-    settings = _settings(config)
+    settings = load_cli_settings(config)
     before, after = load_policy(old), load_policy(new)
     decisions: list[Decision] = []
     appeals: list[Appeal] = []
-    log = _audit_log(settings, must_exist=False)
+    log = existing_audit_log(settings, must_exist=False)
     if log is not None:
         with log:
             decisions, appeals = log.decisions(limit=None), log.appeals()
@@ -352,7 +310,7 @@ def rules_explain(
     """Show which stages fired on TEXT and why, and the verdict."""
     from ponder.constitution import explain
 
-    settings = _settings(config)
+    settings = load_cli_settings(config)
     policy = _policy(settings, policy_paths)
     checker = _checker(settings, policy, model=model, semantic=semantic)
     explanation = explain(text, checkpoint, checker=checker)
@@ -406,14 +364,15 @@ def rules_serve(
 
     from ponder.constitution.editor import create_app
     from ponder.constitution.editor.app import LOOPBACK_HOSTS
+    from ponder.graphs.server import is_loopback
 
-    folder = policy_dir or _settings(config).policy
+    folder = policy_dir or load_cli_settings(config).policy
     if folder is None:
         raise PonderError(
             "name the policy folder to edit: ponder rules serve POLICY_DIR "
             "(copy the shipped policy first; it is not edited in place)"
         )
-    if not allow_remote and not _is_loopback(host):
+    if not allow_remote and not is_loopback(host):
         raise typer.BadParameter(
             f"{host} is not a loopback address; add --allow-remote to listen on it",
             param_hint="--host",
@@ -421,14 +380,3 @@ def rules_serve(
     app = create_app(folder, trusted_hosts=None if allow_remote else LOOPBACK_HOSTS)
     console.print(f"editing {escape(str(folder))} at http://{host}:{port}/ (Ctrl+C to stop)")
     uvicorn.run(app, host=host, port=port, log_level="warning")
-
-
-def _is_loopback(host: str) -> bool:
-    import ipaddress
-
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
