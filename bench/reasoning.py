@@ -1,24 +1,27 @@
 """The reasoning benchmark: does searching over reasoning steps beat greedy decoding?
 
-Runs greedy chain of thought (with and without the calculator), self-consistency,
-beam search and MCTS on reasoning-gym task families, every method on the same
-seeded items, scored by reasoning-gym's ``score_answer``. The searches share one
-generated-token budget; the budget curve replays each search at smaller budgets.
-Also measures nodes expanded per second with batched sibling generation against one
-call per sibling, on the same model in the same run.
+Runs greedy decoding in both step formats (prose with ``<calc>``, and program lines),
+then self-consistency, beam search and MCTS in one format, on reasoning-gym families,
+every method on the same seeded items, scored by reasoning-gym's ``score_answer``.
+Each search spends a multiple of greedy's own tokens on the item (x1 and x4; x8 with
+``--budgets 1,4,8``). The comparison model, if any, runs greedy on the same items.
 
-Writes ``bench/results/reasoning-MODEL.json`` and ``reasoning-MODEL.png`` and prints
-the table; progress and an ETA go to stderr::
+Results go to ``bench/results/reasoning-MODEL.json`` (per-item records included) after
+every item, so a stopped run continues where it stopped when started again with the
+same options; ``--fresh`` starts over. Every search's tree is appended to a trace file
+(schema ``ponder.reasoning.trace/2``, see :mod:`ponder.agents.reasoning.traces`) with
+the verifier's reward on every finished chain. The plot and the table come at the end::
 
-    python -m bench.reasoning          # the default run: about an hour on 2 CPU cores
-    python -m bench.reasoning --items 2 --families basic_arithmetic
-    python -m bench.reasoning --model http://127.0.0.1:8000/v1 --endpoint-model Qwen/Qwen2.5-7B
+    python -m bench.reasoning                  # the default run (see the README for its time)
+    python -m bench.reasoning --quick          # a 10-minute look
+    python -m bench.reasoning --items 20 --families chain_sum --budgets 1,4,8
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import re
 import sys
 import time
@@ -35,17 +38,24 @@ from bench.reasoning_methods import (
     SEARCHES,
     Method,
     MethodSettings,
+    Outcome,
     Replay,
     budget_levels,
     run_method,
 )
 from bench.reasoning_prefetch import prefetch_greedy
-from bench.reasoning_prompts import TOOLS_EXAMPLES, TOOLS_SYSTEM_PROMPT
-from bench.reasoning_report import Record, render_table, summarize, write_json, write_plot
-from bench.reasoning_speed import SpeedResult, measure_speedup
-from bench.reasoning_tasks import DEFAULT_FAMILIES, Family, TaskSet, load_tasks
+from bench.reasoning_report import (
+    Record,
+    load_records,
+    render_table,
+    summarize,
+    write_json,
+    write_plot,
+)
+from bench.reasoning_tasks import DEFAULT_FAMILIES, Item, TaskSet, load_tasks
 from ponder.agents.models.base import ChatModel
-from ponder.agents.reasoning import ModelProposer, SearchState
+from ponder.agents.reasoning import STEP_FORMATS, StepFormat
+from ponder.agents.reasoning.traces import Trace, append_traces, trace_of
 
 __all__ = ["BenchConfig", "load_model", "main", "model_label", "parse_config", "run_benchmark"]
 
@@ -53,6 +63,9 @@ logger = logging.getLogger("bench.reasoning")
 
 DEFAULT_MODEL = "qwen2.5-coder-0.5b"
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
+TRACES_DIR = Path(__file__).resolve().parent / "traces"
+QUICK = {"items": 6, "families": "basic_arithmetic,gsm_symbolic,chain_sum,simple_equations"}
+"""What ``--quick`` runs: a few items of the headline families, every method."""
 
 
 def model_label(spec: str, endpoint_model: str | None = None) -> str:
@@ -74,13 +87,16 @@ def _is_url(spec: str) -> bool:
     return spec.startswith(("http://", "https://"))
 
 
-def load_model(spec: str, endpoint_model: str | None = None) -> ChatModel:
+def load_model(spec: str, endpoint_model: str | None = None, **options: Any) -> ChatModel:
     """A chat model from a preset name, a model folder, a ``.gguf`` file or a URL.
 
     Args:
         spec: What ``--model`` says.
         endpoint_model: The model id at an OpenAI-compatible URL; without it, the
             server's first listed model.
+        **options: Keyword options for ``LocalModel`` (``dtype``, ...); only the ones
+            given are passed, so the model's own defaults (its prefix cache included)
+            apply otherwise.
 
     Returns:
         The model; local weights load on first use.
@@ -96,43 +112,55 @@ def load_model(spec: str, endpoint_model: str | None = None) -> ChatModel:
         return OpenAIModel(endpoint_model, base_url=spec)
     from ponder.agents.models.local import LocalModel
 
-    return LocalModel(spec)
+    return LocalModel(spec, **options)
 
 
 class BenchConfig:
     """What one benchmark run does (the parsed command line)."""
 
     def __init__(self, args: argparse.Namespace) -> None:
+        quick = bool(args.quick)
         self.model: str = args.model
         self.endpoint_model: str | None = args.endpoint_model
         self.compare_model: str | None = args.compare_model
-        self.families: list[str] = [f for f in args.families.split(",") if f]
-        self.items: int = args.items
+        families = args.families or (QUICK["families"] if quick else ",".join(DEFAULT_FAMILIES))
+        self.families: list[str] = [f for f in families.split(",") if f]
+        self.items: int = args.items or (int(QUICK["items"]) if quick else 100)
         self.seed: int = args.seed
         self.methods: list[Method] = _methods(args.methods)
-        self.budget: int | None = args.budget
-        self.fractions: list[float] = [float(x) for x in args.curve.split(",") if x]
+        self.budgets: list[int] = sorted({int(x) for x in args.budgets.split(",") if x})
+        if not self.budgets or min(self.budgets) < 1:
+            raise SystemExit(f"--budgets takes multiples of greedy's tokens >= 1: {args.budgets}")
+        self.formats: list[StepFormat] = _formats(args.greedy_formats)
         self.settings = MethodSettings(
+            step_format=_formats(args.step_format)[0],
             scorer=args.scorer,
             seed=args.seed,
             expansion_width=args.expansion_width,
             beam_width=args.beam_width,
         )
-        self.speed_states: int = args.speed_states
-        self.siblings: int = args.siblings
+        self.batch: int = args.batch
         self.results_dir: Path = Path(args.results_dir)
+        self.traces: Path | None = None if args.no_traces else Path(args.traces or TRACES_DIR)
+        self.fresh: bool = args.fresh
+        self.model_options: dict[str, Any] = {}
+        if args.dtype:
+            self.model_options["dtype"] = args.dtype
+        if args.prefix_cache is not None:
+            self.model_options["prefix_cache_size"] = args.prefix_cache
 
-    def family_settings(self, family: Family) -> MethodSettings:
-        """The settings on ``family``: its budget (unless ``--budget``) and chain limit."""
-        return replace(
-            self.settings,
-            budget_tokens=self.budget or family.budget_tokens,
-            max_chain_tokens=family.max_chain_tokens,
-        )
+    def signature(self) -> dict[str, Any]:
+        """What a resumed run must share with the run it continues."""
+        return {
+            "model": self.model,
+            "seed": self.seed,
+            "settings": asdict(self.settings),
+            "budgets": self.budgets,
+        }
 
-    def levels(self, family: Family) -> list[int]:
-        """The budget curve's budgets on ``family``, largest first."""
-        return budget_levels(self.family_settings(family).budget_tokens, self.fractions)
+    def family_settings(self, task: TaskSet) -> MethodSettings:
+        """The settings on a family: its own chain limit."""
+        return replace(self.settings, max_chain_tokens=task.family.max_chain_tokens)
 
 
 def _methods(text: str) -> list[Method]:
@@ -142,21 +170,33 @@ def _methods(text: str) -> list[Method]:
         raise SystemExit(
             f"unknown method(s) {', '.join(unknown)}; choose from {', '.join(METHODS)}"
         )
+    if any(m in SEARCHES for m in chosen):
+        chosen.append("greedy")  # the searches' budgets are multiples of greedy's tokens
     return [m for m in METHODS if m in chosen]
+
+
+def _formats(text: str) -> list[StepFormat]:
+    chosen = [f for f in text.split(",") if f]
+    unknown = [f for f in chosen if f not in STEP_FORMATS]
+    if unknown or not chosen:
+        raise SystemExit(f"step formats are {', '.join(STEP_FORMATS)}; got {text!r}")
+    return [f for f in STEP_FORMATS if f in chosen]
 
 
 class _Progress:
     """Logs finished items with an ETA from the mean time per item so far."""
 
-    def __init__(self, total: int) -> None:
-        self.total, self.done, self.started = total, 0, time.monotonic()
+    def __init__(self, total: int, done: int) -> None:
+        self.total, self.done, self.fresh = total, done, 0
+        self.started = time.monotonic()
 
     def step(self, what: str) -> None:
         self.done += 1
+        self.fresh += 1
         elapsed = time.monotonic() - self.started
-        eta = elapsed / self.done * (self.total - self.done)
+        eta = elapsed / self.fresh * (self.total - self.done)
         logger.info(
-            "[%d/%d] %s | elapsed %s, ETA %s",
+            "[%d/%d] %s | this sitting %s, ETA %s",
             self.done,
             self.total,
             what,
@@ -166,84 +206,196 @@ class _Progress:
 
 
 def _clock(seconds: float) -> str:
-    minutes, secs = divmod(int(seconds), 60)
-    return f"{minutes}:{secs:02d}"
+    hours, rest = divmod(int(seconds), 3600)
+    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}"
 
 
-def _speed(model: ChatModel, config: BenchConfig, tasks: Sequence[TaskSet]) -> SpeedResult:
-    from ponder.agents.models.local import LocalModel
+class _Run:
+    """One benchmark run: the records so far, and how to add an item's."""
 
-    def proposer(on: ChatModel) -> ModelProposer:
-        return ModelProposer(
-            on,
-            system_prompt=TOOLS_SYSTEM_PROMPT,
-            examples=TOOLS_EXAMPLES,
-            insert_results=True,
-            max_step_tokens=config.settings.max_step_tokens,
-            temperature=config.settings.temperature,
-            seed=config.seed,
+    def __init__(self, config: BenchConfig, out: Path, records: list[Record]) -> None:
+        self.config = config
+        self.out = out
+        self.records = records
+        self.done = {record.key for record in records}
+        self.started = time.monotonic()
+        self.seconds_before = 0.0
+
+    def item_done(self, task: TaskSet, item: Item, methods: Sequence[str], prefix: str) -> bool:
+        return all(key in self.done for key in self.item_keys(task, item, methods, prefix))
+
+    def item_keys(
+        self, task: TaskSet, item: Item, methods: Sequence[str], prefix: str
+    ) -> list[tuple[str, int, str, str, int | None]]:
+        fmt = self.config.settings.step_format
+        keys: list[tuple[str, int, str, str, int | None]] = []
+        for method in methods:
+            if method == "greedy" and not prefix:
+                keys += [
+                    (task.family.name, item.index, "greedy", f, None) for f in self.config.formats
+                ]
+            elif method in SEARCHES:
+                keys += [
+                    (task.family.name, item.index, method, fmt, b) for b in self.config.budgets
+                ]
+            else:
+                keys.append((task.family.name, item.index, prefix + method, fmt, None))
+        return keys
+
+    def add(self, records: list[Record], traces: list[Trace]) -> None:
+        if self.config.traces is not None and traces:
+            append_traces(self.config.traces, traces)
+        self.records += records
+        self.done |= {record.key for record in records}
+
+
+def _run_item(
+    model: ChatModel,
+    label: str,
+    config: BenchConfig,
+    task: TaskSet,
+    item: Item,
+    replay: Replay,
+    methods: Sequence[Method],
+    prefix: str,
+) -> tuple[list[Record], list[Trace]]:
+    """Every method on one item: greedy in each format, then each search, largest budget
+    first (smaller budgets replay it)."""
+    settings = config.family_settings(task)
+    fmt = settings.step_format
+    records: list[Record] = []
+    traces: list[Trace] = []
+
+    def keep(
+        method: str, fmt_: StepFormat, outcome: Outcome, budget: int | None, tokens: int | None
+    ) -> None:
+        trace = trace_of(
+            outcome.result,
+            verify=lambda answer: task.reward(item, answer),
+            question_id=item.id,
+            family=task.family.name,
+            step_format=fmt_,
+            model=label,
         )
+        leaves = [node for node in trace.nodes if node.finished and node.reward is not None]
+        records.append(
+            Record(
+                family=task.family.name,
+                index=item.index,
+                method=prefix + method,
+                step_format=fmt_,
+                budget=budget,
+                budget_tokens=tokens,
+                answer=outcome.answer,
+                reward=task.reward(item, outcome.answer),
+                oracle=any(node.reward is not None and node.reward >= 1.0 for node in leaves),
+                leaves=len(leaves),
+                tokens=outcome.tokens,
+                scorer_tokens=outcome.scorer_tokens,
+                expansions=outcome.expansions,
+                seconds=round(outcome.seconds, 3),
+            )
+        )
+        traces.append(trace)
 
-    plain = None
-    if isinstance(model, LocalModel):
-        plain = proposer(LocalModel(model.source, device=model.device, share_prefix=False))
-    states = [SearchState(t.items[0].question) for t in tasks if t.items]
-    states = (states * config.speed_states)[: config.speed_states]
-    return measure_speedup(proposer(model), states, siblings=config.siblings, plain=plain)
+    greedy_tokens = 0
+    formats = config.formats if not prefix else [fmt]
+    for method in methods:
+        if method in SEARCHES:
+            continue
+        for fmt_ in formats if method == "greedy" else [fmt]:
+            outcome = run_method(
+                method, item.question, model, replace(settings, step_format=fmt_), replay
+            )
+            keep(method, fmt_, outcome, None, None)
+            if method == "greedy" and fmt_ == fmt:
+                greedy_tokens = outcome.tokens
+    for method in methods:
+        if method not in SEARCHES:
+            continue
+        levels = budget_levels(greedy_tokens, config.budgets, floor=settings.max_step_tokens)
+        for multiplier, tokens in zip(sorted(config.budgets, reverse=True), levels, strict=True):
+            outcome = run_method(method, item.question, model, settings, replay, tokens)
+            keep(method, fmt, outcome, multiplier, tokens)
+    return records, traces
 
 
 def _run_family(
+    run: _Run,
     model: ChatModel,
-    config: BenchConfig,
-    methods: Sequence[Method],
+    label: str,
     task: TaskSet,
+    methods: Sequence[Method],
     prefix: str,
     progress: _Progress,
-) -> list[Record]:
-    """Every method on every item of one family; greedy chains are prefetched in batches."""
-    settings, levels = config.family_settings(task.family), config.levels(task.family)
-    replays = [Replay() for _ in task.items]
-    questions = [item.question for item in task.items]
-    for method in ("greedy_no_tools", "greedy"):
-        if method in methods:
+) -> None:
+    """Every method on every item of one family not done yet; greedy is prefetched in
+    batches across items."""
+    config = run.config
+    todo = [item for item in task.items if not run.item_done(task, item, methods, prefix)]
+    if not todo:
+        return
+    replays = {item.index: Replay() for item in todo}
+    if "greedy" in methods:
+        formats = config.formats if not prefix else [config.settings.step_format]
+        for fmt in formats:
             started = time.monotonic()
-            if prefetch_greedy(method, model, settings, questions, replays):
+            settings = replace(config.family_settings(task), step_format=fmt)
+            questions = [item.question for item in todo]
+            batched = [replays[item.index] for item in todo]
+            if prefetch_greedy("greedy", model, settings, questions, batched, batch=config.batch):
                 logger.info(
-                    "%s%s: %s decoded for %d items in one batch per step (%.0f s)",
+                    "%s%s: greedy (%s) for %d items in batches of %d (%.0f s)",
                     prefix,
                     task.family.name,
-                    method,
-                    len(questions),
+                    fmt,
+                    len(todo),
+                    config.batch,
                     time.monotonic() - started,
                 )
-    records: list[Record] = []
-    for index, item in enumerate(task.items):
-        item_records: list[Record] = []
-        for method in methods:
-            budgets: list[int | None] = list(levels) if method in SEARCHES else [None]
-            for budget in budgets:  # largest first: smaller budgets replay its calls
-                outcome = run_method(method, item.question, model, settings, replays[index], budget)
-                item_records.append(
-                    Record(
-                        family=item.family,
-                        index=index,
-                        method=prefix + method,
-                        budget=budget,
-                        answer=outcome.answer,
-                        reward=task.reward(item, outcome.answer),
-                        tokens=outcome.tokens,
-                        expansions=outcome.expansions,
-                        seconds=round(outcome.seconds, 3),
-                    )
-                )
-        records += item_records
-        marks = " ".join(
-            f"{r.method}={'ok' if r.solved else 'x'}"
-            for r in item_records
-            if r.budget in (None, settings.budget_tokens)
+    for item in todo:
+        records, traces = _run_item(
+            model, label, config, task, item, replays[item.index], methods, prefix
         )
-        progress.step(f"{prefix}{task.family.name} #{index}: {marks}")
-    return records
+        run.add([r for r in records if r.key not in run.done], traces)
+        _write(run, complete=False)
+        marks = " ".join(
+            f"{r.method}{'' if r.budget is None else f'@x{r.budget}'}"
+            f"{'' if r.step_format == config.settings.step_format else f'[{r.step_format}]'}"
+            f"={'ok' if r.solved else 'x'}"
+            for r in records
+        )
+        progress.step(f"{prefix}{item.id}: {marks}")
+
+
+def _write(run: _Run, complete: bool) -> dict[str, Any]:
+    config = run.config
+    results: dict[str, Any] = {
+        "model": model_label(config.model, config.endpoint_model),
+        "compare_model": model_label(config.compare_model) if config.compare_model else None,
+        **config.signature(),
+        "step_format": config.settings.step_format,
+        "greedy_formats": list(config.formats),
+        "items": {f: len({r.index for r in run.records if r.family == f}) for f in config.families},
+        "runtime": _runtime(run),
+        "complete": complete,
+    }
+    results.update(summarize(run.records, config.settings.step_format))
+    write_json(run.out, results, run.records)
+    return results
+
+
+def _runtime(run: _Run) -> dict[str, Any]:
+    threads = None
+    if "torch" in sys.modules:
+        threads = sys.modules["torch"].get_num_threads()
+    return {
+        "seconds": round(run.seconds_before + time.monotonic() - run.started, 1),
+        "load_average": [round(x, 2) for x in os.getloadavg()],
+        "torch_threads": threads,
+        "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
+        "cpus": os.cpu_count(),
+    }
 
 
 def run_benchmark(
@@ -253,7 +405,7 @@ def run_benchmark(
     tasks: Sequence[TaskSet] | None = None,
     out: Path | None = None,
 ) -> dict[str, Any]:
-    """Run the benchmark and write its results (JSON after every family, plot at the end).
+    """Run (or continue) the benchmark and write its results after every item.
 
     Args:
         config: What to run.
@@ -264,60 +416,61 @@ def run_benchmark(
 
     Returns:
         The results as written to the JSON file (without the per-item records).
+
+    Raises:
+        SystemExit: If ``out`` holds a run with other settings and ``--fresh`` was not
+            given.
     """
     label = model_label(config.model, config.endpoint_model)
     out = out or config.results_dir / f"reasoning-{label}.json"
+    if config.traces is not None and config.traces.suffix != ".jsonl":
+        config.traces = config.traces / f"reasoning-{label}.jsonl"
+    earlier, records = ({}, []) if config.fresh else load_records(out)
+    if earlier:
+        _check_resumable(earlier, config, out)
+        logger.info("continuing %s: %d records already there", out, len(records))
+    elif config.fresh and config.traces is not None and config.traces.exists():
+        config.traces.unlink()
+    run = _Run(config, out, records)
+    run.seconds_before = float(earlier.get("runtime", {}).get("seconds", 0.0))
     if tasks is None:
         tasks = load_tasks(config.families, config.items, config.seed)
-    headline = {t.family.name: config.family_settings(t.family).budget_tokens for t in tasks}
-    started = time.monotonic()
-    results: dict[str, Any] = {
-        "model": label,
-        "families": {},
-        "batched_speedup": None,
-        "items": config.items,
-        "seed": config.seed,
-        "settings": asdict(config.settings),
-        "family_settings": {
-            t.family.name: {
-                "dataset": t.family.dataset,
-                "config": dict(t.family.config),
-                "budget_tokens": headline[t.family.name],
-                "max_chain_tokens": t.family.max_chain_tokens,
-                "budget_levels": config.levels(t.family),
-            }
-            for t in tasks
-        },
-        "complete": False,
-    }
-    if config.speed_states > 0:
-        logger.info("measuring batched vs one-at-a-time expansion (%d siblings)", config.siblings)
-        speed = _speed(model, config, tasks)
-        results["batched_speedup"] = round(speed.speedup, 3)
-        results["speed"] = speed.to_dict()
-        logger.info("batched speedup %.2fx: %s", speed.speedup, speed.to_dict())
-    runs: list[tuple[ChatModel, str, list[Method]]] = [(model, "", config.methods)]
+    runs: list[tuple[ChatModel, str, str, list[Method]]] = [(model, label, "", config.methods)]
     if compare is not None and config.compare_model is not None:
-        results["compare_model"] = model_label(config.compare_model)
-        runs.append((compare, f"{results['compare_model']}:", ["greedy"]))
-    progress = _Progress(sum(len(t.items) for t in tasks) * len(runs))
-    records: list[Record] = []
-    for runner, prefix, methods in runs:
+        compare_label = model_label(config.compare_model)
+        runs.append((compare, compare_label, f"{compare_label}:", ["greedy"]))
+    total = sum(len(t.items) for t in tasks) * len(runs)
+    done = sum(
+        run.item_done(t, item, methods, prefix)
+        for _, _, prefix, methods in runs
+        for t in tasks
+        for item in t.items
+    )
+    progress = _Progress(total, done)
+    for runner, runner_label, prefix, methods in runs:
         for task in tasks:
-            records += _run_family(runner, config, methods, task, prefix, progress)
-            results.update(summarize(records, headline))
-            results["seconds"] = round(time.monotonic() - started, 1)
-            write_json(out, results, records)
-    results["complete"] = True
-    write_json(out, results, records)
+            _run_family(run, runner, runner_label, task, methods, prefix, progress)
+    results = _write(run, complete=True)
     write_plot(out.with_suffix(".png"), results, f"{label}: accuracy against generated tokens")
     return results
+
+
+def _check_resumable(earlier: dict[str, Any], config: BenchConfig, out: Path) -> None:
+    mine = config.signature()
+    differs = [key for key, value in mine.items() if earlier.get(key) != value]
+    if differs:
+        raise SystemExit(
+            f"{out} holds a run with other {', '.join(differs)} "
+            f"({', '.join(f'{k}={earlier.get(k)!r}' for k in differs)}); "
+            "pass --fresh to start over, or --results-dir for a separate run"
+        )
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m bench.reasoning", description=__doc__.split("\n\n")[0]
     )
+    defaults = MethodSettings()
     parser.add_argument(
         "--model",
         default=DEFAULT_MODEL,
@@ -325,22 +478,34 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--endpoint-model", help="model id at the --model URL")
     parser.add_argument("--compare-model", help="a larger model to run greedy on the same items")
-    parser.add_argument("--families", default=",".join(DEFAULT_FAMILIES))
-    parser.add_argument("--items", type=int, default=40, help="items per family")
+    parser.add_argument("--quick", action="store_true", help="a 10-minute look (few items)")
+    parser.add_argument("--families", help=f"default: {','.join(DEFAULT_FAMILIES)}")
+    parser.add_argument("--items", type=int, help="items per family (default 100)")
     parser.add_argument("--seed", type=int, default=42)
-    parser.add_argument("--methods", default=",".join(METHODS))
+    parser.add_argument("--methods", default=",".join(m for m in METHODS if m != "greedy_no_tools"))
     parser.add_argument(
-        "--budget", type=int, help="the searches' token budget (default: each family's own)"
+        "--budgets", default="1,4", help="search budgets as multiples of greedy's tokens"
     )
-    parser.add_argument("--curve", default="0.25,0.5,1", help="budget fractions for the curve")
     parser.add_argument(
-        "--scorer", default=MethodSettings().scorer, choices=["calculation", "self_eval"]
+        "--step-format", default=defaults.step_format, help="the searches' step format"
     )
-    parser.add_argument("--expansion-width", type=int, default=MethodSettings().expansion_width)
-    parser.add_argument("--beam-width", type=int, default=MethodSettings().beam_width)
-    parser.add_argument("--speed-states", type=int, default=3, help="0 skips the speed test")
-    parser.add_argument("--siblings", type=int, default=8)
+    parser.add_argument(
+        "--greedy-formats", default=",".join(STEP_FORMATS), help="greedy's step formats"
+    )
+    parser.add_argument("--scorer", default=defaults.scorer, choices=["calculation", "self_eval"])
+    parser.add_argument("--expansion-width", type=int, default=defaults.expansion_width)
+    parser.add_argument("--beam-width", type=int, default=defaults.beam_width)
+    parser.add_argument(
+        "--batch", type=int, default=8, help="items decoded together for greedy (1: none)"
+    )
+    parser.add_argument("--dtype", help="LocalModel dtype (default: the model's own)")
+    parser.add_argument(
+        "--prefix-cache", type=int, help="LocalModel prefix caches kept (default: its own)"
+    )
     parser.add_argument("--results-dir", default=str(RESULTS_DIR))
+    parser.add_argument("--traces", help=f"trace file or folder (default {TRACES_DIR})")
+    parser.add_argument("--no-traces", action="store_true")
+    parser.add_argument("--fresh", action="store_true", help="start over instead of continuing")
     return parser
 
 
@@ -353,11 +518,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmark from the command line; print the table."""
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
     config = parse_config(argv)
-    model = load_model(config.model, config.endpoint_model)
-    compare = load_model(config.compare_model) if config.compare_model else None
+    model = load_model(config.model, config.endpoint_model, **config.model_options)
+    compare = (
+        load_model(config.compare_model, **config.model_options) if config.compare_model else None
+    )
     results = run_benchmark(config, model, compare)
     print(render_table(results["families"]))
-    print(f"batched speedup: {results['batched_speedup']}")
     return 0
 
 

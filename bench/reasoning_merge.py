@@ -19,6 +19,7 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -26,11 +27,11 @@ from bench.reasoning_report import Record, render_table, summarize, write_json, 
 
 __all__ = ["main", "merge"]
 
-_PER_RUN = ("seconds", "complete", "items")
+_PER_RUN = ("runtime", "complete", "items")
 
 
 def merge(results: Sequence[dict[str, Any]]) -> tuple[dict[str, Any], list[Record]]:
-    """One result from several runs of the same model on different families.
+    """One result from several runs of the same model and settings on different families.
 
     Args:
         results: Loaded result files, each with its ``records``.
@@ -39,41 +40,35 @@ def merge(results: Sequence[dict[str, Any]]) -> tuple[dict[str, Any], list[Recor
         The merged results (without records) and the records.
 
     Raises:
-        ValueError: The runs are of different models or seeds, or share a family.
+        ValueError: The runs differ in model, seed, settings or step format, or share
+            a family.
     """
     if not results:
         raise ValueError("nothing to merge")
     first = results[0]
     for other in results[1:]:
-        for key in ("model", "seed"):
-            if other[key] != first[key]:
+        for key in ("model", "seed", "settings", "step_format", "budgets"):
+            if other.get(key) != first.get(key):
                 raise ValueError(
-                    f"cannot merge runs with different {key}s: {first[key]!r} and {other[key]!r}"
+                    f"cannot merge runs with different {key}s: "
+                    f"{first.get(key)!r} and {other.get(key)!r}"
                 )
     seen: dict[str, int] = {}
     records: list[Record] = []
     merged: dict[str, Any] = {k: v for k, v in first.items() if k not in ("records", *_PER_RUN)}
-    merged["family_settings"] = {}
-    merged["items_per_family"] = {}
-    merged["seconds_per_run"] = []
+    merged["items"] = {}
+    merged["runtime_per_run"] = []
+    names = {f.name for f in fields(Record)}
     for number, result in enumerate(results):
         # A run stopped early lists families it never reached: only recorded ones count.
-        recorded = {record["family"] for record in result["records"]}
-        for family, settings in result["family_settings"].items():
-            if family not in recorded:
-                continue
+        for family in sorted({record["family"] for record in result["records"]}):
             if family in seen:
                 raise ValueError(f"family {family!r} is in runs {seen[family]} and {number}")
             seen[family] = number
-            merged["family_settings"][family] = settings
-            merged["items_per_family"][family] = result["items"]
-        if merged.get("batched_speedup") is None and result.get("batched_speedup") is not None:
-            merged["batched_speedup"] = result["batched_speedup"]
-            merged["speed"] = result.get("speed")
-        merged["seconds_per_run"].append(result.get("seconds"))
-        records += [Record(**record) for record in result["records"]]
-    headline = {f: s["budget_tokens"] for f, s in merged["family_settings"].items()}
-    merged.update(summarize(records, headline))
+            merged["items"][family] = result.get("items", {}).get(family)
+        merged["runtime_per_run"].append(result.get("runtime"))
+        records += [Record(**{k: v for k, v in r.items() if k in names}) for r in result["records"]]
+    merged.update(summarize(records, first["step_format"]))
     merged["complete"] = all(result.get("complete") for result in results)
     return merged, records
 

@@ -1,25 +1,26 @@
 """The benchmark's methods: each a search algorithm wired to a model, a proposer and a scorer.
 
-Every tool-using method shares one prompt (system prompt, worked examples, calculator
-results written into the chain); they differ only in the algorithm, the sampling
-temperature and the widths. The searches spend against the same generated-token
-budget; greedy spends what one chain costs.
+Every tool-using method shares one prompt per step format (system prompt, worked
+examples as chat turns, tool results written into the chain); they differ only in the
+algorithm and the widths. Greedy decodes at temperature 0; every search expansion's
+first sibling is that same greedy step and the others are sampled, so a search never
+starts below greedy. The searches spend a multiple of the item's own greedy tokens.
 
-Smaller budgets are replayed, not re-sampled: a :class:`Replay` remembers every
-proposer call by state, and a later search asking the same state for ``k`` samples gets
-the first ``k`` it remembers (the same seed gives the same samples anyway). Running the
-largest budget first, the budget curve costs about one search per method and item, and
-each smaller-budget result is what that search would have found had it stopped there.
+Proposer calls are remembered per item in a :class:`Replay`: a search asking a state
+the greedy chain already asked gets the greedy step for free, and a smaller budget
+replays the largest budget's calls instead of sampling again (the same seed gives the
+same samples anyway). A remembered step longer than a smaller search's per-step cap
+comes back cut off (invalid), as the model would have returned it under that cap.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal, get_args
 
-from bench.reasoning_prompts import NO_TOOLS_SYSTEM_PROMPT, TOOLS_EXAMPLES, TOOLS_SYSTEM_PROMPT
+from bench.reasoning_prompts import NO_TOOLS_SYSTEM_PROMPT, examples_for, system_prompt_for
 from ponder.agents.models.base import ChatModel
 from ponder.agents.reasoning import (
     Budget,
@@ -32,6 +33,7 @@ from ponder.agents.reasoning import (
     SearchState,
     SelfEvalScorer,
     Step,
+    StepFormat,
     WeightedScorer,
     beam_search,
     greedy,
@@ -46,15 +48,14 @@ __all__ = [
     "MethodSettings",
     "Outcome",
     "Replay",
-    "budget_levels",
     "greedy_proposer",
     "run_method",
 ]
 
-Method = Literal["greedy_no_tools", "greedy", "self_consistency", "beam", "mcts"]
+Method = Literal["greedy", "self_consistency", "beam", "mcts", "greedy_no_tools"]
 METHODS: tuple[Method, ...] = get_args(Method)
 SEARCHES: tuple[Method, ...] = ("self_consistency", "beam", "mcts")
-"""The methods that spend a token budget (greedy spends what one chain costs)."""
+"""The methods that spend a token budget (a multiple of greedy's tokens on the item)."""
 ScorerName = Literal["calculation", "self_eval"]
 
 
@@ -62,12 +63,12 @@ ScorerName = Literal["calculation", "self_eval"]
 class MethodSettings:
     """The knobs every method run shares; the defaults are the default run's."""
 
-    budget_tokens: int = 384
-    """Generated-token budget of each search (self-consistency, beam, MCTS)."""
+    step_format: StepFormat = "program"
+    """How steps are written (``prose`` with ``<calc>``, or ``program`` lines)."""
     max_step_tokens: int = 48
     """Most tokens of one step (greedy, beam, MCTS)."""
     max_chain_tokens: int = 128
-    """Most tokens of one chain (self-consistency; each chain reserves this much)."""
+    """Most tokens of one chain (self-consistency); each family sets its own."""
     no_tools_tokens: int = 256
     """Most tokens of the ``greedy_no_tools`` chain."""
     max_depth: int = 8
@@ -75,26 +76,21 @@ class MethodSettings:
     beam_width: int = 2
     """Chains kept per beam-search round."""
     expansion_width: int = 4
-    """Candidate steps per expansion (beam search and MCTS), sampled in one call."""
+    """Candidate steps per expansion (beam search and MCTS): the greedy one and three
+    samples."""
     exploration: float = 1.0
-    """MCTS's UCT constant."""
+    """MCTS's UCT constant, on values normalized to [0, 1]."""
     temperature: float = 0.8
-    """Sampling temperature of the searches (greedy decodes at 0)."""
+    """Sampling temperature of the sampled siblings and chains."""
     scorer: ScorerName = "calculation"
-    """``calculation``: the calculator's check alone (free); ``self_eval``: averaged
-    with the model's own yes/no judgement of each step (two scoring passes a step)."""
+    """``calculation``: the tool checks alone (free); ``self_eval``: averaged with the
+    model's own yes/no judgement of each step (two scoring passes a step)."""
     seed: int = 0
     """Sampling seed of every proposer call."""
 
     def __post_init__(self) -> None:
         if self.scorer not in get_args(ScorerName):
             raise ValueError(f"unknown scorer {self.scorer!r}; use calculation or self_eval")
-        if self.budget_tokens < max(self.max_step_tokens, self.max_chain_tokens):
-            raise ValueError(
-                f"budget_tokens={self.budget_tokens} cannot pay for one step or chain "
-                f"(max_step_tokens={self.max_step_tokens}, "
-                f"max_chain_tokens={self.max_chain_tokens})"
-            )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -104,16 +100,20 @@ class Outcome:
     answer: str | None
     """The chosen answer, as written."""
     tokens: int
-    """Generated tokens the search spent (replayed calls count as if made)."""
+    """Generated tokens the method spent (replayed calls count as if made)."""
     expansions: int
-    """Proposer calls the search made."""
+    """Proposer calls the method made."""
     seconds: float
     """Wall-clock time (replayed calls cost nothing, so smaller budgets look cheap)."""
+    scorer_tokens: int
+    """Tokens the scorer scored with the model (0 for the tool checks)."""
+    result: SearchResult = field(repr=False)
+    """The whole search, for the oracle and the trace."""
 
 
 @dataclass
 class Replay:
-    """Remembers proposer calls and scores by state, for replaying smaller budgets.
+    """Remembers proposer calls by state, for free greedy siblings and smaller budgets.
 
     One ``Replay`` serves one item: states are keyed by their steps only. The first
     call for a state and proposer is made for real; a later call asking for no more
@@ -121,17 +121,12 @@ class Replay:
     """
 
     proposals: dict[tuple[str, tuple[str, ...]], list[Step]] = field(default_factory=dict)
-    scores: dict[tuple[str, tuple[str, ...]], float] = field(default_factory=dict)
     calls: int = 0
     """Proposer calls made for real."""
 
     def proposer(self, name: str, inner: Proposer) -> Proposer:
         """``inner``, answering from memory where it can; ``name`` keeps proposers apart."""
         return _ReplayProposer(self, name, inner)
-
-    def scorer(self, name: str, inner: Scorer) -> Scorer:
-        """``inner``, with every score remembered by state."""
-        return _ReplayScorer(self, name, inner)
 
     def remember(self, name: str, state: SearchState, steps: list[Step]) -> None:
         """Store what proposer ``name`` proposed for ``state`` (made elsewhere, e.g. in a
@@ -156,25 +151,49 @@ class _ReplayProposer:
     def propose(self, state: SearchState, k: int, max_tokens: int | None = None) -> list[Step]:
         key = _key(self.name, state)
         known = self.replay.proposals.get(key, [])
-        if len(known) >= k:
-            return known[:k]
-        steps = self.inner.propose(state, k, max_tokens)
-        self.replay.calls += 1
-        self.replay.proposals[key] = steps
-        return steps
+        if len(known) < k:
+            known = self.inner.propose(state, k, self.inner.max_step_tokens)
+            self.replay.calls += 1
+            self.replay.proposals[key] = known
+        limit = self.inner.max_step_tokens if max_tokens is None else max_tokens
+        return [_capped(step, limit) for step in known[:k]]
+
+
+def _capped(step: Step, limit: int) -> Step:
+    """The step as a call capped at ``limit`` tokens would have returned it."""
+    if step.tokens <= limit:
+        return step
+    note = f"cut off at {limit} tokens before finishing"
+    return Step(text=step.text, valid=False, tokens=limit, note=note)
 
 
 @dataclass(frozen=True)
-class _ReplayScorer:
-    replay: Replay
-    name: str
+class _GreedyFirst:
+    """The greedy step first, then samples: each from its own (remembered) proposer."""
+
+    greedy: Proposer
+    sampled: Proposer
+
+    @property
+    def max_step_tokens(self) -> int:
+        return max(self.greedy.max_step_tokens, self.sampled.max_step_tokens)
+
+    def propose(self, state: SearchState, k: int, max_tokens: int | None = None) -> list[Step]:
+        first = self.greedy.propose(state, 1, max_tokens)
+        return first if k == 1 else first + self.sampled.propose(state, k - 1, max_tokens)
+
+
+@dataclass
+class _CountingScorer:
+    """Passes scoring through and counts the model tokens a self-evaluation reads out."""
+
     inner: Scorer
+    per_call: int
+    tokens: int = 0
 
     def score(self, state: SearchState) -> float:
-        key = _key(self.name, state)
-        if key not in self.replay.scores:
-            self.replay.scores[key] = self.inner.score(state)
-        return self.replay.scores[key]
+        self.tokens += self.per_call
+        return self.inner.score(state)
 
 
 def run_method(
@@ -191,21 +210,27 @@ def run_method(
         method: Which method.
         question: The question.
         model: The chat model.
-        settings: Widths, limits and sampling.
-        replay: The item's memory of proposer calls and scores.
-        budget_tokens: The searches' token budget; defaults to
-            ``settings.budget_tokens``. Ignored by the greedy methods.
+        settings: Step format, widths, limits and sampling.
+        replay: The item's memory of proposer calls.
+        budget_tokens: The search's generated-token budget; required for the
+            searches, ignored by the greedy methods.
 
     Returns:
         The answer and what finding it cost.
+
+    Raises:
+        ValueError: If a search is given no budget.
     """
     started = time.perf_counter()
-    result = _search(method, question, model, settings, replay, budget_tokens)
+    scorer = _CountingScorer(_scorer(model, settings), 2 if settings.scorer == "self_eval" else 0)
+    result = _search(method, question, model, settings, replay, scorer, budget_tokens)
     return Outcome(
         answer=result.answer,
         tokens=result.tokens,
         expansions=result.expansions,
         seconds=time.perf_counter() - started,
+        scorer_tokens=scorer.tokens,
+        result=result,
     )
 
 
@@ -215,52 +240,66 @@ def _search(
     model: ChatModel,
     settings: MethodSettings,
     replay: Replay,
+    scorer: Scorer,
     budget_tokens: int | None,
 ) -> SearchResult:
-    limit = budget_tokens if budget_tokens is not None else settings.budget_tokens
-    budget = Budget(max_tokens=limit, max_expansions=10_000, max_depth=settings.max_depth)
-    scorer = replay.scorer(settings.scorer, _scorer(model, settings))
-    match method:
-        case "greedy_no_tools" | "greedy":
-            proposer = replay.proposer(method, greedy_proposer(method, model, settings))
-            depth = 1 if method == "greedy_no_tools" else settings.max_depth
-            one_chain = Budget(max_tokens=proposer.max_step_tokens * depth, max_depth=depth)
-            return greedy(question, proposer, scorer, one_chain)
-        case "self_consistency":
-            chains = ChainProposer(
-                model,
-                system_prompt=TOOLS_SYSTEM_PROMPT,
-                examples=TOOLS_EXAMPLES,
-                insert_results=True,
-                max_chain_tokens=settings.max_chain_tokens,
-                temperature=settings.temperature,
-                seed=settings.seed,
-            )
-            # Each chain reserves max_chain_tokens, so the budget buys this many.
-            samples = max(1, limit // settings.max_chain_tokens)
-            proposer = replay.proposer(method, chains)
-            return self_consistency(question, proposer, scorer, budget, samples=samples)
-        case "beam" | "mcts":
-            steps = replay.proposer(
-                "sampled_steps", _step_proposer(model, settings, settings.temperature)
-            )
-            if method == "beam":
-                return beam_search(
-                    question,
-                    steps,
-                    scorer,
-                    budget,
-                    beam_width=settings.beam_width,
-                    expansion_width=settings.expansion_width,
-                )
-            return mcts(
-                question,
-                steps,
-                scorer,
-                budget,
-                expansion_width=settings.expansion_width,
-                exploration=settings.exploration,
-            )
+    fmt = settings.step_format
+    if method in ("greedy", "greedy_no_tools"):
+        proposer = replay.proposer(f"{method}/{fmt}", greedy_proposer(method, model, settings))
+        depth = 1 if method == "greedy_no_tools" else settings.max_depth
+        one_chain = Budget(max_tokens=proposer.max_step_tokens * depth, max_depth=depth)
+        return greedy(question, proposer, scorer, one_chain)
+    if budget_tokens is None:
+        raise ValueError(f"{method} needs a token budget")
+    budget = Budget(max_tokens=budget_tokens, max_expansions=10_000, max_depth=settings.max_depth)
+    if method == "self_consistency":
+        chains = _GreedyFirst(
+            replay.proposer(f"greedy_chain/{fmt}", _chain_proposer(model, settings, 0.0)),
+            replay.proposer(f"sampled_chain/{fmt}", _chain_proposer(model, settings, None)),
+        )
+        # A chain costs about what greedy's does, so the budget's multiple of greedy
+        # tokens is the number of chains; each chain may run to its own limit (the
+        # tokens actually spent are reported, so the comparison stays matched).
+        samples = max(1, round(budget_tokens / max(1, _greedy_tokens(replay, question, fmt))))
+        room = Budget(
+            max_tokens=samples * 2 * settings.max_chain_tokens, max_depth=budget.max_depth
+        )
+        return self_consistency(question, chains, scorer, room, samples=samples)
+    steps = _GreedyFirst(
+        replay.proposer(f"greedy/{fmt}", greedy_proposer("greedy", model, settings)),
+        replay.proposer(f"sampled/{fmt}", _step_proposer(model, settings, None)),
+    )
+    if method == "beam":
+        return beam_search(
+            question,
+            steps,
+            scorer,
+            budget,
+            beam_width=settings.beam_width,
+            expansion_width=settings.expansion_width,
+        )
+    return mcts(
+        question,
+        steps,
+        scorer,
+        budget,
+        expansion_width=settings.expansion_width,
+        exploration=settings.exploration,
+    )
+
+
+def _greedy_tokens(replay: Replay, question: str, fmt: str) -> int:
+    """Tokens of the item's greedy chain, from the replay's memory (0 if not run)."""
+    state, total = SearchState(question), 0
+    for _ in range(64):
+        steps = replay.proposals.get(_key(f"greedy/{fmt}", state))
+        if not steps:
+            break
+        total += steps[0].tokens
+        if not steps[0].valid or steps[0].answer is not None:
+            break
+        state = state.extend(steps[0])
+    return total
 
 
 def greedy_proposer(
@@ -275,21 +314,44 @@ def greedy_proposer(
         return ChainProposer(
             model,
             system_prompt=NO_TOOLS_SYSTEM_PROMPT,
+            examples=(),
             max_chain_tokens=settings.no_tools_tokens,
             temperature=0.0,
         )
-    return _step_proposer(model, settings, temperature=0.0)
+    return _step_proposer(model, settings, 0.0)
 
 
-def _step_proposer(model: ChatModel, settings: MethodSettings, temperature: float) -> ModelProposer:
+def _step_proposer(
+    model: ChatModel, settings: MethodSettings, temperature: float | None
+) -> ModelProposer:
+    fmt = settings.step_format
     return ModelProposer(
         model,
-        system_prompt=TOOLS_SYSTEM_PROMPT,
-        examples=TOOLS_EXAMPLES,
+        system_prompt=system_prompt_for(fmt),
+        examples=examples_for(fmt),
         insert_results=True,
         max_step_tokens=settings.max_step_tokens,
-        temperature=temperature,
+        temperature=settings.temperature if temperature is None else temperature,
         seed=settings.seed,
+        greedy_sibling=False,  # the benchmark pairs greedy and sampled proposers itself
+        step_format=fmt,
+    )
+
+
+def _chain_proposer(
+    model: ChatModel, settings: MethodSettings, temperature: float | None
+) -> ChainProposer:
+    fmt = settings.step_format
+    return ChainProposer(
+        model,
+        system_prompt=system_prompt_for(fmt),
+        examples=examples_for(fmt),
+        insert_results=True,
+        max_chain_tokens=settings.max_chain_tokens,
+        temperature=settings.temperature if temperature is None else temperature,
+        seed=settings.seed,
+        greedy_sibling=False,
+        step_format=fmt,
     )
 
 
@@ -300,8 +362,20 @@ def _scorer(model: ChatModel, settings: MethodSettings) -> Scorer:
     return WeightedScorer([(SelfEvalScorer(model), 1.0), (calculation, 1.0)])
 
 
-def budget_levels(budget_tokens: int, fractions: Sequence[float]) -> list[int]:
-    """The curve's budgets, largest first (so smaller ones replay it), all distinct."""
-    levels = {max(1, round(budget_tokens * fraction)) for fraction in fractions}
-    levels.add(budget_tokens)
-    return sorted(levels, reverse=True)
+def with_format(settings: MethodSettings, step_format: StepFormat) -> MethodSettings:
+    """The same settings in another step format."""
+    return replace(settings, step_format=step_format)
+
+
+def budget_levels(greedy_tokens: int, multipliers: Sequence[int], floor: int) -> list[int]:
+    """The item's search budgets, largest first (so smaller ones replay it).
+
+    Args:
+        greedy_tokens: What greedy decoding spent on the item.
+        multipliers: Budgets as multiples of that (1 and 4 by default).
+        floor: The least budget: one step's limit, so a search can always start.
+
+    Returns:
+        One budget per multiplier, in decreasing order of multiplier.
+    """
+    return [max(floor, m * greedy_tokens) for m in sorted(multipliers, reverse=True)]

@@ -16,7 +16,7 @@ from typing import Literal
 
 from bench.reasoning_methods import MethodSettings, Replay, greedy_proposer
 from ponder.agents.models.base import ChatModel
-from ponder.agents.reasoning import SearchState, build_messages, parse_step
+from ponder.agents.reasoning import SearchState, build_messages
 
 __all__ = ["prefetch_greedy"]
 
@@ -39,15 +39,16 @@ def prefetch_greedy(
         settings: The run's settings (step limits, depth).
         questions: One question per item.
         replays: One replay per item, in the same order.
-        batch: Items per ``generate_many`` call.
+        batch: Items per ``generate_many`` call; below 2 nothing is prefetched.
 
     Returns:
         Whether anything was prefetched.
     """
     generate_many = getattr(model, "generate_many", None)
-    if generate_many is None:
+    if generate_many is None or batch < 2:
         return False
     proposer = greedy_proposer(method, model, settings)
+    name = f"{method}/{settings.step_format}"
     depth = 1 if method == "greedy_no_tools" else settings.max_depth
     states = [SearchState(question) for question in questions]
     active = list(range(len(states)))
@@ -57,18 +58,13 @@ def prefetch_greedy(
             chunk = active[start : start + batch]
             chats = [build_messages(states[i], *proposer.prompt()) for i in chunk]
             for i, completion in zip(chunk, generate_many(chats, proposer.settings()), strict=True):
-                step = parse_step(
-                    completion.text,
-                    tokens=completion.completion_tokens,
-                    truncated=completion.finish_reason == "length",
-                    insert_results=proposer.insert_results,
-                )
-                replays[i].remember(method, states[i], [step])
+                step = proposer.parse(states[i], completion)
+                replays[i].remember(name, states[i], [step])
                 if step.valid and step.answer is None:
                     states[i] = states[i].extend(step)
                     still.append(i)
         active = still
         if not active:
             break
-    logger.debug("prefetched %s for %d items", method, len(questions))
+    logger.debug("prefetched %s for %d items", name, len(questions))
     return True

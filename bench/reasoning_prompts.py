@@ -5,14 +5,26 @@ same worked examples, shown as earlier chat turns: measured on Qwen2.5-Coder-0.5
 format described only in the system prompt was ignored (the model wrote LaTeX and never
 used ``<calc>``), while three solved exchanges made it write one ``<calc>`` per line.
 The examples use numbers and wording unlike the task families', so a model copying
-them is visibly wrong rather than accidentally right.
+them is visibly wrong rather than accidentally right. The ``program`` step format uses
+the library's prompt and the same three problems written as code
+(:data:`~ponder.agents.reasoning.prompts.PROGRAM_EXAMPLES`), so the two formats differ
+in the format only.
 """
 
 from __future__ import annotations
 
-from ponder.agents.reasoning.proposer import Example
+from collections.abc import Sequence
 
-__all__ = ["NO_TOOLS_SYSTEM_PROMPT", "TOOLS_EXAMPLES", "TOOLS_SYSTEM_PROMPT"]
+from ponder.agents.reasoning.prompts import PROGRAM_EXAMPLES, PROGRAM_SYSTEM_PROMPT, Example
+from ponder.agents.reasoning.proposer import StepFormat
+
+__all__ = [
+    "NO_TOOLS_SYSTEM_PROMPT",
+    "TOOLS_EXAMPLES",
+    "TOOLS_SYSTEM_PROMPT",
+    "examples_for",
+    "system_prompt_for",
+]
 
 TOOLS_SYSTEM_PROMPT = (
     "You solve problems by reasoning step by step. Write one step per line. "
@@ -49,3 +61,13 @@ NO_TOOLS_SYSTEM_PROMPT = (
 )
 """System prompt of ``greedy_no_tools``: plain chain of thought, no calculator, no
 examples (the format measured before tools were added)."""
+
+
+def system_prompt_for(step_format: StepFormat) -> str:
+    """The system prompt of a step format."""
+    return PROGRAM_SYSTEM_PROMPT if step_format == "program" else TOOLS_SYSTEM_PROMPT
+
+
+def examples_for(step_format: StepFormat) -> Sequence[Example]:
+    """The worked examples of a step format."""
+    return PROGRAM_EXAMPLES if step_format == "program" else TOOLS_EXAMPLES

@@ -113,6 +113,9 @@ class _Unused:
 
     name = "unused"
 
+    def load(self) -> None:
+        """Nothing to load."""
+
     def generate(self, *args: object, **kwargs: object) -> list[Any]:
         raise AssertionError("reading thread histories must not call a model")
 

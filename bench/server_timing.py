@@ -61,6 +61,9 @@ class RecordingModel:
     def name(self) -> str:
         return self.model.name
 
+    def load(self) -> None:
+        self.model.load()
+
     def generate(
         self, messages: Sequence[Message], n: int = 1, settings: GenerationSettings | None = None
     ) -> list[Completion]:

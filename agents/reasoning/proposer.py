@@ -123,6 +123,11 @@ class _SamplingProposer:
             default_examples if self.examples is None else self.examples,
         )
 
+    def parse(self, state: SearchState, completion: Completion) -> Step:
+        """Parse a completion that continued ``state`` into a checked step (for callers
+        that generate elsewhere, e.g. many questions in one batch)."""
+        return _parse(self, state, completion)
+
     def settings(
         self, temperature: float | None = None, max_tokens: int | None = None
     ) -> GenerationSettings:

@@ -1,8 +1,8 @@
-"""The reasoning benchmark's whole code path on a fake model: one item per family.
+"""The reasoning benchmark's whole code path on a fake model: a few items per family.
 
-The fake answers every question the same way (a calculation, then its answer), so the
-test checks the machinery (tasks, methods, budgets, replay, speed, report, plot), not
-anyone's accuracy.
+The fake answers every question the same way (a calculation, then its answer, in
+either step format), so the tests check the machinery (tasks, methods, budgets,
+replay, resume, statistics, traces, report, plot), not anyone's accuracy.
 """
 
 from __future__ import annotations
@@ -15,83 +15,153 @@ from pathlib import Path
 import pytest
 
 from bench.reasoning import parse_config, run_benchmark
-from bench.reasoning_methods import METHODS, MethodSettings, Replay, run_method
+from bench.reasoning_methods import MethodSettings, Replay, run_method
 from bench.reasoning_prefetch import prefetch_greedy
-from bench.reasoning_tasks import DEFAULT_FAMILIES, FAMILIES, load_tasks, submitted_answer
+from bench.reasoning_tasks import DEFAULT_FAMILIES, load_tasks, submitted_answer
 from ponder.agents.models.base import GenerationSettings, Message
 from ponder.agents.models.testing import FunctionChatModel
+from ponder.agents.reasoning.traces import read_traces
 
-CHAIN = "Work it out: <calc>2+3</calc> = 5\nAnswer: 5"
+PROSE = ["Work it out: <calc>2+3</calc> = 5", "Answer: 5"]
+PROGRAM = ["x = 2 + 3", "answer = x"]
 
 
 def _reply(messages: Sequence[Message], n: int, settings: GenerationSettings) -> list[str]:
-    # Continue the assistant's chain: a calculation first, then the answer.
-    so_far = messages[-1]["content"]
-    return ["Answer: 5" if "<calc>" in so_far else CHAIN] * n
+    # Continue the assistant's chain one line at a time (or whole, without a line stop).
+    lines = PROGRAM if "Python" in messages[0]["content"] else PROSE
+    done = len([line for line in messages[-1]["content"].split("\n") if line.strip()])
+    rest = lines[min(done, len(lines) - 1) :]
+    return [rest[0] if settings.stop else "\n".join(rest)] * n
 
 
 def _score(messages: Sequence[Message], continuation: str) -> float:
     return math.log(0.7 if continuation == "Yes" else 0.3)
 
 
-FAKE = FunctionChatModel(_reply, score_fn=_score, name="fake")
+class CountingFake(FunctionChatModel):
+    """The fake, counting generate calls."""
+
+    calls: int = 0
+
+    def generate(self, messages, n=1, settings=None):
+        self.calls += 1
+        return super().generate(messages, n, settings)
 
 
-class BatchingFake(FunctionChatModel):
+class BatchingFake(CountingFake):
     """The fake, plus ``generate_many`` (as ``LocalModel`` has), counting its calls."""
 
     batches: int = 0
 
     def generate_many(self, chats, settings=None):
         self.batches += 1
-        return [self.generate(chat, 1, settings)[0] for chat in chats]
+        return [FunctionChatModel.generate(self, chat, 1, settings)[0] for chat in chats]
 
 
-def test_one_item_per_family_fills_every_method_and_writes_json_and_plot(
+def _config(tmp_path: Path, *extra: str):
+    argv = ["--items", "1", "--results-dir", str(tmp_path), "--traces", str(tmp_path / "t")]
+    return parse_config([*argv, *extra])
+
+
+def test_every_family_and_method_fills_the_tables_with_intervals_and_tests(
     tmp_path: Path,
 ) -> None:
-    config = parse_config(["--items", "1", "--speed-states", "1", "--siblings", "2"])
-    out = tmp_path / "reasoning-fake.json"
+    config = _config(tmp_path)
 
-    results = run_benchmark(config, FAKE, out=out)
+    results = run_benchmark(config, CountingFake(_reply, score_fn=_score))
 
-    written = json.loads(out.read_text())
-    assert written["model"] == "qwen2.5-coder-0.5b"  # the label of --model, not of the fake
+    written = json.loads((tmp_path / "reasoning-qwen2.5-coder-0.5b.json").read_text())
     assert set(written["families"]) == set(DEFAULT_FAMILIES)
-    for methods in written["families"].values():
-        assert set(methods) == set(METHODS)
-        for cell in methods.values():
+    for family, methods in written["families"].items():
+        assert set(methods) == {"greedy", "self_consistency", "beam", "mcts", "oracle"}
+        for name, cell in methods.items():
             assert cell["n"] == 1 and 0.0 <= cell["accuracy"] <= 1.0
-            assert cell["mean_generated_tokens"] > 0
-    assert isinstance(written["batched_speedup"], float)
+            low, high = cell["ci95"]
+            assert 0.0 <= low <= cell["accuracy"] <= high <= 1.0
+            if name not in ("greedy", "oracle"):
+                assert cell["p_vs_greedy"] == 1.0  # the fake solves nothing or all alike
+                assert cell["mean_generated_tokens"] > 0
+        for fmt in ("prose", "program"):
+            assert "accuracy" in written["step_formats"][fmt][family]["greedy"]
+        curve = written["budget_curve"][family]["beam"]
+        assert [point["budget"] for point in curve] == ["x1", "x4"]
     assert written["complete"] and results["families"] == written["families"]
-    curve = written["budget_curve"]["basic_arithmetic"]["beam"]
-    levels = config.levels(FAMILIES["basic_arithmetic"])
-    assert [point["budget"] for point in curve] == sorted(levels)
-    assert out.with_suffix(".png").stat().st_size > 0
+    assert written["runtime"]["seconds"] >= 0 and "load_average" in written["runtime"]
+    assert (tmp_path / "reasoning-qwen2.5-coder-0.5b.png").stat().st_size > 0
+    traces = list(read_traces(tmp_path / "t" / "reasoning-qwen2.5-coder-0.5b.jsonl"))
+    assert {t.family for t in traces} == set(DEFAULT_FAMILIES)
+    assert all(t.question_id and t.step_format in ("prose", "program") for t in traces)
+    assert any(n.reward is not None for t in traces for n in t.nodes if n.finished)
+
+
+def test_a_stopped_run_continues_where_it_stopped(tmp_path: Path) -> None:
+    model = CountingFake(_reply, score_fn=_score)
+    run_benchmark(_config(tmp_path, "--families", "basic_arithmetic"), model)
+    first_calls = model.calls
+
+    config = _config(tmp_path, "--families", "basic_arithmetic", "--items", "2")
+    results = run_benchmark(config, model)
+
+    assert results["families"]["basic_arithmetic"]["greedy"]["n"] == 2
+    assert model.calls - first_calls <= first_calls  # only the new item was run
+    data = json.loads((tmp_path / "reasoning-qwen2.5-coder-0.5b.json").read_text())
+    keys = [(r["index"], r["method"], r["step_format"], r["budget"]) for r in data["records"]]
+    assert len(keys) == len(set(keys))
+
+
+def test_a_run_with_other_settings_is_not_mixed_in_unless_fresh(tmp_path: Path) -> None:
+    model = CountingFake(_reply, score_fn=_score)
+    run_benchmark(_config(tmp_path, "--families", "chain_sum"), model)
+
+    with pytest.raises(SystemExit, match="other settings"):
+        run_benchmark(_config(tmp_path, "--families", "chain_sum", "--beam-width", "3"), model)
+    fresh = _config(tmp_path, "--families", "chain_sum", "--beam-width", "3", "--fresh")
+    assert run_benchmark(fresh, model)["settings"]["beam_width"] == 3
 
 
 def test_the_compare_model_runs_greedy_on_the_same_items(tmp_path: Path) -> None:
-    argv = "--items 1 --families basic_arithmetic --speed-states 0 --methods greedy"
-    config = parse_config([*argv.split(), "--compare-model", "smollm2-135m"])
+    argv = ["--families", "basic_arithmetic", "--methods", "greedy"]
+    config = _config(tmp_path, *argv, "--compare-model", "smollm2-135m")
+    fake = CountingFake(_reply, score_fn=_score)
 
-    results = run_benchmark(config, FAKE, compare=FAKE, out=tmp_path / "r.json")
+    results = run_benchmark(config, fake, compare=fake)
 
-    assert set(results["families"]["basic_arithmetic"]) == {"greedy", "smollm2-135m:greedy"}
+    assert set(results["families"]["basic_arithmetic"]) == {
+        "greedy",
+        "smollm2-135m:greedy",
+        "oracle",
+    }
     assert results["compare_model"] == "smollm2-135m"
 
 
 def test_smaller_budgets_replay_the_largest_search_without_new_calls() -> None:
-    settings = MethodSettings(budget_tokens=200, max_step_tokens=20, max_chain_tokens=40)
+    model = CountingFake(_reply, score_fn=_score)
+    settings = MethodSettings(max_step_tokens=20, max_chain_tokens=40, step_format="prose")
     replay = Replay()
+    run_method("greedy", "Calculate 2 + 3.", model, settings, replay)
 
-    big = run_method("mcts", "Calculate 2 + 3.", FAKE, settings, replay)
+    big = run_method("mcts", "Calculate 2 + 3.", model, settings, replay, budget_tokens=200)
     calls = replay.calls
-    small = run_method("mcts", "Calculate 2 + 3.", FAKE, settings, replay, budget_tokens=60)
+    small = run_method("mcts", "Calculate 2 + 3.", model, settings, replay, budget_tokens=30)
 
     assert replay.calls == calls  # every call of the smaller search was remembered
-    assert small.tokens <= 60 and small.tokens <= big.tokens
-    assert big.answer == small.answer == "5"
+    assert small.tokens <= 30 and small.tokens <= big.tokens
+    assert big.answer == "5"
+
+
+def test_the_searches_greedy_sibling_is_the_greedy_methods_step_for_free() -> None:
+    model = CountingFake(_reply, score_fn=_score)
+    settings = MethodSettings(step_format="program")
+    replay = Replay()
+    greedy = run_method("greedy", "Calculate 2 + 3.", model, settings, replay)
+    before = model.calls
+
+    beam = run_method("beam", "Calculate 2 + 3.", model, settings, replay, budget_tokens=40)
+
+    assert greedy.answer == beam.answer == "5"
+    first = beam.result.tree.children(0)[0]
+    assert first.step is not None and first.step.text == "x = 2 + 3  # = 5"
+    assert model.calls - before == 1  # only the sampled siblings of the root: one call
 
 
 def test_answers_are_scored_by_reasoning_gym_at_full_reward_only() -> None:
@@ -103,18 +173,24 @@ def test_answers_are_scored_by_reasoning_gym_at_full_reward_only() -> None:
     assert tasks.reward(item, None) == 0.0
     assert submitted_answer(" 1,200.50 ") == "1200.5"
     assert submitted_answer("['a', 'b']") == "['a', 'b']"
+    assert item.id == "basic_arithmetic/0"
 
 
-def test_an_unknown_family_or_method_is_refused() -> None:
+def test_an_unknown_family_method_or_format_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown family"):
         load_tasks(["no_such_family"], size=1, seed=0)
     with pytest.raises(SystemExit, match="unknown method"):
         parse_config(["--methods", "greedy,telepathy"])
+    with pytest.raises(SystemExit, match="step formats"):
+        parse_config(["--step-format", "haiku"])
 
 
-def test_greedy_chains_prefetched_in_batches_are_replayed_not_decoded_again() -> None:
+@pytest.mark.parametrize("step_format", ["prose", "program"])
+def test_greedy_chains_prefetched_in_batches_are_replayed_not_decoded_again(
+    step_format: str,
+) -> None:
     model = BatchingFake(_reply, score_fn=_score)
-    settings = MethodSettings()
+    settings = MethodSettings(step_format=step_format)
     questions = ["Calculate 2 + 3.", "Calculate 1 + 4.", "Calculate 0 + 5."]
     replays = [Replay() for _ in questions]
 
@@ -124,5 +200,5 @@ def test_greedy_chains_prefetched_in_batches_are_replayed_not_decoded_again() ->
     ]
 
     assert model.batches == 4  # two steps (calculation, answer) of two batches each
-    assert all(replay.calls == 0 for replay in replays)
+    assert model.calls == 0 and all(replay.calls == 0 for replay in replays)
     assert [o.answer for o in outcomes] == ["5", "5", "5"]

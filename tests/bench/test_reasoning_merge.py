@@ -11,48 +11,54 @@ from bench.reasoning_merge import main, merge
 from bench.reasoning_report import Record, summarize
 
 
-def _run(family: str, solved: list[bool], *, model: str = "m", items: int = 2) -> dict:
+def _run(family: str, solved: list[bool], *, model: str = "m") -> dict:
     records = [
         Record(
             family=family,
             index=i,
             method=method,
+            step_format="program",
             budget=budget,
+            budget_tokens=None if budget is None else 40,
             answer="1",
             reward=1.0 if ok else 0.0,
+            oracle=ok,
+            leaves=1,
             tokens=10,
+            scorer_tokens=0,
             expansions=1,
             seconds=0.1,
         )
         for i, ok in enumerate(solved)
-        for method, budget in (("greedy", None), ("beam", 64))
+        for method, budget in (("greedy", None), ("beam", 4))
     ]
     return {
         "model": model,
         "seed": 42,
-        "items": items,
-        "batched_speedup": None,
-        "family_settings": {family: {"budget_tokens": 64}},
+        "settings": {"beam_width": 2},
+        "step_format": "program",
+        "budgets": [1, 4],
+        "items": {family: len(solved)},
         "complete": True,
-        "seconds": 5.0,
-        **summarize(records, {family: 64}),
+        "runtime": {"seconds": 5.0},
+        **summarize(records, "program"),
         "records": [asdict(r) for r in records],
     }
 
 
 def test_runs_of_different_families_merge_into_one_table() -> None:
-    merged, records = merge([_run("a", [True, False], items=2), _run("b", [True], items=1)])
+    merged, records = merge([_run("a", [True, False]), _run("b", [True])])
 
     assert set(merged["families"]) == {"a", "b"}
     assert merged["families"]["a"]["greedy"]["accuracy"] == 0.5
     assert merged["families"]["b"]["beam"]["n"] == 1
-    assert merged["items_per_family"] == {"a": 2, "b": 1}
+    assert merged["items"] == {"a": 2, "b": 1}
     assert len(records) == 6 and merged["complete"]
 
 
 def test_a_run_stopped_early_counts_only_the_families_it_recorded() -> None:
     stopped = _run("a", [True])
-    stopped["family_settings"]["b"] = {"budget_tokens": 64}  # listed, never reached
+    stopped["items"]["b"] = 0  # listed, never reached
     stopped["complete"] = False
 
     merged, _ = merge([stopped, _run("b", [False])])
