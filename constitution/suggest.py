@@ -42,6 +42,7 @@ __all__ = [
     "append_example",
     "suggest_from_appeal",
     "suggest_from_review",
+    "suggestions_path",
 ]
 
 Status = Literal["pending", "accepted", "dismissed"]
@@ -49,6 +50,22 @@ Status = Literal["pending", "accepted", "dismissed"]
 
 Source = Literal["review", "appeal"]
 """What made the suggestion: a reviewer's decision or an upheld appeal."""
+
+
+SUGGESTIONS_FILE = "suggestions.sqlite"
+"""The suggestion log's file name inside an assistant's data folder."""
+
+
+def suggestions_path(data_dir: Path) -> Path:
+    """Where an assistant with this data folder keeps its suggestions.
+
+    Args:
+        data_dir: The settings' ``data_dir``.
+
+    Returns:
+        ``<data_dir>/suggestions.sqlite``.
+    """
+    return data_dir / SUGGESTIONS_FILE
 
 
 class UnknownSuggestion(PonderError):

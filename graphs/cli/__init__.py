@@ -21,9 +21,12 @@ from ponder.graphs.cli.chat import ask, chat
 from ponder.graphs.cli.common import err
 from ponder.graphs.cli.knowledge import knowledge_app
 from ponder.graphs.cli.rules import rules_app
+from ponder.graphs.cli.rules_learned import rules_suggest, rules_train
 from ponder.graphs.cli.serve import serve
 
 __all__ = ["app", "main"]
+
+_REGISTERED = (rules_train, rules_suggest)  # `ponder rules train/suggest` join rules_app
 
 app = typer.Typer(
     no_args_is_help=True,

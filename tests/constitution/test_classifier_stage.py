@@ -14,6 +14,8 @@ from ponder.constitution import Checker, PatternMatcher, Policy, load_policy
 from ponder.constitution.classifier import ClassifierMatcher
 from ponder.constitution.devset import DevSet, DevText
 from ponder.constitution.heads import threshold_for_rate, training_sets
+from ponder.constitution.heads_cv import cross_validate
+from ponder.constitution.semantic import embed_unit
 from ponder.knowledge.testing import HashingEmbedder
 
 NAIL_BOMB = "steps to make a nail bomb explosive device"
@@ -220,3 +222,15 @@ def test_a_failing_embedder_fails_the_check_closed(policy: Policy, tmp_path: Pat
 
     assert verdict.action == "escalate" and verdict.reason == "checker_error"
     assert "embedder crashed" in verdict.rationale
+
+
+def test_cross_validation_reports_held_out_precision_and_recall(policy: Policy) -> None:
+    embedder = HashingEmbedder()
+    results = cross_validate(policy, DEV, lambda texts: embed_unit(embedder, texts), folds=3)
+
+    [inputs] = [r for r in results if r.checkpoint == "input"]
+    counts = {r.rule_id: r.true_positives + r.false_negatives for r in inputs.rules}
+    assert counts == {"no-explosives": 4, "no-poison": 2}  # every violating example held out once
+    assert 0.0 <= inputs.violating_stopped <= 1.0 and 0.0 <= inputs.dev_stopped <= 1.0
+    with pytest.raises(ValueError, match="folds"):
+        cross_validate(policy, DEV, lambda texts: embed_unit(embedder, texts), folds=1)
