@@ -10,6 +10,9 @@
     POST /api/rules/{id}/diff        {yaml, form?} -> unified diff and changed outcomes
     POST /api/rules/{id}/save        {yaml, form?, author, comment, base} -> history entry
     GET  /api/history/{file}         a file's earlier versions
+    GET  /api/suggestions            examples reviewers and upheld appeals suggest (pending)
+    POST /api/suggestions/{id}/accept   {author} -> the example appended to its rule
+    POST /api/suggestions/{id}/dismiss  {author} -> dropped
 
 The logic lives in :mod:`.store` and :mod:`.review`; routes only translate. The editor
 writes files and has no login, so it answers only requests addressed to a loopback host
@@ -46,8 +49,9 @@ from ponder.constitution.editor.store import (
 )
 from ponder.constitution.rule_tests import ExampleResult
 from ponder.constitution.schema import Policy
+from ponder.constitution.suggest import SuggestionLog, UnknownSuggestion, accept
 
-__all__ = ["LOOPBACK_HOSTS", "EditBody", "SaveBody", "create_app"]
+__all__ = ["LOOPBACK_HOSTS", "DecideBody", "EditBody", "SaveBody", "create_app"]
 
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 """Host names the editor answers by default."""
@@ -66,6 +70,15 @@ class EditBody(BaseModel):
     """Form fields to merge into ``yaml`` (they win over it)."""
 
 
+class DecideBody(BaseModel):
+    """A decision on a suggested example."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    author: str = Field(min_length=1, max_length=200)
+    """Who decides; recorded in the history entry."""
+
+
 class SaveBody(EditBody):
     """An edit to save."""
 
@@ -77,13 +90,20 @@ class SaveBody(EditBody):
     """The ``base`` the rule was opened with; a save over a changed file is refused."""
 
 
-def create_app(root: Path, *, trusted_hosts: Collection[str] | None = LOOPBACK_HOSTS) -> FastAPI:
+def create_app(
+    root: Path,
+    *,
+    trusted_hosts: Collection[str] | None = LOOPBACK_HOSTS,
+    suggestions: SuggestionLog | None = None,
+) -> FastAPI:
     """The editor app for one policy folder.
 
     Args:
         root: The policy folder.
         trusted_hosts: Host names a request may be addressed to; ``None`` for any (only
             behind your own authentication).
+        suggestions: The assistant's suggested examples, to accept or dismiss on the
+            page; ``None`` hides them.
 
     Returns:
         The app, to run with uvicorn.
@@ -91,7 +111,7 @@ def create_app(root: Path, *, trusted_hosts: Collection[str] | None = LOOPBACK_H
     Raises:
         ConfigError: ``root`` is not a folder.
     """
-    routes = _Routes(PolicyStore(root))
+    routes = _Routes(PolicyStore(root), suggestions)
     app = FastAPI(title="Ponder policy editor", docs_url=None, redoc_url=None, openapi_url=None)
     app.middleware("http")(_guard(trusted_hosts))
     app.add_api_route("/", routes.index, response_class=HTMLResponse)
@@ -100,14 +120,22 @@ def create_app(root: Path, *, trusted_hosts: Collection[str] | None = LOOPBACK_H
     for name in ("validate", "test", "diff", "save"):
         app.add_api_route(f"/api/rules/{{rule_id}}/{name}", getattr(routes, name), methods=["POST"])
     app.add_api_route("/api/history/{file_name}", routes.history)
+    app.add_api_route("/api/suggestions", routes.suggestions)
+    for name in ("accept", "dismiss"):
+        app.add_api_route(
+            f"/api/suggestions/{{suggestion_id}}/{name}",
+            getattr(routes, f"{name}_suggestion"),
+            methods=["POST"],
+        )
     return app
 
 
 class _Routes:
     """The route handlers over one store (FastAPI reads their parameters from the request)."""
 
-    def __init__(self, store: PolicyStore) -> None:
+    def __init__(self, store: PolicyStore, log: SuggestionLog | None) -> None:
         self.store = store
+        self.log = log
         self.page = (
             importlib.resources.files(__package__).joinpath("static", "editor.html").read_text()
         )
@@ -195,6 +223,47 @@ class _Routes:
         except OutsidePolicyFolder as exc:
             raise HTTPException(status_code=404, detail=str(exc)) from None
         return {"file": file_name, "entries": [{"name": n, "note": t} for n, t in entries]}
+
+    def suggestions(self) -> dict[str, Any]:
+        log = self._log()
+        return {
+            "suggestions": [
+                {
+                    "id": s.suggestion_id,
+                    "rule": s.rule_id,
+                    "checkpoint": s.checkpoint,
+                    "expected": s.expected,
+                    "source": s.source,
+                    "author": s.author,
+                    "text": s.text,
+                }
+                for s in log.list()
+            ]
+        }
+
+    def accept_suggestion(self, suggestion_id: str, body: DecideBody) -> Any:
+        log = self._log()
+        try:
+            written = accept(log, suggestion_id, self.store.policy(), author=body.author)
+        except UnknownSuggestion as exc:
+            raise HTTPException(status_code=404, detail=str(exc)) from None
+        except EditRejected as exc:
+            return JSONResponse({"issues": _issues(exc.issues)}, status_code=422)
+        except (ConfigError, StaleEdit) as exc:
+            raise HTTPException(status_code=409, detail=str(exc)) from None
+        return {"accepted": suggestion_id, "history": [str(p) for p in written]}
+
+    def dismiss_suggestion(self, suggestion_id: str, body: DecideBody) -> dict[str, Any]:
+        try:
+            self._log().mark(suggestion_id, "dismissed")
+        except UnknownSuggestion as exc:
+            raise HTTPException(status_code=404, detail=str(exc)) from None
+        return {"dismissed": suggestion_id}
+
+    def _log(self) -> SuggestionLog:
+        if self.log is None:
+            raise HTTPException(status_code=404, detail="this editor has no suggestion log")
+        return self.log
 
     def _check(self, rule_id: str, body: EditBody) -> tuple[Draft, list[Issue], Policy | None]:
         draft, issues = _draft(self.store, rule_id, body)

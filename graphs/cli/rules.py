@@ -364,9 +364,11 @@ def rules_serve(
 
     from ponder.constitution.editor import create_app
     from ponder.constitution.editor.app import LOOPBACK_HOSTS
+    from ponder.constitution.suggest import SuggestionLog, suggestions_path
     from ponder.graphs.server import is_loopback
 
-    folder = policy_dir or load_cli_settings(config).policy
+    settings = load_cli_settings(config)
+    folder = policy_dir or settings.policy
     if folder is None:
         raise PonderError(
             "name the policy folder to edit: ponder rules serve POLICY_DIR "
@@ -377,6 +379,9 @@ def rules_serve(
             f"{host} is not a loopback address; add --allow-remote to listen on it",
             param_hint="--host",
         )
-    app = create_app(folder, trusted_hosts=None if allow_remote else LOOPBACK_HOSTS)
+    suggestions = SuggestionLog(suggestions_path(settings.data_dir))
+    app = create_app(
+        folder, trusted_hosts=None if allow_remote else LOOPBACK_HOSTS, suggestions=suggestions
+    )
     console.print(f"editing {escape(str(folder))} at http://{host}:{port}/ (Ctrl+C to stop)")
     uvicorn.run(app, host=host, port=port, log_level="warning")

@@ -1,0 +1,52 @@
+"""The editor page's suggestion hook: list suggested examples, accept or dismiss them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+from learned_helpers import EXPLOSIVES_YAML
+
+from ponder.constitution import load_policy
+from ponder.constitution.editor import create_app
+from ponder.constitution.suggest import SuggestionLog, suggest_from_review
+
+
+def test_the_editor_lists_accepts_and_dismisses_suggestions(
+    write_policy: Callable[..., Path], tmp_path: Path
+) -> None:
+    folder = write_policy(**{"safety.yaml": EXPLOSIVES_YAML})
+    log = SuggestionLog(tmp_path / "suggestions.sqlite")
+    for text in ("thermite on a door hinge", "how do fuses work"):
+        log.add(
+            suggest_from_review(
+                load_policy(folder),
+                text=text,
+                checkpoint="input",
+                rules=[],
+                decision="refuse",
+                author="ana",
+                rule="no-explosives",
+            )
+        )
+    client = TestClient(create_app(folder, suggestions=log), base_url="http://127.0.0.1:8765")
+    first, second = client.get("/api/suggestions").json()["suggestions"]
+
+    accepted = client.post(f"/api/suggestions/{first['id']}/accept", json={"author": "Ana"})
+    dismissed = client.post(f"/api/suggestions/{second['id']}/dismiss", json={"author": "Ana"})
+    missing = client.post("/api/suggestions/nope/accept", json={"author": "Ana"})
+
+    assert accepted.status_code == 200 and dismissed.status_code == 200
+    assert missing.status_code == 404
+    assert client.get("/api/suggestions").json()["suggestions"] == []
+    examples = load_policy(folder).rule("no-explosives").examples
+    assert examples[-1].text == "thermite on a door hinge"
+    assert 'id="suggestions"' in client.get("/").text
+
+
+def test_an_editor_without_a_log_has_no_suggestions(write_policy: Callable[..., Path]) -> None:
+    folder = write_policy(**{"safety.yaml": EXPLOSIVES_YAML})
+    client = TestClient(create_app(folder), base_url="http://127.0.0.1:8765")
+
+    assert client.get("/api/suggestions").status_code == 404
