@@ -20,7 +20,7 @@ from ponder.constitution.editor import create_app
 from ponder.graphs import build_assistant
 from ponder.graphs.assistant import sqlite_checkpointer
 from ponder.graphs.settings import Settings
-from ponder.knowledge import KnowledgeStore
+from ponder.knowledge import ChromaStore
 from ponder.knowledge.testing import HashingEmbedder
 
 WORD = "zorblax"  # a made-up word no rule knows
@@ -58,7 +58,7 @@ def _assistant(tmp_path: Path, folder: Path):
         language_model=FunctionChatModel(answer, score_fn=lambda m, c: -0.7),
         reasoning_model=FunctionChatModel(lambda m, n, s: ["Answer: 1"] * n),
         policy=folder,
-        store=KnowledgeStore.embedded(tmp_path / "chroma", embedder=embedder),
+        store=ChromaStore.embedded(tmp_path / "chroma", embedder=embedder),
         embedder=embedder,
         checkpointer=sqlite_checkpointer(tmp_path / "threads.sqlite"),
     )
@@ -70,7 +70,7 @@ def test_edit_check_save_and_hot_reload(page, tmp_path: Path) -> None:
 
     page.set_default_timeout(TIMEOUT_MS)
     folder = Path(shutil.copytree(default_policy_path(), tmp_path / "policy"))
-    saved_before = (folder / "safety.yaml").read_text()
+    saved_before = (folder / "indiscriminate-weapons.yaml").read_text()
     assistant = _assistant(tmp_path, folder)  # built before the save, never rebuilt
     before = assistant.invoke(f"Tell me about {WORD}.")
 
@@ -102,10 +102,10 @@ def test_edit_check_save_and_hot_reload(page, tmp_path: Path) -> None:
         page.fill("#author", "Ana")
         page.fill("#comment", f"catch {WORD}")
         page.click("#save")
-        expect(page.locator("#save-result")).to_contain_text("Saved safety.yaml")
+        expect(page.locator("#save-result")).to_contain_text("Saved indiscriminate-weapons.yaml")
 
-    saved = (folder / "safety.yaml").read_text()
-    (entry,) = (folder / ".history" / "safety.yaml").glob("*.yaml")
+    saved = (folder / "indiscriminate-weapons.yaml").read_text()
+    (entry,) = (folder / ".history" / "indiscriminate-weapons.yaml").glob("*.yaml")
     header, previous = entry.read_text().split("\n", 1)
     after = assistant.invoke(f"Tell me about {WORD}.")
 

@@ -51,13 +51,15 @@ def test_save_rewrites_only_that_rule_and_keeps_history(folder: Path, store: Pol
     changed = [
         (old, new)
         for old, new in zip(
-            before["safety.yaml"].splitlines(), after["safety.yaml"].splitlines(), strict=False
+            before["indiscriminate-weapons.yaml"].splitlines(),
+            after["indiscriminate-weapons.yaml"].splitlines(),
+            strict=False,
         )
         if old != new
     ]
     assert changed == [("    severity: critical", "    severity: high")]
-    assert {k: v for k, v in after.items() if k != "safety.yaml"} == {
-        k: v for k, v in before.items() if k != "safety.yaml"
+    assert {k: v for k, v in after.items() if k != "indiscriminate-weapons.yaml"} == {
+        k: v for k, v in before.items() if k != "indiscriminate-weapons.yaml"
     }
     new_policy = load_policy(folder)
     assert new_policy.rule("no-weapons").severity == "high"
@@ -66,10 +68,10 @@ def test_save_rewrites_only_that_rule_and_keeps_history(folder: Path, store: Pol
     ]
     assert saved.policy_version == new_policy.version
     first, rest = saved.history.read_text().split("\n", 1)
-    assert saved.history.parent == folder / HISTORY_DIR / "safety.yaml"
+    assert saved.history.parent == folder / HISTORY_DIR / "indiscriminate-weapons.yaml"
     assert first.startswith("# replaced ") and first.endswith("by Ana: lower it for now")
-    assert rest == before["safety.yaml"]
-    assert store.history("safety.yaml")[0] == (saved.history.name, first)
+    assert rest == before["indiscriminate-weapons.yaml"]
+    assert store.history("indiscriminate-weapons.yaml")[0] == (saved.history.name, first)
     assert not list(folder.glob(".*.tmp"))
 
 
@@ -82,8 +84,10 @@ def test_an_invalid_save_writes_nothing(folder: Path, store: PolicyStore) -> Non
         store.save(draft, author="Ana", comment="", base=source.base)
 
     (issue,) = caught.value.issues
-    assert (issue.file, issue.field) == ("safety.yaml", "action")
-    assert issue.message.startswith(f"safety.yaml:{issue.line}: rule 'no-weapons': field 'action'")
+    assert (issue.file, issue.field) == ("indiscriminate-weapons.yaml", "action")
+    assert issue.message.startswith(
+        f"indiscriminate-weapons.yaml:{issue.line}: rule 'no-weapons': field 'action'"
+    )
     assert source.yaml.splitlines()[issue.rule_line - 1].startswith("action:")
     assert _texts(folder) == before
     assert not (folder / HISTORY_DIR).exists()
@@ -113,7 +117,9 @@ def test_a_duplicate_id_in_another_file_is_an_issue(store: PolicyStore) -> None:
 def test_a_save_over_a_changed_file_is_refused(folder: Path, store: PolicyStore) -> None:
     source = store.read("no-weapons")
     draft = store.draft("no-weapons", source.yaml.replace("severity: critical", "severity: high"))
-    (folder / "safety.yaml").write_text((folder / "safety.yaml").read_text() + "\n# edited\n")
+    (folder / "indiscriminate-weapons.yaml").write_text(
+        (folder / "indiscriminate-weapons.yaml").read_text() + "\n# edited\n"
+    )
 
     with pytest.raises(StaleEdit):
         store.save(draft, author="Ana", comment="", base=source.base)

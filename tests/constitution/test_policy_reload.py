@@ -27,7 +27,7 @@ def folder(tmp_path: Path) -> Path:
 
 def _add_pattern(folder: Path, word: str = WORD) -> None:
     # Give no-weapons one more pattern, right after its `patterns:` key.
-    file = folder / "safety.yaml"
+    file = folder / "indiscriminate-weapons.yaml"
     text = file.read_text(encoding="utf-8")
     text = text.replace("    patterns:\n", f"    patterns:\n      - '\\b{word}\\b'\n", 1)
     file.write_text(text, encoding="utf-8")
@@ -56,7 +56,7 @@ def test_a_broken_file_keeps_the_old_policy_and_logs_where(
 ) -> None:
     checker = _checker(folder)
     version = checker.policy.version
-    file = folder / "safety.yaml"
+    file = folder / "indiscriminate-weapons.yaml"
     file.write_text(file.read_text().replace("action: refuse", "action: deny", 1))
 
     with caplog.at_level(logging.ERROR, logger="ponder.constitution.reload"):
@@ -65,13 +65,15 @@ def test_a_broken_file_keeps_the_old_policy_and_logs_where(
 
     assert verdict.action == "refuse" and verdict.policy_version == version
     errors = [r.getMessage() for r in caplog.records]
-    assert len(errors) == 1 and "safety.yaml:" in errors[0] and "'deny'" in errors[0]
+    assert (
+        len(errors) == 1 and "indiscriminate-weapons.yaml:" in errors[0] and "'deny'" in errors[0]
+    )
     assert checker.watcher.error is not None
 
 
 def test_fixing_a_broken_file_loads_it(folder: Path) -> None:
     checker = _checker(folder)
-    file = folder / "safety.yaml"
+    file = folder / "indiscriminate-weapons.yaml"
     good = file.read_text()
     file.write_text(good.replace("action: refuse", "action: deny", 1))
     checker.check("hello", "input")
@@ -87,7 +89,7 @@ def test_fixing_a_broken_file_loads_it(folder: Path) -> None:
 def test_touching_a_file_does_not_rebuild_the_checker(folder: Path) -> None:
     checker = _checker(folder)
     inner = checker.matchers
-    os.utime(folder / "safety.yaml", ns=(1, 1))
+    os.utime(folder / "indiscriminate-weapons.yaml", ns=(1, 1))
 
     checker.check("hello", "input")
 
@@ -167,7 +169,7 @@ def test_a_running_assistant_refuses_with_a_rule_added_after_it_was_built(
     from ponder.graphs import build_assistant
     from ponder.graphs.assistant import sqlite_checkpointer
     from ponder.graphs.settings import Settings
-    from ponder.knowledge import KnowledgeStore
+    from ponder.knowledge import ChromaStore
     from ponder.knowledge.testing import HashingEmbedder
 
     embedder = HashingEmbedder()
@@ -176,7 +178,7 @@ def test_a_running_assistant_refuses_with_a_rule_added_after_it_was_built(
         language_model=FunctionChatModel(lambda m, n, s: ["Sure."] * n, score_fn=lambda m, c: -0.7),
         reasoning_model=FunctionChatModel(lambda m, n, s: ["Answer: 1"] * n),
         policy=folder,
-        store=KnowledgeStore.embedded(tmp_path / "chroma", embedder=embedder),
+        store=ChromaStore.embedded(tmp_path / "chroma", embedder=embedder),
         embedder=embedder,
         checkpointer=sqlite_checkpointer(tmp_path / "threads.sqlite"),
     )

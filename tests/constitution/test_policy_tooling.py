@@ -38,7 +38,7 @@ def test_the_default_policy_passes_with_patterns_and_semantic(default_policy: Po
 def test_a_broken_rule_fails_with_its_example_shown(tmp_path: Path) -> None:
     copy = tmp_path / "policy"
     shutil.copytree(default_policy_path(), copy)
-    safety = copy / "safety.yaml"
+    safety = copy / "indiscriminate-weapons.yaml"
     safety.write_text(safety.read_text().replace("tatp|triacetone", "tatpx|triacetone"))
     policy = load_policy(copy)
 

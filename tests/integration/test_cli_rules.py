@@ -49,7 +49,7 @@ def test_rules_test_includes_the_overlays_in_settings(tmp_path: Path) -> None:
 
 def test_a_rule_edited_to_break_an_example_fails_showing_it(tmp_path: Path) -> None:
     copy = _policy_copy(tmp_path)
-    safety = copy / "safety.yaml"
+    safety = copy / "indiscriminate-weapons.yaml"
     safety.write_text(safety.read_text().replace("tatp|triacetone", "tatpx|triacetone"))
 
     result = _run("rules", "test", str(copy), "--no-semantic", data=tmp_path, check=False)
@@ -89,7 +89,7 @@ def test_effective_shows_origins_and_loosening_is_rejected(tmp_path: Path) -> No
     assert rules["medical-dosing-certainty"]["origin"] == (
         f"{team / 'tighter.yaml'}:6 (tightens {floor / 'integrity.yaml'}:6)"
     )
-    assert rules["no-weapons"]["origin"] == f"{floor / 'safety.yaml'}:7"
+    assert rules["no-weapons"]["origin"] == f"{floor / 'indiscriminate-weapons.yaml'}:10"
     assert loose.returncode == 2
     assert (
         f"{tmp_path / 'loose' / 'looser.yaml'}:31: rule 'knowledge-prompt-injection'"
@@ -137,7 +137,7 @@ def test_audit_appeal_of_an_unknown_decision_is_a_clear_error(tmp_path: Path) ->
 
 def test_diff_lists_the_examples_whose_outcome_changes(tmp_path: Path) -> None:
     new = _policy_copy(tmp_path, "new")
-    safety = new / "safety.yaml"
+    safety = new / "indiscriminate-weapons.yaml"
     safety.write_text(safety.read_text().replace("tatp|triacetone", "tatpx|triacetone"))
 
     result = _run(
