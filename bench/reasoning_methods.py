@@ -40,6 +40,7 @@ from ponder.agents.reasoning import (
     mcts,
     self_consistency,
 )
+from ponder.agents.reasoning.engine import ScorerName
 
 __all__ = [
     "METHODS",
@@ -56,7 +57,6 @@ Method = Literal["greedy", "self_consistency", "beam", "mcts", "greedy_no_tools"
 METHODS: tuple[Method, ...] = get_args(Method)
 SEARCHES: tuple[Method, ...] = ("self_consistency", "beam", "mcts")
 """The methods that spend a token budget (a multiple of greedy's tokens on the item)."""
-ScorerName = Literal["calculation", "self_eval"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -247,11 +247,22 @@ def _search(
     if method in ("greedy", "greedy_no_tools"):
         proposer = replay.proposer(f"{method}/{fmt}", greedy_proposer(method, model, settings))
         depth = 1 if method == "greedy_no_tools" else settings.max_depth
-        one_chain = Budget(max_tokens=proposer.max_step_tokens * depth, max_depth=depth)
+        one_chain = Budget(
+            max_tokens=proposer.max_step_tokens * depth,
+            max_expansions=64,
+            max_depth=depth,
+            max_seconds=None,
+        )
         return greedy(question, proposer, scorer, one_chain)
     if budget_tokens is None:
         raise ValueError(f"{method} needs a token budget")
-    budget = Budget(max_tokens=budget_tokens, max_expansions=10_000, max_depth=settings.max_depth)
+    # Tokens and depth are the limits here, never the clock, which a shared machine skews.
+    budget = Budget(
+        max_tokens=budget_tokens,
+        max_expansions=10_000,
+        max_depth=settings.max_depth,
+        max_seconds=None,
+    )
     if method == "self_consistency":
         chains = _GreedyFirst(
             replay.proposer(f"greedy_chain/{fmt}", _chain_proposer(model, settings, 0.0)),
@@ -262,7 +273,10 @@ def _search(
         # tokens actually spent are reported, so the comparison stays matched).
         samples = max(1, round(budget_tokens / max(1, _greedy_tokens(replay, question, fmt))))
         room = Budget(
-            max_tokens=samples * 2 * settings.max_chain_tokens, max_depth=budget.max_depth
+            max_tokens=samples * 2 * settings.max_chain_tokens,
+            max_expansions=64,
+            max_depth=budget.max_depth,
+            max_seconds=None,
         )
         return self_consistency(question, chains, scorer, room, samples=samples)
     steps = _GreedyFirst(

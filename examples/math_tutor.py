@@ -13,13 +13,11 @@ from __future__ import annotations
 
 import argparse
 import tempfile
-import typing
 from pathlib import Path
 
+from ponder.agents.reasoning import ALGORITHMS
 from ponder.graphs import Reply, Settings, build_assistant
-from ponder.graphs.settings import ReasoningSettings
 
-ALGORITHMS = typing.get_args(ReasoningSettings.model_fields["algorithm"].annotation)
 TUTOR_REQUEST = "{question} Explain step by step how to work it out, for a student."
 
 

@@ -38,7 +38,6 @@ from ponder.graphs.parts_from_settings import (  # re-exported: part of this mod
 )
 from ponder.graphs.persistence import open_audit_log, open_checkpointer
 from ponder.graphs.persistence import sqlite_checkpointer as sqlite_checkpointer  # re-export
-from ponder.graphs.release import ReleasePlan
 from ponder.graphs.reply import Reply, reply_from_state
 from ponder.graphs.review import (
     NoPendingReviewError,
@@ -364,15 +363,7 @@ def build_assistant(
         policy=policy,
         router=router or KeywordRouter(),
         store=store,
-        reasoning=reasoning_config(settings),
-        top_k=settings.knowledge.top_k,
-        min_score=settings.knowledge.min_score,
-        max_revisions=settings.max_revisions,
-        trace_path=settings.reasoning.trace_path,
-        release=ReleasePlan(
-            chunk_chars=settings.release.chunk_chars,
-            overlap_chars=settings.release.overlap_chars,
-        ),
         audit=audit,
+        settings=settings,
     )
     return Assistant(build_graph(parts, checkpointer), parts, closers)

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
 from langgraph.config import get_config, get_stream_writer
@@ -13,7 +12,7 @@ from langgraph.types import interrupt
 
 from ponder.agents.compose import compose
 from ponder.agents.models.base import ChatModel
-from ponder.agents.reasoning.engine import ReasoningConfig, reason, write_trace_jsonl
+from ponder.agents.reasoning.engine import reason, write_trace_jsonl
 from ponder.agents.router import Router
 from ponder.constitution import (
     AuditLog,
@@ -27,8 +26,9 @@ from ponder.constitution import (
 )
 from ponder.constitution.reload import ReloadingChecker
 from ponder.graphs.events import AnswerDelta
-from ponder.graphs.release import Release, ReleasePlan, release_checked
+from ponder.graphs.release import Release, release_checked
 from ponder.graphs.review import HOLD_MESSAGE, ReviewDecision, pending_payload
+from ponder.graphs.settings import Settings
 from ponder.graphs.state import RESET, TurnState
 
 logger = logging.getLogger(__name__)
@@ -47,17 +47,12 @@ class Parts:
     router: Router
     store: Any | None
     """A knowledge store (``query``, ``count``), or ``None`` for no knowledge."""
-    reasoning: ReasoningConfig
-    top_k: int = 3
-    min_score: float = 0.25
-    max_revisions: int = 2
-    trace_path: Path | None = None
     audit: AuditLog | None = None
     """Records every verdict with the thread it belongs to; ``None`` records nothing."""
-    answer_max_tokens: int = 160
-    """Most tokens per drafted answer; a request may ask for fewer."""
-    release: ReleasePlan = field(default_factory=ReleasePlan)
-    """How the output check cuts an answer into judged, released chunks."""
+    settings: Settings
+    """The options the nodes read: the search (``reasoning``), ``knowledge.top_k`` and
+    ``min_score``, ``max_revisions``, ``max_answer_tokens`` and ``release``. The defaults
+    live there, never here."""
 
 
 class Nodes:
@@ -102,12 +97,13 @@ class Nodes:
         assert self.parts.store is not None
         # Fetch spare chunks, so that a planted chunk that gets dropped cannot crowd
         # honest evidence out of the top k.
-        found = self.parts.store.query(state["question"], k=2 * self.parts.top_k)
-        relevant = [e for e in found if e.score >= self.parts.min_score]
+        knowledge = self.parts.settings.knowledge
+        found = self.parts.store.query(state["question"], k=2 * knowledge.top_k)
+        relevant = [e for e in found if e.score >= knowledge.min_score]
         verdicts = self.parts.checker.check_many([e.text for e in relevant], "knowledge")
         self._audit([(v, e.text) for v, e in zip(verdicts, relevant, strict=True)])
         kept = [e for e, v in zip(relevant, verdicts, strict=True) if v.allowed]
-        kept = kept[: self.parts.top_k]
+        kept = kept[: knowledge.top_k]
         fired = [v for v in verdicts if not v.allowed]
         if fired:
             logger.warning("dropped %d knowledge chunk(s) by rule", len(fired))
@@ -115,9 +111,10 @@ class Nodes:
 
     def reason(self, state: TurnState) -> dict[str, Any]:
         """Run the hidden search; only counts leave this node in public fields."""
-        outcome = reason(state["question"], self.parts.reasoning_model, self.parts.reasoning)
-        if self.parts.trace_path is not None:
-            write_trace_jsonl(self.parts.trace_path, state["question"], outcome.result)
+        search = self.parts.settings.reasoning
+        outcome = reason(state["question"], self.parts.reasoning_model, search)
+        if search.trace_path is not None:
+            write_trace_jsonl(search.trace_path, state["question"], outcome)
         return {
             "reasoning": outcome.hidden,
             "reasoning_answer": outcome.answer,
@@ -128,7 +125,6 @@ class Nodes:
     def compose(self, state: TurnState) -> dict[str, Any]:
         """Write the answer (again, with the critique, when revising)."""
         history = state.get("messages", [])[:-1][-6:]
-        limit = self.parts.answer_max_tokens
         draft = compose(
             state["question"],
             self.parts.language_model,
@@ -136,7 +132,7 @@ class Nodes:
             reasoning_answer=state.get("reasoning_answer"),
             critique=state.get("critique"),
             history=history,
-            max_tokens=min(state.get("max_answer_tokens") or limit, limit),
+            max_tokens=state.get("max_answer_tokens") or self.parts.settings.max_answer_tokens,
         )
         revisions = state.get("revisions", 0) + (1 if state.get("critique") else 0)
         return {"draft": draft, "revisions": revisions}
@@ -158,7 +154,7 @@ class Nodes:
             return {"verdicts": [verdict], **self._answer(draft.text, draft, outcome)}
         sent = draft.text[: release.end]
         if verdict.action == "revise":
-            if not sent and state.get("revisions", 0) < self.parts.max_revisions:
+            if not sent and state.get("revisions", 0) < self.parts.settings.max_revisions:
                 critique = critique_for(verdict, self._policy(verdict))
                 return {"verdicts": [verdict], "critique": critique}
             return self._last_resort(draft, verdict, sent)
@@ -170,7 +166,7 @@ class Nodes:
             text,
             lambda window: self._check(window, "output"),
             lambda piece: writer(AnswerDelta(text=piece)),
-            self.parts.release,
+            self.parts.settings.release,
             start=start,
         )
 

@@ -10,7 +10,6 @@ from typing import Any
 
 from ponder.agents.models.base import ChatModel
 from ponder.agents.reasoning.engine import ReasoningConfig
-from ponder.agents.reasoning.types import Budget
 from ponder.constitution import (
     Checker,
     ClassifierMatcher,
@@ -117,21 +116,6 @@ def make_checker(
 
 
 def reasoning_config(settings: Settings) -> ReasoningConfig:
-    """The search configuration the settings describe."""
-    r = settings.reasoning
-    return ReasoningConfig(
-        algorithm=r.algorithm,
-        samples=r.samples,
-        beam_width=r.beam_width,
-        expansion_width=r.expansion_width,
-        exploration=r.exploration,
-        budget=Budget(
-            max_expansions=r.max_expansions, max_tokens=r.max_tokens, max_seconds=r.max_seconds
-        ),
-        max_step_tokens=r.max_step_tokens,
-        max_chain_tokens=r.max_chain_tokens,
-        temperature=r.temperature,
-        seed=r.seed,
-        scorer=r.scorer,
-        step_format=r.step_format,
-    )
+    """The search configuration the settings describe: the ``reasoning`` section itself,
+    which is a :class:`~ponder.agents.reasoning.engine.ReasoningConfig`."""
+    return settings.reasoning

@@ -30,7 +30,11 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Annotated
 
+from annotated_types import Ge
+
+from ponder.agents.core.fields import check_fields
 from ponder.constitution import Verdict, strictest
 
 __all__ = ["Release", "ReleasePlan", "release_checked"]
@@ -38,23 +42,22 @@ __all__ = ["Release", "ReleasePlan", "release_checked"]
 
 @dataclass(frozen=True, kw_only=True)
 class ReleasePlan:
-    """How an answer is cut for the output check.
+    """How an answer is cut for the output check; ``release:`` in settings is this class.
 
     Raises:
         ValueError: A size is out of range.
     """
 
-    chunk_chars: int = 200
+    chunk_chars: Annotated[int, Ge(20)] = 200
     """New characters judged per step (cut at the next whitespace)."""
-    overlap_chars: int = 120
-    """Released text shown again in front of each window, and the text held back from
-    each release until the next window has judged it."""
+    overlap_chars: Annotated[int, Ge(0)] = 120
+    """Characters held back from each release until the next window has judged them, and
+    shown again in front of the next window as context. A violation this short is judged
+    whole before any of it is sent; keep it at least as long as the longest text a rule
+    must catch."""
 
     def __post_init__(self) -> None:
-        if self.chunk_chars < 1:
-            raise ValueError(f"chunk_chars must be >= 1, got {self.chunk_chars}")
-        if self.overlap_chars < 0:
-            raise ValueError(f"overlap_chars must be >= 0, got {self.overlap_chars}")
+        check_fields(self)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -6,7 +6,9 @@ Environment variables override the file; nested fields use ``__``, for example
 
 from __future__ import annotations
 
+import dataclasses
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -38,6 +40,9 @@ from ponder.agents.core.yamlfile import (
     load_yaml_file,
     node_line,
 )
+from ponder.agents.reasoning.engine import ReasoningConfig
+from ponder.constitution.semantic import DEFAULT_MARGIN, DEFAULT_THRESHOLD
+from ponder.graphs.release import ReleasePlan
 
 __all__ = [
     "KnowledgeSettings",
@@ -99,52 +104,24 @@ class KnowledgeSettings(_Section):
         return self
 
 
-class ReasoningSettings(_Section):
-    """The hidden reasoning search."""
+@dataclass(frozen=True, kw_only=True)
+class ReasoningSettings(ReasoningConfig):
+    """The hidden reasoning search: every option of
+    :class:`~ponder.agents.reasoning.engine.ReasoningConfig` (declared there, once, with
+    its default and bounds), and where traces go."""
 
-    algorithm: Literal["greedy", "self_consistency", "beam", "mcts"] = "self_consistency"
-    """Search algorithm."""
-    samples: int = Field(default=4, ge=1, le=64)
-    """Chains sampled by self-consistency."""
-    beam_width: int = Field(default=2, ge=1, le=16)
-    """Chains kept per round (beam search)."""
-    expansion_width: int = Field(default=3, ge=1, le=16)
-    """Candidate steps per expansion (beam search, MCTS), generated in one batch."""
-    exploration: float = Field(default=1.0, ge=0)
-    """MCTS's UCT exploration constant."""
-    scorer: Literal["self_eval", "calculation"] = "calculation"
-    """How partial chains are valued: the calculator check alone, or averaged with the
-    model's own yes/no judgement of each step."""
-    step_format: Literal["prose", "program"] = "prose"
-    """How a step is written: ``prose`` (arithmetic in ``<calc>`` tags) or ``program`` (a
-    line of Python run by the interpreter, its value echoed into the chain)."""
-    max_expansions: int = Field(default=16, ge=1)
-    """Most proposer calls per search."""
-    max_tokens: int = Field(default=1024, ge=16)
-    """Most reasoning tokens per search."""
-    max_seconds: float | None = Field(default=60.0, gt=0)
-    """Wall-clock limit per search; the best answer so far is used when it runs out."""
-    max_step_tokens: int = Field(default=64, ge=8)
-    """Most tokens per step (greedy, beam, MCTS)."""
-    max_chain_tokens: int = Field(default=160, ge=8)
-    """Most tokens per whole chain (self-consistency)."""
-    temperature: float = Field(default=0.7, ge=0)
-    """Sampling temperature of the proposer."""
-    seed: int = 0
-    """Seed for reproducible searches."""
+    __pydantic_config__ = ConfigDict(extra="forbid")
+
     trace_path: Path | None = None
     """Append each search as a JSONL line here (training data for a reward model)."""
 
 
-class ReleaseSettings(_Section):
-    """How the output check releases an answer: judged in overlapping chunks as it is sent."""
+@dataclass(frozen=True, kw_only=True)
+class ReleaseSettings(ReleasePlan):
+    """How the output check releases an answer: the options of
+    :class:`~ponder.graphs.release.ReleasePlan`, declared there."""
 
-    chunk_chars: int = Field(default=200, ge=20)
-    """New characters judged per step."""
-    overlap_chars: int = Field(default=120, ge=0)
-    """Characters held back from each release until the next window has judged them, and
-    shown again as context. A violation this short is judged whole before any of it is
-    sent; keep it at least as long as the longest text a rule must catch."""
+    __pydantic_config__ = ConfigDict(extra="forbid")
 
 
 class ServerSettings(_Section):
@@ -200,6 +177,10 @@ class Settings(BaseSettings):
     """The reasoning search."""
     max_revisions: int = Field(default=2, ge=0, le=5)
     """Compose-and-check rounds for a draft that a revise rule flags."""
+    max_answer_tokens: int = Field(default=160, ge=1)
+    """Most tokens the language node writes per answer when a call does not say. A call
+    may ask for more or fewer (``max_tokens`` in Python; ``max_tokens`` or
+    ``max_completion_tokens`` over HTTP, up to ``server.max_completion_tokens``)."""
     checkpoint_db: Path | None = None
     """SQLite file for threads; default ``<data_dir>/threads.sqlite``."""
     audit_db: Path | None = None
@@ -218,9 +199,9 @@ class Settings(BaseSettings):
     """Run the checker's semantic stage (closeness to each rule's examples, embedded with
     the knowledge embedder). Off until its thresholds are tuned for your rules and
     embedder; ``ponder rules test`` and ``explain`` run it either way."""
-    semantic_threshold: float = Field(default=0.6, ge=-1, le=1)
+    semantic_threshold: float = Field(default=DEFAULT_THRESHOLD, ge=-1, le=1)
     """Least cosine similarity to a rule's violating example for the semantic stage."""
-    semantic_margin: float = Field(default=0.1, ge=0, le=2)
+    semantic_margin: float = Field(default=DEFAULT_MARGIN, ge=0, le=2)
     """Least lead of that similarity over the rule's closest compliant example."""
     classifier: bool = False
     """With ``semantic``, also run the classifier stage: a logistic regression per rule
@@ -290,10 +271,17 @@ class _SectionsAsDicts(PydanticBaseSettingsSource):
         return None, field_name, False  # __call__ gives every value at once
 
     def __call__(self) -> dict[str, Any]:
-        return {
-            name: value.model_dump(exclude_unset=True) if isinstance(value, BaseModel) else value
-            for name, value in self._inner().items()
-        }
+        return {name: _fields_set(value) for name, value in self._inner().items()}
+
+
+def _fields_set(value: Any) -> Any:
+    """A section object as a dict of its fields (for a dataclass section, all of them,
+    which an environment variable still overrides one by one); anything else as it is."""
+    if isinstance(value, BaseModel):
+        return value.model_dump(exclude_unset=True)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
+    return value
 
 
 def load_settings(path: str | Path | None = None, **overrides: Any) -> Settings:

@@ -22,12 +22,13 @@ Typical use::
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import types
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Union, get_args, get_origin
+from typing import Annotated, Any, Union, get_args, get_origin, get_type_hints
 
 import yaml
 from pydantic import BaseModel, SecretStr, ValidationError
@@ -50,6 +51,9 @@ Loc = tuple[int | str, ...]
 """A pydantic error location: mapping keys and sequence indexes from the top."""
 
 _GOT_CHARS = 60
+# Pydantic's error for a key no field takes: models say extra_forbidden, dataclasses
+# (validated with extra='forbid') unexpected_keyword_argument.
+_UNKNOWN_KEY_ERRORS = frozenset({"extra_forbidden", "unexpected_keyword_argument"})
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -222,7 +226,7 @@ def describe_validation_error(
         pydantic_loc: Loc = tuple(error["loc"])
         members, annotation = _walk(model, pydantic_loc)
         loc = tuple(part for i, part in enumerate(pydantic_loc) if i not in members)
-        unknown = error["type"] == "extra_forbidden"
+        unknown = error["type"] in _UNKNOWN_KEY_ERRORS
         owner = label(loc, document) if label is not None else None
         field = _shown_field(pydantic_loc, members, owner.depth if owner is not None else 0)
         parts = [owner.text] if owner is not None else []
@@ -308,9 +312,12 @@ def _is_secret(annotation: Any) -> bool:
 def _unknown_key_message(model: type[BaseModel], loc: Loc) -> str:
     message = "unknown field"
     owner = _unwrap(_walk(model, loc[:-1])[1]) if loc else None
-    if not _is_model(owner):
+    if _is_model(owner):
+        names = [field.alias or name for name, field in owner.model_fields.items()]
+    elif _is_dataclass(owner):
+        names = [field.name for field in dataclasses.fields(owner)]
+    else:
         return message
-    names = [field.alias or name for name, field in owner.model_fields.items()]
     close = difflib.get_close_matches(str(loc[-1]), names, n=1)
     if close:
         return f"{message}; did you mean {close[0]!r}?"
@@ -357,6 +364,9 @@ def _step(annotation: Any, part: int | str) -> tuple[Any, bool]:
         fields = annotation.model_fields.items()
         found = next((f for name, f in fields if part in (name, f.alias)), None)
         return (found.annotation if found is not None else None), False
+    if _is_dataclass(annotation):
+        # A dataclass section (pydantic validates its fields from their annotations).
+        return get_type_hints(annotation, include_extras=True).get(str(part)), False
     if _is_union(origin):
         # Pydantic tries each member and tags its errors with the member's name.
         member = next((arg for arg in args if getattr(arg, "__name__", None) == part), None)
@@ -391,3 +401,7 @@ def _is_union(origin: Any) -> bool:
 
 def _is_model(annotation: Any) -> bool:
     return isinstance(annotation, type) and issubclass(annotation, BaseModel)
+
+
+def _is_dataclass(annotation: Any) -> bool:
+    return isinstance(annotation, type) and dataclasses.is_dataclass(annotation)

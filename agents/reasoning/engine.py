@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass, field
-from typing import Literal, assert_never, get_args
+from dataclasses import dataclass, fields
+from typing import Annotated, Literal, assert_never, get_args
+
+from annotated_types import Ge, Le
 
 from ponder.agents.models.base import ChatModel
 from ponder.agents.reasoning.beam import beam_search
@@ -20,7 +22,6 @@ from ponder.agents.reasoning.greedy import greedy
 from ponder.agents.reasoning.hidden import HiddenChain
 from ponder.agents.reasoning.mcts import mcts
 from ponder.agents.reasoning.proposer import (
-    STEP_FORMATS,
     ChainProposer,
     ModelProposer,
     StepFormat,
@@ -51,63 +52,60 @@ SCORERS: tuple[ScorerName, ...] = get_args(ScorerName)
 
 
 @dataclass(frozen=True, kw_only=True)
-class ReasoningConfig:
-    """How to search: the algorithm, its widths, the budget and the sampling.
+class ReasoningConfig(Budget):
+    """How to search: the algorithm, its widths and sampling, and the :class:`Budget`
+    limits it extends.
 
-    Every option is checked at construction; an unknown value raises ``ValueError``.
+    This class is the one declaration of every reasoning option: ``reasoning:`` in
+    settings *is* this class (``ReasoningSettings`` only adds where traces go), so a new
+    option is a field here, with its default, its bounds in its type and a docstring, and
+    nothing else to copy (see ``docs/architecture.md``). Every option is checked at
+    construction; an unknown or out-of-range value raises ``ValueError``.
     """
 
     algorithm: Algorithm = "self_consistency"
     """Which search runs."""
-    samples: int = 4
+    samples: Annotated[int, Ge(1), Le(64)] = 4
     """Chains sampled by self-consistency."""
-    beam_width: int = 3
+    beam_width: Annotated[int, Ge(1), Le(16)] = 2
     """Chains kept per round by beam search."""
-    expansion_width: int = 3
-    """Candidate steps per expansion (beam search and MCTS)."""
-    exploration: float = 1.0
+    expansion_width: Annotated[int, Ge(1), Le(16)] = 3
+    """Candidate steps per expansion (beam search and MCTS), generated in one batch."""
+    exploration: Annotated[float, Ge(0)] = 1.0
     """MCTS's UCT exploration constant."""
-    budget: Budget = field(default_factory=Budget)
-    """Limits on proposer calls, generated tokens, time and depth."""
-    max_step_tokens: int = 96
+    scorer: ScorerName = "calculation"
+    """How partial chains are valued: ``calculation``, the calculator check alone; or
+    ``self_eval``, averaged with the model's own yes/no judgement of each step (needs
+    ``ChatModel.score``)."""
+    max_step_tokens: Annotated[int, Ge(8)] = 64
     """Most tokens per step (greedy, beam search, MCTS)."""
-    max_chain_tokens: int = 512
+    max_chain_tokens: Annotated[int, Ge(8)] = 160
     """Most tokens per whole chain (self-consistency)."""
-    temperature: float = 0.8
-    """Sampling temperature; 0 decodes greedily."""
-    seed: int | None = None
-    """Seed for sampling and tie-breaking; None for fresh randomness."""
-    scorer: ScorerName = "self_eval"
-    """``self_eval``: the model judges each step (needs ``ChatModel.score``), averaged
-    with the calculator check; ``calculation``: the calculator check alone."""
+    temperature: Annotated[float, Ge(0)] = 0.7
+    """Sampling temperature of the proposer; 0 decodes greedily."""
+    seed: int | None = 0
+    """Seed for sampling and tie-breaking, for reproducible searches; None for fresh
+    randomness."""
     step_format: StepFormat = "prose"
-    """``prose``: a sentence per step, arithmetic in ``<calc>`` tags; ``program``: a line
-    of Python per step, run by the interpreter and its value echoed."""
+    """How a step is written: ``prose`` (a sentence, arithmetic in ``<calc>`` tags) or
+    ``program`` (a line of Python run by the interpreter, its value echoed into the
+    chain)."""
 
     def __post_init__(self) -> None:
-        _check_choice("algorithm", self.algorithm, ALGORITHMS)
-        _check_choice("scorer", self.scorer, SCORERS)
-        _check_choice("step_format", self.step_format, STEP_FORMATS)
-        counts = ("samples", "beam_width", "expansion_width", "max_step_tokens", "max_chain_tokens")
-        for name in counts:
-            if getattr(self, name) < 1:
-                raise ValueError(f"ReasoningConfig.{name} must be >= 1, got {getattr(self, name)}")
-        if self.temperature < 0 or self.exploration < 0:
-            raise ValueError("temperature and exploration must be >= 0")
-        per_call = (
-            self.max_chain_tokens if self.algorithm == "self_consistency" else self.max_step_tokens
-        )
-        if per_call > self.budget.max_tokens:
+        super().__post_init__()  # every field's choices and bounds, the budget's included
+        chains = self.algorithm == "self_consistency"
+        per_call = self.max_chain_tokens if chains else self.max_step_tokens
+        if per_call > self.max_tokens:
+            limit = "max_chain_tokens" if chains else "max_step_tokens"
             raise ValueError(
-                f"budget.max_tokens={self.budget.max_tokens} is below the {per_call} tokens "
-                f"one {self.algorithm} proposal may cost; raise the budget or lower the limit"
+                f"max_tokens={self.max_tokens} is below the {per_call} tokens one "
+                f"{self.algorithm} proposal may cost; raise max_tokens or lower {limit}"
             )
 
-
-def _check_choice(name: str, value: object, choices: tuple[str, ...]) -> None:
-    # `value` is typed `object`: callers from YAML or untyped code can pass anything.
-    if value not in choices:
-        raise ValueError(f"unknown {name} {value!r}; choose one of {', '.join(choices)}")
+    @property
+    def budget(self) -> Budget:
+        """The limits alone, as the search algorithms take them."""
+        return Budget(**{f.name: getattr(self, f.name) for f in fields(Budget)})
 
 
 @dataclass(frozen=True, kw_only=True)

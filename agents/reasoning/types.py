@@ -11,7 +11,11 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
+
+from annotated_types import Ge, Gt
+
+from ponder.agents.core.fields import check_fields
 
 if TYPE_CHECKING:
     from ponder.agents.reasoning.tree import SearchTree
@@ -126,26 +130,25 @@ class SearchState:
 
 @dataclass(frozen=True, kw_only=True)
 class Budget:
-    """How much one search may spend. Every algorithm stops before going past any limit."""
+    """How much one search may spend. Every algorithm stops before going past any limit.
 
-    max_expansions: int = 64
+    These four limits are also the budget options of
+    :class:`~ponder.agents.reasoning.engine.ReasoningConfig`, which extends this class,
+    and so of ``reasoning:`` in settings: their defaults are the ones a user gets.
+    """
+
+    max_expansions: Annotated[int, Ge(1)] = 16
     """Most proposer calls (each expands one node into its candidate children)."""
-    max_tokens: int = 8_000
+    max_tokens: Annotated[int, Ge(1)] = 1024
     """Most generated tokens over the whole search."""
-    max_seconds: float | None = None
-    """Wall-clock limit; no proposer call starts after it. None for no limit."""
-    max_depth: int = 16
+    max_seconds: Annotated[float, Gt(0)] | None = 60.0
+    """Wall-clock limit; no proposer call starts after it, and the best answer so far is
+    used. None for no limit."""
+    max_depth: Annotated[int, Ge(1)] = 16
     """Most steps in one chain; a deeper step without an answer is pruned."""
 
     def __post_init__(self) -> None:
-        if self.max_expansions < 1:
-            raise ValueError(f"Budget.max_expansions must be >= 1, got {self.max_expansions}")
-        if self.max_tokens < 1:
-            raise ValueError(f"Budget.max_tokens must be >= 1, got {self.max_tokens}")
-        if self.max_seconds is not None and self.max_seconds < 0:
-            raise ValueError(f"Budget.max_seconds must be >= 0 or None, got {self.max_seconds}")
-        if self.max_depth < 1:
-            raise ValueError(f"Budget.max_depth must be >= 1, got {self.max_depth}")
+        check_fields(self)
 
 
 Clock = Callable[[], float]

@@ -10,7 +10,6 @@ import json
 
 import pytest
 
-from ponder.agents.reasoning import Budget
 from ponder.agents.reasoning.engine import ReasoningConfig, run_search, write_trace_jsonl
 
 pytestmark = pytest.mark.real_model
@@ -20,17 +19,20 @@ QUESTION = "Tom has 12 apples and buys 30 more. How many apples does he have?"
 
 @pytest.mark.parametrize("algorithm", ["beam", "mcts"])
 def test_tree_search_runs_on_the_real_model_within_budget(smollm2, tmp_path, algorithm) -> None:
-    budget = Budget(max_expansions=3, max_tokens=200, max_depth=3)
     config = ReasoningConfig(
         algorithm=algorithm,
         beam_width=2,
         expansion_width=2,
-        budget=budget,
+        max_expansions=3,
+        max_tokens=200,
+        max_depth=3,
+        max_seconds=None,
         max_step_tokens=24,
         temperature=0.8,
         seed=0,
         scorer="self_eval",
     )
+    budget = config.budget
 
     result = run_search(QUESTION, smollm2, config)
 

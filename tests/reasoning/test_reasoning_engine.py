@@ -15,7 +15,6 @@ from ponder.agents.models.base import GenerationSettings, Message
 from ponder.agents.models.testing import FunctionChatModel
 from ponder.agents.reasoning import (
     ALGORITHMS,
-    Budget,
     HiddenChain,
     ReasoningConfig,
     reason,
@@ -51,7 +50,7 @@ MODEL = FunctionChatModel(solve, judge)
 
 @pytest.mark.parametrize("algorithm", ALGORITHMS)
 def test_every_algorithm_answers_and_hides_its_chains(algorithm: str) -> None:
-    config = ReasoningConfig(algorithm=algorithm, seed=0, budget=Budget(max_expansions=20))
+    config = ReasoningConfig(algorithm=algorithm, seed=0, max_expansions=20)
 
     outcome = reason(QUESTION, MODEL, config)
 
@@ -86,7 +85,7 @@ def test_the_calculation_scorer_needs_no_model_scores() -> None:
 
 
 def test_a_budget_too_small_for_an_answer_gives_none_not_an_error() -> None:
-    config = ReasoningConfig(algorithm="greedy", budget=Budget(max_expansions=1))
+    config = ReasoningConfig(algorithm="greedy", max_expansions=1)
 
     outcome = reason(QUESTION, MODEL, config)
 
@@ -101,7 +100,7 @@ def test_a_budget_too_small_for_an_answer_gives_none_not_an_error() -> None:
         ({"scorer": "oracle"}, "unknown scorer 'oracle'"),
         ({"samples": 0}, "samples must be >= 1"),
         ({"temperature": -0.5}, "temperature"),
-        ({"budget": Budget(max_tokens=50), "algorithm": "beam"}, "below the 96 tokens"),
+        ({"max_tokens": 50, "max_step_tokens": 96, "algorithm": "beam"}, "below the 96 tokens"),
     ],
 )
 def test_config_rejects_bad_options_at_construction(options: dict, message: str) -> None:
