@@ -62,19 +62,24 @@ def test_a_rule_edited_to_break_an_example_fails_showing_it(tmp_path: Path) -> N
     ) in result.stdout
 
 
+def _id_line(text: str, rule_id: str) -> int:
+    return text.splitlines().index(f"  - id: {rule_id}") + 1
+
+
 def test_effective_shows_origins_and_loosening_is_rejected(tmp_path: Path) -> None:
     floor = _policy_copy(tmp_path, "floor")
     team = tmp_path / "team"
     team.mkdir()
-    integrity = (floor / "integrity.yaml").read_text()
+    advice = (floor / "specialized-advice.yaml").read_text()
     (team / "tighter.yaml").write_text(
-        integrity.replace("action: revise", "action: escalate", 1).replace(
+        advice.replace("action: revise", "action: escalate").replace(
             "expected: revise", "expected: escalate"
         )
     )
+    injection = (floor / "prompt-injection.yaml").read_text()
     (tmp_path / "loose").mkdir()
     (tmp_path / "loose" / "looser.yaml").write_text(
-        integrity.replace("action: refuse", "action: escalate")
+        injection.replace("action: refuse", "action: escalate")
         .replace("expected: refuse", "expected: escalate")
         .replace("refusal:", "critique:")
     )
@@ -85,17 +90,19 @@ def test_effective_shows_origins_and_loosening_is_rejected(tmp_path: Path) -> No
     )
 
     rules = {r["id"]: r for r in json.loads(merged.stdout)["rules"]}
+    dosing = _id_line(advice, "medical-dosing-certainty")
     assert rules["medical-dosing-certainty"]["action"] == "escalate"
     assert rules["medical-dosing-certainty"]["origin"] == (
-        f"{team / 'tighter.yaml'}:6 (tightens {floor / 'integrity.yaml'}:6)"
+        f"{team / 'tighter.yaml'}:{dosing} (tightens {floor / 'specialized-advice.yaml'}:{dosing})"
     )
     assert rules["no-weapons"]["origin"] == f"{floor / 'indiscriminate-weapons.yaml'}:10"
     assert loose.returncode == 2
+    knowledge = _id_line(injection, "knowledge-prompt-injection")
     assert (
-        f"{tmp_path / 'loose' / 'looser.yaml'}:31: rule 'knowledge-prompt-injection'"
+        f"{tmp_path / 'loose' / 'looser.yaml'}:{knowledge}: rule 'knowledge-prompt-injection'"
         in loose.stderr
     )
-    assert f"loosens the rule at {floor / 'integrity.yaml'}:31" in loose.stderr
+    assert f"loosens the rule at {floor / 'prompt-injection.yaml'}:{knowledge}" in loose.stderr
 
 
 def test_explain_json_is_one_object_with_stages_and_verdict(tmp_path: Path) -> None:
