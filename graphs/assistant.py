@@ -32,6 +32,7 @@ from ponder.graphs.events import Done, Event, events_from_part
 from ponder.graphs.nodes import Nodes, Parts
 from ponder.graphs.parts_from_settings import (  # re-exported: part of this module's API
     make_checker,
+    make_embedder,
     make_model,
     open_store,
     reasoning_config,
@@ -47,6 +48,7 @@ from ponder.graphs.review import (
 )
 from ponder.graphs.settings import Settings
 from ponder.graphs.state import TurnState
+from ponder.knowledge import Embedder, KnowledgeStore
 
 __all__ = [
     "Assistant",
@@ -303,8 +305,8 @@ def build_assistant(
     language_model: ChatModel | None = None,
     reasoning_model: ChatModel | None = None,
     policy: Policy | str | Path | None = None,
-    store: Any | None = None,
-    embedder: Any | None = None,
+    store: KnowledgeStore | None = None,
+    embedder: Embedder | None = None,
     router: Router | None = None,
     checkpointer: BaseCheckpointSaver[Any] | None = None,
     audit: AuditLog | None = None,
@@ -341,11 +343,9 @@ def build_assistant(
         policy = load_policy(
             policy or settings.policy or default_policy_path(), *settings.policy_overlays
         )
-    if settings.semantic and embedder is None:
-        from ponder.knowledge import SentenceTransformerEmbedder
-
-        embedder = SentenceTransformerEmbedder()
-    semantic_embedder = embedder if settings.semantic else None
+    if embedder is None and (settings.semantic or settings.classifier or store is None):
+        embedder = make_embedder(settings)  # one memo: the checker and retrieval share it
+    checker_embedder = embedder if settings.semantic or settings.classifier else None
     closers: list[Callable[[], None]] = []
     if store is None:
         store = open_store(settings, embedder)
@@ -359,7 +359,7 @@ def build_assistant(
     parts = Parts(
         language_model=language_model,
         reasoning_model=reasoning_model,
-        checker=make_checker(settings, policy, language_model, semantic_embedder),
+        checker=make_checker(settings, policy, language_model, checker_embedder),
         policy=policy,
         router=router or KeywordRouter(),
         store=store,

@@ -6,7 +6,7 @@ the part to :func:`~ponder.graphs.assistant.build_assistant`.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ponder.agents.models.base import ChatModel
 from ponder.agents.reasoning.engine import ReasoningConfig
@@ -18,10 +18,14 @@ from ponder.constitution import (
     RuleMatcher,
     SemanticMatcher,
 )
+from ponder.constitution.checker import Deliberate
 from ponder.constitution.reload import PolicyWatcher, ReloadingChecker
 from ponder.graphs.settings import ModelSettings, Settings
 
-__all__ = ["make_checker", "make_model", "open_store", "reasoning_config"]
+if TYPE_CHECKING:
+    from ponder.knowledge import ChromaStore, Embedder
+
+__all__ = ["make_checker", "make_embedder", "make_model", "open_store", "reasoning_config"]
 
 
 def make_model(settings: ModelSettings, progress: Callable[[str], None] | None = None) -> ChatModel:
@@ -43,9 +47,17 @@ def make_model(settings: ModelSettings, progress: Callable[[str], None] | None =
     return LocalModel(settings.source, **kwargs)
 
 
-def open_store(settings: Settings, embedder: Any | None = None) -> Any:
-    """The knowledge store the settings name: a Chroma server, or embedded Chroma."""
-    from ponder.knowledge import KnowledgeStore, SentenceTransformerEmbedder
+def open_store(settings: Settings, embedder: Embedder | None = None) -> ChromaStore:
+    """The knowledge store the settings name: a Chroma server, or embedded Chroma.
+
+    Args:
+        settings: ``knowledge.server_url``, ``knowledge.collection`` and ``data_dir``.
+        embedder: Embeds chunks and queries; default: the packaged all-MiniLM-L6-v2.
+
+    Returns:
+        The open store; the caller closes it.
+    """
+    from ponder.knowledge import ChromaStore, SentenceTransformerEmbedder
 
     embedder = embedder or SentenceTransformerEmbedder()
     knowledge = settings.knowledge
@@ -54,14 +66,14 @@ def open_store(settings: Settings, embedder: Any | None = None) -> Any:
 
         url = urlparse(knowledge.server_url)
         https = url.scheme == "https"
-        return KnowledgeStore.server(
+        return ChromaStore.server(
             url.hostname or "127.0.0.1",
             url.port or (443 if https else 8000),
             collection=knowledge.collection,
             embedder=embedder,
             ssl=https,
         )
-    return KnowledgeStore.embedded(
+    return ChromaStore.embedded(
         settings.knowledge_path, collection=knowledge.collection, embedder=embedder
     )
 
@@ -74,14 +86,16 @@ def make_checker(
     *,
     reload: bool = True,
 ) -> Checker:
-    """The checker cascade: patterns, the semantic stage with ``embedder``, then
-    deliberation with ``model`` (either may be ``None`` to leave its stage out).
+    """The checker cascade: patterns, then with ``embedder`` the semantic stage (when
+    ``settings.semantic``) and the learned stage (when ``settings.classifier``), then
+    deliberation with ``model`` as ``settings.deliberation`` says.
 
     Args:
-        settings: Supplies the semantic and classifier stages' thresholds.
+        settings: Choose the stages and their thresholds.
         policy: The rules.
         model: The deliberating model, or ``None``.
-        embedder: Embeds rule examples and checked texts, or ``None``.
+        embedder: Embeds rule examples and checked texts, or ``None`` (no semantic or
+            learned stage).
         reload: Follow the policy's files, so that a saved rule applies from the next
             check without a restart (:class:`ReloadingChecker`). A policy built in code
             has no files and is never reloaded.
@@ -90,9 +104,12 @@ def make_checker(
         The checker.
     """
 
+    judge = None if settings.deliberation == "off" else model
+    deliberate: Deliberate = "uncertain" if settings.deliberation == "uncertain" else "all"
+
     def build(current: Policy) -> Checker:
         matchers: list[RuleMatcher] = [PatternMatcher(current)]
-        if embedder is not None:
+        if embedder is not None and settings.semantic:
             matchers.append(
                 SemanticMatcher(
                     current,
@@ -101,18 +118,43 @@ def make_checker(
                     margin=settings.semantic_margin,
                 )
             )
-            if settings.classifier:
-                threshold = settings.classifier_threshold
-                matchers.append(
-                    ClassifierMatcher(
-                        current, embedder, threshold=threshold, confident=max(threshold, 0.8)
-                    )
-                )
-        return Checker(current, model, matchers=matchers)
+        if embedder is not None and settings.classifier:
+            matchers.append(
+                ClassifierMatcher(current, embedder, threshold=settings.classifier_threshold)
+            )
+        # Inside the uncertain band the model decides (clears below one half); over every
+        # candidate it may only clear what it is sure of.
+        clear_below = 0.5 if deliberate == "uncertain" else 0.05
+        return Checker(
+            current, judge, matchers=matchers, deliberate=deliberate, clear_below=clear_below
+        )
 
     if reload and policy.layers:
         return ReloadingChecker(PolicyWatcher(policy), build)
     return build(policy)
+
+
+def make_embedder(settings: Settings, *, threads: int | None = None) -> Embedder:
+    """The default embedder for the checker and the knowledge store, shared by both.
+
+    One :class:`~ponder.knowledge.embedder.MemoEmbedder` wraps the packaged MiniLM, so a
+    message checked by the semantic and learned stages and then used as the retrieval
+    query is embedded once.
+
+    Args:
+        settings: ``embedder`` chooses ONNX Runtime or torch.
+        threads: ONNX Runtime's threads (``None``: its own choice).
+
+    Returns:
+        The embedder (nothing loads until the first text).
+    """
+    from ponder.knowledge.embedder import MemoEmbedder, SentenceTransformerEmbedder
+
+    if settings.embedder == "onnx":
+        from ponder.knowledge.onnx_embedder import OnnxEmbedder
+
+        return MemoEmbedder(OnnxEmbedder(threads=threads))
+    return MemoEmbedder(SentenceTransformerEmbedder())
 
 
 def reasoning_config(settings: Settings) -> ReasoningConfig:

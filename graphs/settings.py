@@ -204,10 +204,19 @@ class Settings(BaseSettings):
     semantic_margin: float = Field(default=DEFAULT_MARGIN, ge=0, le=2)
     """Least lead of that similarity over the rule's closest compliant example."""
     classifier: bool = False
-    """With ``semantic``, also run the classifier stage: a logistic regression per rule
-    fitted on the rules' own examples (``bench/safety.py`` measures it)."""
-    classifier_threshold: float = Field(default=0.6, ge=0, le=1)
-    """Least ``p(violation)`` for the classifier stage to make a rule a candidate."""
+    """Run the learned stage: heads fitted on the effective policy's examples decide whether
+    a text breaks a rule and name it; trained automatically when the examples change and
+    cached under ``$PONDER_CACHE_DIR`` (``ponder rules train``; ``bench/safety.py``)."""
+    classifier_threshold: float | None = Field(default=None, ge=0, le=1)
+    """Override the learned stage's threshold; ``None`` uses the one chosen on the
+    development set (the least that stops at most 3% of its benign texts)."""
+    deliberation: Literal["off", "uncertain", "all"] = "off"
+    """When the language model judges a candidate rule: never (the default: the small
+    local models measured did not help, see ``bench/results/safety.json``), only inside the
+    learned stage's uncertain band, or every candidate (it may then clear any hit)."""
+    embedder: Literal["onnx", "torch"] = "onnx"
+    """How the packaged MiniLM embedder runs: ONNX Runtime (exported once into the cache;
+    the same vectors, faster) or sentence-transformers on torch."""
     release: ReleaseSettings = ReleaseSettings()
     """How the output check judges an answer as it is sent."""
     server: ServerSettings = ServerSettings()

@@ -14,7 +14,11 @@ from pathlib import Path
 import pytest
 
 from ponder.agents.models import local
+from ponder.graphs import assistant as assistant_module
+from ponder.graphs import parts_from_settings as parts_module
 from ponder.knowledge import embedder as embedder_module
+from ponder.knowledge import onnx_embedder as onnx_module
+from ponder.knowledge.testing import HashingEmbedder
 
 REPO = Path(__file__).resolve().parents[1]
 CORPUS = REPO / "examples" / "corpus"
@@ -49,6 +53,23 @@ def _forbid_real_embedder(request: pytest.FixtureRequest, monkeypatch: pytest.Mo
         )
 
     monkeypatch.setattr(embedder_module, "load_sentence_transformer", refuse)
+    monkeypatch.setattr(onnx_module, "_open_session", refuse)
+
+    # The assistant's default embedder (the learned stage is on by default) is a fake here:
+    # a unit test that builds an assistant without passing an embedder runs on hashed words.
+    def fake_default(settings: object, *, threads: int | None = None) -> object:
+        return embedder_module.MemoEmbedder(HashingEmbedder())
+
+    monkeypatch.setattr(parts_module, "make_embedder", fake_default)
+    monkeypatch.setattr(assistant_module, "make_embedder", fake_default)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _heads_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Learned heads, example vectors and ONNX exports made by tests stay out of the
+    user's cache (``PONDER_CACHE_DIR`` set by the caller wins, e.g. to reuse an export)."""
+    if "PONDER_CACHE_DIR" not in os.environ:
+        os.environ["PONDER_CACHE_DIR"] = str(tmp_path_factory.mktemp("ponder-cache"))
 
 
 @pytest.fixture(scope="session")

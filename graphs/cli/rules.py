@@ -77,24 +77,23 @@ def _checker(settings: Settings, policy: Policy, *, model: str | None, semantic:
 
     Weights and embeddings load here, before any check, so stage timings leave them out.
     """
-    from ponder.constitution import SemanticMatcher
-    from ponder.graphs.assistant import make_checker, make_model
+    from ponder.constitution import ClassifierMatcher, SemanticMatcher
+    from ponder.graphs.assistant import make_checker, make_embedder, make_model
 
     chat_model = None
     if model is not None:
         with err.status(f"loading {model}…"):
             chat_model = make_model(settings.language_model.model_copy(update={"source": model}))
             chat_model.load()
-    embedder = None
-    if semantic:
-        from ponder.knowledge import SentenceTransformerEmbedder
-
-        embedder = SentenceTransformerEmbedder()
+    if chat_model is not None and settings.deliberation == "off":
+        settings = settings.model_copy(update={"deliberation": "all"})  # --model asks for it
+    settings = settings.model_copy(update={"semantic": semantic})
+    embedder = make_embedder(settings) if semantic or settings.classifier else None
     checker = make_checker(settings, policy, chat_model, embedder)
-    semantic_stages = [m for m in checker.matchers if isinstance(m, SemanticMatcher)]
-    if semantic_stages:
-        with err.status("embedding the rules' examples…"):
-            for matcher in semantic_stages:
+    stages = [m for m in checker.matchers if isinstance(m, SemanticMatcher | ClassifierMatcher)]
+    if stages:
+        with err.status("embedding the rules' examples (training the learned heads)…"):
+            for matcher in stages:
                 matcher.prepare()
     return checker
 

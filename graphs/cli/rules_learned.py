@@ -56,7 +56,7 @@ def rules_train(
 
     settings = load_cli_settings(config)
     policy = _policy(settings, policies)
-    embedder = _embedder()
+    embedder = _embedder(settings)
     devset = load_devset()
     started = time.perf_counter()
     with err.status("embedding examples and fitting the heads…"):
@@ -227,10 +227,10 @@ def _policy(settings: Settings, paths: Sequence[Path] | None) -> Policy:
     return load_policy(settings.policy or default_policy_path(), *settings.policy_overlays)
 
 
-def _embedder() -> Embedder:
-    from ponder.knowledge.onnx_embedder import OnnxEmbedder
+def _embedder(settings: Settings) -> Embedder:
+    from ponder.graphs.parts_from_settings import make_embedder
 
-    return OnnxEmbedder()
+    return make_embedder(settings)
 
 
 def _ratio(value: float | None) -> str:
