@@ -5,14 +5,24 @@ candidate next steps, scores them, and keeps the ``beam_width`` most valuable ch
 (equal values go to the earlier node: a finished chain over a newer candidate, the
 greedy sibling over its sampled ones). Finished chains keep their place in the beam
 while they stay among the best; the search ends when the whole beam is finished or the
-budget runs out. Every candidate that falls out of the beam is pruned with its value
-and the value it lost to. The answer is a value-weighted vote over every chain that
-finished, in the beam or not (see :func:`~ponder.agents.reasoning.phases.vote`).
+budget runs out. When the tokens left cannot pay for two more rounds, the beam's
+unfinished chains are finished one step at a time instead (width 1: the greedy
+continuation with a greedy-sibling proposer), so a tight budget still ends in answers
+rather than in half-grown chains. Every candidate that falls out of the beam is pruned
+with its value and the value it lost to. The answer is a value-weighted vote over every
+chain that finished, in the beam or not (see :func:`~ponder.agents.reasoning.phases.vote`).
 """
 
 from __future__ import annotations
 
-from ponder.agents.reasoning.phases import evaluate, expand, finish, pass_over_answers, vote
+from ponder.agents.reasoning.phases import (
+    evaluate,
+    expand,
+    finish,
+    pass_over_answers,
+    roll_out,
+    vote,
+)
 from ponder.agents.reasoning.protocols import Proposer, Scorer
 from ponder.agents.reasoning.tree import Node, SearchTree
 from ponder.agents.reasoning.types import Budget, BudgetMeter, Clock, SearchResult
@@ -58,6 +68,9 @@ def beam_search(
         unfinished = [node_id for node_id in beam if tree.node(node_id).status == "open"]
         if not unfinished:
             break
+        if _budget_is_low(meter, len(unfinished), expansion_width):
+            _finish_greedily(tree, unfinished, proposer, scorer, meter)
+            break
         finished = [node_id for node_id in beam if tree.node(node_id).status == "terminal"]
         candidates = _grow(tree, unfinished, proposer, scorer, expansion_width, meter)
         beam = _keep_best(tree, finished + candidates, beam_width)
@@ -86,6 +99,24 @@ def _grow(
         evaluate(tree, children, scorer)
         candidates += children
     return candidates
+
+
+def _budget_is_low(meter: BudgetMeter, chains: int, width: int) -> bool:
+    """Whether the tokens left cannot pay for two more full rounds at the cost steps
+    have had so far; then the beam's chains are finished instead of widened."""
+    round_cost = chains * width * meter.expected_step_tokens()
+    return meter.remaining < 2 * round_cost
+
+
+def _finish_greedily(
+    tree: SearchTree, unfinished: list[int], proposer: Proposer, scorer: Scorer, meter: BudgetMeter
+) -> None:
+    """Roll each unfinished chain of the beam out one step at a time (width 1: with a
+    greedy-sibling proposer, the greedy continuation), best first, while tokens last."""
+    for node_id in unfinished:
+        tip = roll_out(tree, node_id, proposer, meter)
+        if tip != node_id:
+            evaluate(tree, [tip], scorer)
 
 
 def _keep_best(tree: SearchTree, candidates: list[int], beam_width: int) -> list[int]:

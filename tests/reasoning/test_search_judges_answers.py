@@ -142,8 +142,40 @@ def test_a_budget_of_n_tokens_buys_a_tree_of_about_n_tokens() -> None:
         expansion_width=4,
     )
 
-    assert [k for k, _ in proposer.calls] == [4, 4, 4, 4]  # never narrowed to 1-2
+    widths = [k for k, _ in proposer.calls]
+    assert widths[:3] == [4, 4, 4]  # not narrowed to 2 and 1 while tokens were left
+    assert set(widths[3:]) <= {1}  # then the beam's chain is finished one step at a time
     assert result.tokens == 192
+
+
+@dataclass
+class _DeepProposer(_FixedCostProposer):
+    """Like _FixedCostProposer, but every step at depth ``answer_depth`` answers 7."""
+
+    answer_depth: int = 6
+
+    def propose(self, state: SearchState, k: int, max_tokens: int | None = None) -> list[Step]:
+        if len(state.steps) + 1 < self.answer_depth:
+            return super().propose(state, k, max_tokens)
+        self.calls.append((k, max_tokens))
+        return [Step(text="Answer: 7", answer="7", tokens=self.cost)] * k
+
+
+def test_beam_search_finishes_its_chains_when_the_budget_runs_low() -> None:
+    proposer = _DeepProposer(cost=10)
+    values = {f"step {d}.{i}": 0.5 for d in range(9) for i in range(4)}
+
+    result = beam_search(
+        QUESTION,
+        proposer,
+        TableScorer({**values, "Answer: 7": 1.0}),
+        Budget(max_tokens=300, max_depth=9),
+        beam_width=2,
+        expansion_width=4,
+    )
+
+    assert result.answer == "7"
+    assert result.tokens <= 300
 
 
 def test_a_call_near_the_end_of_the_budget_caps_each_step_instead_of_overspending() -> None:
