@@ -15,9 +15,9 @@ from typing import Any
 
 import httpx
 
-from bench.server_timing import EmptyKnowledge
 from ponder.graphs.assistant import build_assistant, sqlite_checkpointer
 from ponder.graphs.settings import Settings, dump_settings
+from ponder.knowledge.testing import FakeKnowledgeStore
 
 __all__ = ["read_histories", "serve_subprocess"]
 
@@ -100,7 +100,7 @@ def read_histories(settings: Settings, thread_ids: Sequence[str]) -> dict[str, l
     assistant = build_assistant(
         settings,
         language_model=_Unused(),
-        store=EmptyKnowledge(),
+        store=FakeKnowledgeStore(),
         checkpointer=sqlite_checkpointer(settings.threads_path),
     )
     return {

@@ -20,10 +20,10 @@ from ponder.agents.models.base import ChatModel, Completion, GenerationSettings,
 from ponder.graphs.assistant import build_assistant
 from ponder.graphs.reply import Reply
 from ponder.graphs.settings import Settings
+from ponder.knowledge.testing import FakeKnowledgeStore
 
 __all__ = [
     "DirectTiming",
-    "EmptyKnowledge",
     "ModelCall",
     "RecordingModel",
     "describe_calls",
@@ -79,18 +79,6 @@ class RecordingModel:
         return self.model.score(messages, continuation)
 
 
-class EmptyKnowledge:
-    """A knowledge store that holds nothing: the benchmarked turns use no knowledge."""
-
-    def count(self) -> int:
-        """Always 0."""
-        return 0
-
-    def query(self, text: str, k: int) -> list[object]:
-        """Always empty."""
-        return []
-
-
 def record_turn(
     settings: Settings, model: ChatModel, prompt: str, max_tokens: int
 ) -> tuple[Reply, list[ModelCall]]:
@@ -106,7 +94,8 @@ def record_turn(
         The reply and the model calls it took, in order.
     """
     recorder = RecordingModel(model)
-    assistant = build_assistant(settings, language_model=recorder, store=EmptyKnowledge())
+    # An empty store: the turns measured use no knowledge.
+    assistant = build_assistant(settings, language_model=recorder, store=FakeKnowledgeStore())
     reply = assistant.invoke(prompt, max_tokens=max_tokens)
     return reply, recorder.calls
 

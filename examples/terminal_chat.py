@@ -135,9 +135,7 @@ def main() -> None:
 
     with console.status("loading models, rules and knowledge…"):
         assistant = build_assistant(Settings(data_dir=args.data_dir))
-        load = getattr(assistant.parts.language_model, "load", None)
-        if load is not None:  # load weights now, so the first answer is not slow
-            load()
+        assistant.load()  # load weights now, so the first answer is not slow
     with assistant:
         chat(assistant, args.ingest, args.thread)
 

@@ -30,6 +30,7 @@ from ponder.graphs.release import Release, release_checked
 from ponder.graphs.review import HOLD_MESSAGE, ReviewDecision, pending_payload
 from ponder.graphs.settings import Settings
 from ponder.graphs.state import RESET, TurnState
+from ponder.knowledge.store import KnowledgeStore
 
 logger = logging.getLogger(__name__)
 
@@ -45,8 +46,8 @@ class Parts:
     checker: Checker
     policy: Policy
     router: Router
-    store: Any | None
-    """A knowledge store (``query``, ``count``), or ``None`` for no knowledge."""
+    store: KnowledgeStore | None
+    """Where ``retrieve`` finds evidence, or ``None`` for no knowledge."""
     audit: AuditLog | None = None
     """Records every verdict with the thread it belongs to; ``None`` records nothing."""
     settings: Settings

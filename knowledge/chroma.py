@@ -1,23 +1,12 @@
-"""The knowledge store: chunks and their vectors in a Chroma collection.
+"""``ChromaStore``: the :class:`~ponder.knowledge.store.KnowledgeStore` on a Chroma collection.
 
-:class:`KnowledgeStore` embeds with a Ponder :class:`~ponder.knowledge.embedder.Embedder`
+:class:`ChromaStore` embeds with a Ponder :class:`~ponder.knowledge.embedder.Embedder`
 and hands Chroma only finished vectors. Chroma's own default embedding function would
 download a model, so the collection is created with ``embedding_function=None`` and every
 write and query passes ``embeddings=`` or ``query_embeddings=``. The collection uses cosine
-distance, and the store reports cosine similarity.
-
-Each stored chunk carries this metadata, which ``where`` filters can use:
-
-========================  ==============================================================
-key                       value
-========================  ==============================================================
-``source``                the file's resolved absolute path (the key of a source)
-``path``                  the display path, relative to the folder that was ingested
-``title``                 the first markdown heading, or the file's stem
-``content_hash``          sha256 of the file's bytes when the chunk was made
-``chunk_index``           the chunk's position in the file, from 0
-``start``, ``end``        the chunk's character span in the decoded file
-========================  ==============================================================
+distance, and the store reports cosine similarity. Each chunk's metadata is
+:func:`~ponder.knowledge.store.chunk_metadata` (the keys are listed in
+:mod:`ponder.knowledge.store`).
 """
 
 from __future__ import annotations
@@ -25,18 +14,19 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Self
 
 from ponder.agents.core.errors import ConfigError, KnowledgeError
 from ponder.knowledge.embedder import Embedder, SentenceTransformerEmbedder
+from ponder.knowledge.store import ChunkRecord, Evidence, Where, chunk_metadata
 
 if TYPE_CHECKING:
     from chromadb import Collection
     from chromadb.api import ClientAPI
-    from chromadb.api.types import Metadata, PyEmbeddings, Where
+    from chromadb.api.types import Metadata, PyEmbeddings
+    from chromadb.api.types import Where as ChromaWhere
     from chromadb.config import Settings
 
 logger = logging.getLogger(__name__)
@@ -45,51 +35,7 @@ _EMBEDDER_KEY = "ponder:embedder"
 _PAGE = 1000  # metadata rows per read when scanning the whole collection
 
 
-@dataclass(frozen=True, kw_only=True)
-class ChunkRecord:
-    """A chunk as the store keeps it: its text, where it came from and which version."""
-
-    id: str
-    """Deterministic id; writing the same id twice keeps one copy."""
-    text: str
-    """The chunk's text."""
-    source: str
-    """The resolved absolute path of the file it came from."""
-    path: str
-    """The file's display path, relative to the folder that was ingested."""
-    title: str
-    """The file's first markdown heading, or its stem."""
-    content_hash: str
-    """sha256 (hex) of the file's bytes."""
-    chunk_index: int
-    """Position among the file's chunks, from 0."""
-    start: int
-    """Offset of the chunk's first character in the decoded file."""
-    end: int
-    """Offset one past the chunk's last character."""
-
-
-@dataclass(frozen=True, kw_only=True)
-class Evidence:
-    """A chunk returned by a query, with how well it matched."""
-
-    id: str
-    """The chunk's id."""
-    text: str
-    """The chunk's text."""
-    source: str
-    """The resolved absolute path of the file it came from."""
-    path: str
-    """The file's display path, for citations."""
-    title: str
-    """The file's first markdown heading, or its stem."""
-    chunk_index: int
-    """Position among the file's chunks, from 0."""
-    score: float
-    """Cosine similarity to the query, in [-1, 1]; higher is better."""
-
-
-class KnowledgeStore:
+class ChromaStore:
     """Chunks of the user's documents in one Chroma collection, queried by meaning.
 
     Build one with :meth:`embedded` (a local folder) or :meth:`server` (a Chroma server).
@@ -128,7 +74,7 @@ class KnowledgeStore:
     @classmethod
     def embedded(
         cls, path: str | Path, collection: str = "ponder", embedder: Embedder | None = None
-    ) -> KnowledgeStore:
+    ) -> ChromaStore:
         """Open (or create) a store in a local folder, in this process.
 
         Args:
@@ -158,7 +104,7 @@ class KnowledgeStore:
         *,
         ssl: bool = False,
         headers: Mapping[str, str] | None = None,
-    ) -> KnowledgeStore:
+    ) -> ChromaStore:
         """Connect to a store on a Chroma server.
 
         Args:
@@ -217,7 +163,7 @@ class KnowledgeStore:
                 ids=[r.id for r in part],
                 embeddings=embeddings,
                 documents=[r.text for r in part],
-                metadatas=[_metadata(r) for r in part],
+                metadatas=[chunk_metadata(r) for r in part],
             )
 
     def query(self, text: str, k: int = 4, where: Where | None = None) -> list[Evidence]:
@@ -226,8 +172,7 @@ class KnowledgeStore:
         Args:
             text: The query.
             k: How many chunks, at most.
-            where: A Chroma metadata filter over the keys listed in the module docstring,
-                such as ``{"path": "docs/setup.md"}``.
+            where: Only chunks whose metadata match, such as ``{"path": "docs/setup.md"}``.
 
         Returns:
             The best chunks, best first.
@@ -247,7 +192,7 @@ class KnowledgeStore:
         result = self._collection.query(
             query_embeddings=[vector],
             n_results=k,
-            where=where,
+            where=_chroma_where(where),
             include=["documents", "metadatas", "distances"],
         )
         ids = result["ids"][0]
@@ -274,18 +219,20 @@ class KnowledgeStore:
         Raises:
             ValueError: Neither ``ids`` nor ``where`` is given.
         """
-        if ids is None and where is None:
+        if ids is None and not where:
             raise ValueError("delete needs ids or where; refusing to delete everything")
         if ids is not None:
             if not ids:
                 return 0
             # Chroma counts every id it is given as deleted, stored or not: pass it only the
             # stored ones (the get applies ``where`` as well).
-            ids = self._collection.get(ids=list(ids), where=where, include=[])["ids"]
+            ids = self._collection.get(ids=list(ids), where=_chroma_where(where), include=[])["ids"]
             if not ids:
                 return 0
             where = None
-        result = self._collection.delete(ids=list(ids) if ids is not None else None, where=where)
+        result = self._collection.delete(
+            ids=list(ids) if ids is not None else None, where=_chroma_where(where)
+        )
         return result["deleted"] if result else 0
 
     def count(self) -> int:
@@ -373,7 +320,7 @@ class KnowledgeStore:
         rows: list[tuple[str, Metadata]] = []
         while True:
             page = self._collection.get(
-                where=where, limit=_PAGE, offset=len(rows), include=["metadatas"]
+                where=_chroma_where(where), limit=_PAGE, offset=len(rows), include=["metadatas"]
             )
             metadatas = page["metadatas"] or [None] * len(page["ids"])
             rows.extend((id_, m or {}) for id_, m in zip(page["ids"], metadatas, strict=True))
@@ -387,16 +334,14 @@ def _settings() -> Settings:
     return Settings(anonymized_telemetry=False)
 
 
-def _metadata(record: ChunkRecord) -> Metadata:
-    return {
-        "source": record.source,
-        "path": record.path,
-        "title": record.title,
-        "content_hash": record.content_hash,
-        "chunk_index": record.chunk_index,
-        "start": record.start,
-        "end": record.end,
-    }
+def _chroma_where(where: Where | None) -> ChromaWhere | None:
+    """Chroma's spelling of an equality filter: one key as it is, several under ``$and``
+    (Chroma refuses a filter with several top-level keys)."""
+    if not where:
+        return None
+    if len(where) == 1:
+        return dict(where)
+    return {"$and": [{key: value} for key, value in where.items()]}
 
 
 def _evidence(

@@ -30,7 +30,7 @@ from typing import Literal
 
 from ponder.agents.core.errors import KnowledgeError
 from ponder.knowledge.chunking import chunk_text
-from ponder.knowledge.chroma import ChunkRecord, KnowledgeStore
+from ponder.knowledge.store import ChunkRecord, KnowledgeStore
 
 logger = logging.getLogger(__name__)
 

@@ -24,11 +24,11 @@ from bench.server_stats import (
     percentile,
     summarize_load,
 )
-from bench.server_timing import EmptyKnowledge
 from ponder.agents.models.testing import FunctionChatModel
 from ponder.graphs import build_assistant
 from ponder.graphs.server import create_app
 from ponder.graphs.settings import Settings
+from ponder.knowledge.testing import FakeKnowledgeStore
 
 
 def _slow_reply(messages, n, settings):
@@ -41,7 +41,7 @@ FAKE = FunctionChatModel(_slow_reply, score_fn=lambda m, c: -0.7, name="fake")
 
 @contextmanager
 def _serve_fake(settings: Settings) -> Iterator[str]:
-    assistant = build_assistant(settings, language_model=FAKE, store=EmptyKnowledge())
+    assistant = build_assistant(settings, language_model=FAKE, store=FakeKnowledgeStore())
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
     server = uvicorn.Server(uvicorn.Config(create_app(assistant, settings), log_level="warning"))

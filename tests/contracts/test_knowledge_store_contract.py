@@ -1,9 +1,12 @@
-"""The KnowledgeStore contract, for every place a store can live.
+"""The KnowledgeStore contract, for every place a store can live, and the fake.
 
 Adding is idempotent by id; ``count``, ``ids`` and ``sources`` describe what is stored;
 ``query`` returns at most ``k`` evidence best first and refuses an empty store with
 ``KnowledgeError``; ``delete`` removes by id, by filter or both and says how many.
 
+Parametrized over embedded Chroma, a Chroma server (``chroma run``, started once for the
+module) and :class:`~ponder.knowledge.testing.FakeKnowledgeStore`. A new store joins by
+adding one ``pytest.param`` to ``BACKENDS`` and must pass the whole module.
 Backend-specific behaviour (reopening a folder, distance and embedder checks) is tested
 in ``tests/knowledge/test_store.py``.
 """
@@ -11,37 +14,47 @@ in ``tests/knowledge/test_store.py``.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager
 from pathlib import Path
 from uuid import uuid4
 
 import pytest
+from chroma_server import chroma_port  # noqa: F401 (a fixture)
 
 from ponder.agents.core.errors import KnowledgeError
-from ponder.knowledge import ChunkRecord, Embedder, KnowledgeStore
-from ponder.knowledge.testing import HashingEmbedder
+from ponder.knowledge import ChromaStore, ChunkRecord, Embedder, KnowledgeStore
+from ponder.knowledge.testing import FakeKnowledgeStore, HashingEmbedder
 
-StoreBackend = Callable[[Path, str], AbstractContextManager[KnowledgeStore]]
-"""Opens a fresh store: ``(scratch folder, collection name) -> store``, closed on exit."""
-
-
-def _embedded(folder: Path, collection: str) -> KnowledgeStore:
-    return KnowledgeStore.embedded(folder / "chroma", collection, embedder=HashingEmbedder())
+StoreBackend = Callable[[pytest.FixtureRequest, Path, str], KnowledgeStore]
+"""Opens a fresh store: ``(request, scratch folder, collection name) -> store``."""
 
 
-# A server-backed store joins with one more param, for example
-#   pytest.param(_on_server, id="chroma-server", marks=pytest.mark.chroma_server)
-# where _on_server is a context manager around KnowledgeStore.server(host, port,
-# collection, HashingEmbedder()) that deletes the collection on exit.
-BACKENDS = [pytest.param(_embedded, id="chroma-embedded")]
+def _embedded(request: pytest.FixtureRequest, folder: Path, collection: str) -> KnowledgeStore:
+    return ChromaStore.embedded(folder / "chroma", collection, embedder=HashingEmbedder())
+
+
+def _on_server(request: pytest.FixtureRequest, folder: Path, collection: str) -> KnowledgeStore:
+    port: int = request.getfixturevalue("chroma_port")
+    return ChromaStore.server("127.0.0.1", port, collection, embedder=HashingEmbedder())
+
+
+def _fake(request: pytest.FixtureRequest, folder: Path, collection: str) -> KnowledgeStore:
+    return FakeKnowledgeStore(HashingEmbedder(), name=collection)
+
+
+BACKENDS = [
+    pytest.param(_embedded, id="chroma-embedded"),
+    pytest.param(_on_server, id="chroma-server"),
+    pytest.param(_fake, id="fake"),
+]
 
 
 @pytest.fixture(params=BACKENDS)
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[KnowledgeStore]:
     backend: StoreBackend = request.param
-    # A fresh collection per test, so a shared server never leaks state between tests.
-    with backend(tmp_path, f"contract-{uuid4().hex[:12]}") as opened:
-        yield opened
+    # A fresh collection per test, so the shared server never leaks state between tests.
+    opened = backend(request, tmp_path, f"contract-{uuid4().hex[:12]}")
+    yield opened
+    opened.close()
 
 
 def _record(
@@ -63,6 +76,10 @@ def _record(
 A0 = _record("a0", "cats purr and chase mice")
 A1 = _record("a1", "a cat sleeps most of the day")
 B0 = _record("b0", "volcanoes erupt molten lava", source="/docs/b.md", content_hash="h2")
+
+
+def test_it_is_a_knowledge_store(store: KnowledgeStore) -> None:
+    assert isinstance(store, KnowledgeStore)
 
 
 def test_a_new_store_is_empty_and_has_an_embedder(store: KnowledgeStore) -> None:
@@ -135,6 +152,16 @@ def test_query_and_ids_filter_by_metadata(store: KnowledgeStore) -> None:
     assert store.ids(where={"source": "/docs/a.md"}) == {"a0", "a1"}
 
 
+def test_a_filter_on_several_keys_matches_chunks_that_match_all(store: KnowledgeStore) -> None:
+    store.add([A0, A1, B0])
+
+    evidence = store.query("cats", k=4, where={"source": "/docs/a.md", "chunk_index": 1})
+
+    assert [e.id for e in evidence] == ["a1"]
+    assert store.ids(where={"source": "/docs/a.md", "content_hash": "h2"}) == set()
+    assert store.ids(where={"no_such_key": "x"}) == set()
+
+
 def test_k_below_one_is_refused(store: KnowledgeStore) -> None:
     store.add([A0])
 
@@ -165,5 +192,7 @@ def test_delete_without_ids_or_filter_is_refused_and_removes_nothing(
 
     with pytest.raises(ValueError, match="ids or where"):
         store.delete()
+    with pytest.raises(ValueError, match="ids or where"):
+        store.delete(where={})  # an empty filter would match everything
 
     assert store.count() == 2

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from ponder.constitution import default_policy_path, load_policy
-from ponder.knowledge import KnowledgeStore, ingest
+from ponder.knowledge import ChromaStore, KnowledgeStore, ingest
 from ponder.knowledge.testing import HashingEmbedder
 
 
@@ -31,6 +31,6 @@ def docs(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def store(tmp_path: Path, docs: Path) -> KnowledgeStore:
-    knowledge = KnowledgeStore.embedded(tmp_path / "chroma", embedder=HashingEmbedder())
+    knowledge = ChromaStore.embedded(tmp_path / "chroma", embedder=HashingEmbedder())
     ingest(docs, knowledge)
     return knowledge

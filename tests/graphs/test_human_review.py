@@ -22,6 +22,7 @@ from ponder.graphs.review import (
     ReviewPendingError,
 )
 from ponder.graphs.settings import Settings
+from ponder.knowledge.testing import FakeKnowledgeStore, HashingEmbedder
 
 DRAFT_WITH_ACCOUNT = "Your balance is fine. The account ACCT-1234 belongs to Ada."
 
@@ -52,7 +53,7 @@ def _build(tmp_path: Path, policy, model=None):
         Settings(data_dir=tmp_path),
         language_model=model or _CountingModel(),
         policy=policy,
-        store=None,
+        store=FakeKnowledgeStore(),
         checkpointer=sqlite_checkpointer(tmp_path / "threads.sqlite"),
     )
 
@@ -179,7 +180,7 @@ def test_policy_overlays_come_from_settings(tmp_path, review_policy):
     assistant = build_assistant(
         settings,
         language_model=_CountingModel(),
-        store=None,
+        store=FakeKnowledgeStore(),
         checkpointer=sqlite_checkpointer(tmp_path / "threads.sqlite"),
     )
 
@@ -189,9 +190,16 @@ def test_policy_overlays_come_from_settings(tmp_path, review_policy):
 
 def test_close_releases_what_the_assistant_opened(tmp_path, review_policy):
     mine = sqlite_checkpointer(tmp_path / "mine.sqlite")
-    owned = build_assistant(Settings(data_dir=tmp_path / "a"), language_model=_CountingModel())
+    owned = build_assistant(
+        Settings(data_dir=tmp_path / "a"),
+        language_model=_CountingModel(),
+        embedder=HashingEmbedder(),  # the store it opens embeds with the fake
+    )
     borrowing = build_assistant(
-        Settings(data_dir=tmp_path / "b"), language_model=_CountingModel(), checkpointer=mine
+        Settings(data_dir=tmp_path / "b"),
+        language_model=_CountingModel(),
+        embedder=HashingEmbedder(),
+        checkpointer=mine,
     )
     owned.invoke("Hello", thread_id="x")
 

@@ -10,14 +10,14 @@ from ponder.constitution import Checker, default_policy_path, load_policy, redac
 from ponder.graphs import Settings, build_assistant
 from ponder.graphs.assistant import sqlite_checkpointer
 from ponder.graphs.settings import ReasoningSettings
-from ponder.knowledge import KnowledgeStore, ingest
+from ponder.knowledge import ChromaStore, ingest
 
 pytestmark = pytest.mark.real_model
 
 
 @pytest.fixture(scope="module")
 def corpus_store(tmp_path_factory, real_embedder, corpus):
-    store = KnowledgeStore.embedded(tmp_path_factory.mktemp("chroma"), embedder=real_embedder)
+    store = ChromaStore.embedded(tmp_path_factory.mktemp("chroma"), embedder=real_embedder)
     ingest(corpus, store)
     return store
 
@@ -115,7 +115,7 @@ def test_an_injected_instruction_in_knowledge_changes_nothing(
     replies = {}
     for name in ("clean", "injected"):
         folder = tmp_path_factory.mktemp(name)
-        store = KnowledgeStore.embedded(folder / "chroma", embedder=real_embedder)
+        store = ChromaStore.embedded(folder / "chroma", embedder=real_embedder)
         ingest(corpus, store)
         if name == "injected":
             extra = folder / "docs"

@@ -10,15 +10,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from chroma_server import chroma_port  # noqa: F401 (a fixture, for test_chroma_server.py)
 
-from ponder.knowledge import KnowledgeStore
+from ponder.knowledge import ChromaStore, KnowledgeStore
 from ponder.knowledge.testing import HashingEmbedder
 
 
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[KnowledgeStore]:
     """An embedded Chroma store in a temporary folder, embedding with the fake."""
-    with KnowledgeStore.embedded(tmp_path / "chroma", embedder=HashingEmbedder()) as opened:
+    with ChromaStore.embedded(tmp_path / "chroma", embedder=HashingEmbedder()) as opened:
         yield opened
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from ponder.knowledge import KnowledgeStore, SentenceTransformerEmbedder, ingest
+from ponder.knowledge import ChromaStore, SentenceTransformerEmbedder, ingest
 
 pytestmark = pytest.mark.real_embedder
 
@@ -27,7 +27,7 @@ def test_a_paraphrased_question_ranks_the_right_document_first(
     folder.mkdir()
     for name, text in DOCUMENTS.items():
         (folder / name).write_text(text)
-    with KnowledgeStore.embedded(tmp_path / "chroma", embedder=real_embedder) as store:
+    with ChromaStore.embedded(tmp_path / "chroma", embedder=real_embedder) as store:
         ingest(folder, store)
 
         evidence = store.query("Which animal purrs and catches mice?", k=3)

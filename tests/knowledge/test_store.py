@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from ponder.agents.core.errors import ConfigError, KnowledgeError
-from ponder.knowledge import ChunkRecord, KnowledgeStore
+from ponder.knowledge import ChromaStore, ChunkRecord, KnowledgeStore
 from ponder.knowledge.testing import HashingEmbedder
 
 
@@ -100,13 +100,13 @@ def test_sources_maps_each_source_to_its_content_hash(store: KnowledgeStore) -> 
 
 
 def test_reopening_keeps_chunks_and_refuses_another_embedder(tmp_path: Path) -> None:
-    with KnowledgeStore.embedded(tmp_path, embedder=HashingEmbedder()) as first:
+    with ChromaStore.embedded(tmp_path, embedder=HashingEmbedder()) as first:
         first.add([_record("a0", "cats purr")])
 
-    with KnowledgeStore.embedded(tmp_path, embedder=HashingEmbedder()) as again:
+    with ChromaStore.embedded(tmp_path, embedder=HashingEmbedder()) as again:
         assert again.count() == 1
     with pytest.raises(ConfigError, match="fake-hashing"):
-        KnowledgeStore.embedded(tmp_path, embedder=HashingEmbedder(name="other", dimension=8))
+        ChromaStore.embedded(tmp_path, embedder=HashingEmbedder(name="other", dimension=8))
 
 
 def test_a_collection_with_another_distance_is_refused(tmp_path: Path) -> None:
@@ -118,9 +118,9 @@ def test_a_collection_with_another_distance_is_refused(tmp_path: Path) -> None:
     )
 
     with pytest.raises(ConfigError, match="cosine"):
-        KnowledgeStore(client, "l2-space", HashingEmbedder())
+        ChromaStore(client, "l2-space", HashingEmbedder())
 
 
 def test_an_invalid_collection_name_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="'x'"):
-        KnowledgeStore.embedded(tmp_path, collection="x", embedder=HashingEmbedder())
+        ChromaStore.embedded(tmp_path, collection="x", embedder=HashingEmbedder())

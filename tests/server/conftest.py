@@ -16,7 +16,7 @@ from ponder.graphs import build_assistant
 from ponder.graphs.assistant import Assistant, sqlite_checkpointer
 from ponder.graphs.server import create_app
 from ponder.graphs.settings import Settings
-from ponder.knowledge import KnowledgeStore, ingest
+from ponder.knowledge import ChromaStore, KnowledgeStore, ingest
 from ponder.knowledge.testing import HashingEmbedder
 
 
@@ -32,7 +32,7 @@ def store(tmp_path: Path) -> KnowledgeStore:
     (docs / "eiffel.md").write_text(
         "# Eiffel Tower\n\nThe Eiffel Tower in Paris was completed in 1889 for the World's Fair."
     )
-    knowledge = KnowledgeStore.embedded(tmp_path / "chroma", embedder=HashingEmbedder())
+    knowledge = ChromaStore.embedded(tmp_path / "chroma", embedder=HashingEmbedder())
     ingest(docs, knowledge)
     return knowledge
 

@@ -16,6 +16,7 @@ from ponder.graphs.assistant import sqlite_checkpointer
 from ponder.graphs.review import HOLD_MESSAGE
 from ponder.graphs.server import create_app
 from ponder.graphs.settings import Settings
+from ponder.knowledge.testing import FakeKnowledgeStore
 
 REVIEWER_KEY = "reviewer-key-4567"
 
@@ -28,7 +29,7 @@ def server_url(tmp_path: Path):
             Settings(data_dir=tmp_path),
             language_model=language_model(),
             policy=load_policy(default_policy_path(), overlay),
-            store=None,
+            store=FakeKnowledgeStore(),
             checkpointer=sqlite_checkpointer(tmp_path / "threads.sqlite"),
         )
         settings = Settings(server={"api_keys": [API_KEY], **server_settings})
