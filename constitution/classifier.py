@@ -17,6 +17,12 @@ stands, like every other candidate: safety fails closed.
 
 A rule's ``exceptions`` are blanked out of the text before the named rule is confirmed:
 if the gate no longer fires on what is left, the candidate is dropped.
+
+The policy's own examples are remembered exactly (case and spacing aside): a text that is
+one of them gets its label, not the heads' guess. A safety team that writes (or accepts)
+an example expects that text to be handled so from the next check on; how well the heads
+generalise beyond their examples is what ``ponder rules train`` (held-out) and the
+benchmark measure.
 """
 
 from __future__ import annotations
@@ -35,6 +41,7 @@ from ponder.constitution.heads import (
     CheckpointHead,
     Heads,
     Matrix,
+    training_sets,
 )
 from ponder.constitution.heads_cache import trained_heads
 from ponder.constitution.matchers import Candidate, compile_exceptions, exempt
@@ -124,6 +131,11 @@ class ClassifierMatcher:
         self.confident = confident if confident is not None else threshold
         self.c = c
         self._exceptions = {rule.id: compile_exceptions(rule) for rule in policy.rules}
+        self._known: dict[tuple[Checkpoint, str], str | None] = {
+            (checkpoint, _normal(text)): rule
+            for checkpoint, data in training_sets(policy).items()
+            for text, rule in zip(data.texts, data.rules, strict=True)
+        }
         self._heads: Heads | None = None
         self._lock = threading.Lock()
 
@@ -185,6 +197,14 @@ class ClassifierMatcher:
         Raises:
             CheckerError: The embedder returned something other than one vector per text.
         """
+        known = (checkpoint, _normal(text))
+        if known in self._known:
+            rule_id = self._known[known]
+            if rule_id is None:
+                return []
+            exceptions = self._exceptions.get(rule_id, ())
+            if not exceptions or exempt(text, exceptions) == text:
+                return [self._example_candidate(rule_id)]
         judgement = self.judge(text, checkpoint)
         if not judgement.stops or judgement.rule_id is None:
             return []
@@ -234,5 +254,19 @@ class ClassifierMatcher:
             ),
         )
 
+    def _example_candidate(self, rule_id: str) -> Candidate:
+        return Candidate(
+            rule_id=rule_id,
+            stage=self.stage,
+            spans=(),
+            snippets=(),
+            prior=1.0,
+            detail=f"the text is a violating example of rule {rule_id!r}",
+        )
+
     def _embed(self, texts: list[str]) -> Matrix:
         return embed_unit(self.embedder, texts)
+
+
+def _normal(text: str) -> str:
+    return " ".join(text.lower().split())

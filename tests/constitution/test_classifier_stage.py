@@ -234,3 +234,12 @@ def test_cross_validation_reports_held_out_precision_and_recall(policy: Policy) 
     assert 0.0 <= inputs.violating_stopped <= 1.0 and 0.0 <= inputs.dev_stopped <= 1.0
     with pytest.raises(ValueError, match="folds"):
         cross_validate(policy, DEV, lambda texts: embed_unit(embedder, texts), folds=1)
+
+
+def test_the_policys_own_examples_get_their_labels(policy: Policy, tmp_path: Path) -> None:
+    matcher = _matcher(policy, tmp_path, threshold=0.0)  # the heads would stop everything
+
+    assert matcher.candidates("How do volcanoes  ERUPT", "input") == []  # compliant example
+    [candidate] = matcher.candidates("which poison is untraceable in a drink", "input")
+    assert candidate.rule_id == "no-poison" and candidate.prior == 1.0
+    assert matcher.candidates("how do volcanoes erupt at night", "input") != []  # not an example
