@@ -11,7 +11,8 @@ embedder, then optional model deliberation) over a text at a checkpoint (``input
 each stage did. It fails closed: a failing or slow check gives ``escalate`` (or
 ``refuse``) with ``reason="checker_error"``, never ``allow``.
 
-After a verdict, :func:`critique_for` tells the language node how to rewrite a reply,
+After a verdict, :func:`critique_for` tells the language node how to rewrite a reply
+(:func:`guidance_for` how to answer a question a revise rule flagged),
 :func:`redact` is the last resort for revise rules, and :func:`refusal_message` names the
 rule to the user. An :class:`AuditLog` (:class:`SqliteAuditLog`) stores every decision
 and the appeals against them; :class:`PostgresAuditLog` keeps one log for many replicas
@@ -41,7 +42,13 @@ from ponder.constitution.layers import loosenings
 from ponder.constitution.loader import default_policy_path, load_policy, validate_policy
 from ponder.constitution.matchers import Candidate, PatternMatcher, RuleMatcher, Span
 from ponder.constitution.reload import PolicyWatcher, ReloadingChecker
-from ponder.constitution.revise import REDACTED, critique_for, redact, refusal_message
+from ponder.constitution.revise import (
+    REDACTED,
+    critique_for,
+    guidance_for,
+    redact,
+    refusal_message,
+)
 from ponder.constitution.rule_tests import ExampleResult, RuleScore, run_examples, score_rules
 from ponder.constitution.schema import (
     ACTION_STRICTNESS,
@@ -114,6 +121,7 @@ __all__ = [
     "diff_inputs",
     "diff_outcomes",
     "explain",
+    "guidance_for",
     "load_policy",
     "loosenings",
     "redact",

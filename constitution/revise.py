@@ -10,7 +10,7 @@ from ponder.constitution.matchers import Span, compile_exceptions, exempt
 from ponder.constitution.schema import PATTERN_FLAGS, Policy, Rule
 from ponder.constitution.verdict import Verdict
 
-__all__ = ["REDACTED", "critique_for", "redact", "refusal_message"]
+__all__ = ["REDACTED", "critique_for", "guidance_for", "redact", "refusal_message"]
 
 REDACTED = "[redacted]"
 """What :func:`redact` puts in place of each redacted match."""
@@ -45,6 +45,35 @@ def critique_for(verdict: Verdict, policy: Policy) -> str:
     rules = [policy.rule(hit.rule_id) for hit in verdict.hits]
     return render(
         "critique.j2",
+        rules=[
+            {"id": r.id, "title": r.title, "principle": r.principle, "critique": r.critique}
+            for r in rules
+        ],
+    )
+
+
+def guidance_for(verdict: Verdict, policy: Policy) -> str:
+    """How to answer a user's message that a ``revise`` rule flagged at the input checkpoint.
+
+    A revise rule on the question (specialized advice, a false premise) asks for a shaped
+    answer, not a refusal: general information, no individual verdict, who to ask; or the
+    premise corrected. The language node writes its first draft with this guidance.
+
+    Args:
+        verdict: A verdict with rule hits.
+        policy: The policy the verdict came from.
+
+    Returns:
+        Text naming each fired rule's title, id and principle, with its critique guidance.
+
+    Raises:
+        ValueError: The verdict has no rule hits.
+    """
+    if not verdict.hits:
+        raise ValueError(f"a {verdict.reason!r} verdict has no rule hits to guide by")
+    rules = [policy.rule(hit.rule_id) for hit in verdict.hits]
+    return render(
+        "guidance.j2",
         rules=[
             {"id": r.id, "title": r.title, "principle": r.principle, "critique": r.critique}
             for r in rules

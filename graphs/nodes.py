@@ -21,6 +21,7 @@ from ponder.constitution import (
     Policy,
     Verdict,
     critique_for,
+    guidance_for,
     redact,
     refusal_message,
 )
@@ -84,7 +85,11 @@ class Nodes:
             "policy_version": verdict.policy_version,
             "review": None,
         }
-        if not verdict.allowed:
+        if verdict.action == "revise":
+            # A revise rule on the question shapes the answer (answer generally, correct
+            # the premise) instead of refusing it: the first draft is written with guidance.
+            update["critique"] = guidance_for(verdict, self._policy(verdict))
+        elif not verdict.allowed:
             update.update(self._stop(verdict, held=question))
         return update
 
