@@ -27,6 +27,7 @@ from langgraph.types import Command
 from ponder.agents.models.base import ChatModel
 from ponder.agents.router import KeywordRouter, Router
 from ponder.constitution import AuditLog, Policy, default_policy_path, load_policy
+from ponder.constitution.suggest import SuggestionLog, suggest_from_review, suggestions_path
 from ponder.graphs._threaded import iterate_in_thread
 from ponder.graphs.events import Done, Event, events_from_part
 from ponder.graphs.nodes import Nodes, Parts
@@ -119,11 +120,18 @@ class Assistant:
     """A built assistant: send it messages, get :class:`Reply` objects or stream events back."""
 
     def __init__(
-        self, graph: Any, parts: Parts, closers: Sequence[Callable[[], None]] = ()
+        self,
+        graph: Any,
+        parts: Parts,
+        closers: Sequence[Callable[[], None]] = (),
+        suggestions: SuggestionLog | None = None,
     ) -> None:
         self.graph = graph
         self.parts = parts
         self._closers = list(closers)
+        self.suggestions = suggestions
+        """Where reviewers' decisions become suggested rule examples (``ponder rules
+        suggest``); ``None`` keeps none."""
 
     def close(self) -> None:
         """Close what the assistant opened itself (thread store, audit log, knowledge
@@ -252,10 +260,24 @@ class Assistant:
             pydantic.ValidationError: ``decision`` is malformed.
         """
         decision = ReviewDecision.model_validate(decision)
-        if self.pending_review(thread_id) is None:
+        pending = self.pending_review(thread_id)
+        if pending is None:
             raise NoPendingReviewError(f"thread {thread_id!r} has no turn waiting for review")
         config = {"configurable": {"thread_id": thread_id}}
         state = self.graph.invoke(Command(resume=decision.model_dump()), config)
+        if self.suggestions is not None:  # the decision is a labelled example to suggest
+            self.suggestions.add(
+                suggest_from_review(
+                    self.parts.checker.policy,
+                    text=pending.text,
+                    checkpoint=pending.checkpoint,
+                    rules=pending.rules,
+                    decision=decision.decision,
+                    author=decision.reviewer,
+                    decision_id=pending.decision_id,
+                    rule=decision.rule,
+                )
+            )
         return reply_from_state(state, thread_id)
 
     async def aresolve_review(
@@ -366,4 +388,6 @@ def build_assistant(
         audit=audit,
         settings=settings,
     )
-    return Assistant(build_graph(parts, checkpointer), parts, closers)
+    suggestions = SuggestionLog(suggestions_path(settings.data_dir))
+    closers.append(suggestions.close)
+    return Assistant(build_graph(parts, checkpointer), parts, closers, suggestions)

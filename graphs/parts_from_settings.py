@@ -19,6 +19,7 @@ from ponder.constitution import (
     SemanticMatcher,
 )
 from ponder.constitution.checker import Deliberate
+from ponder.constitution.devset import load_devset
 from ponder.constitution.reload import PolicyWatcher, ReloadingChecker
 from ponder.graphs.settings import ModelSettings, Settings
 
@@ -105,6 +106,7 @@ def make_checker(
     """
 
     judge = None if settings.deliberation == "off" else model
+    devset = load_devset(settings.devset) if settings.devset is not None else None
     deliberate: Deliberate = "uncertain" if settings.deliberation == "uncertain" else "all"
 
     def build(current: Policy) -> Checker:
@@ -120,7 +122,9 @@ def make_checker(
             )
         if embedder is not None and settings.classifier:
             matchers.append(
-                ClassifierMatcher(current, embedder, threshold=settings.classifier_threshold)
+                ClassifierMatcher(
+                    current, embedder, devset=devset, threshold=settings.classifier_threshold
+                )
             )
         # Inside the uncertain band the model decides (clears below one half); over every
         # candidate it may only clear what it is sure of.

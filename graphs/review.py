@@ -54,6 +54,10 @@ class ReviewDecision(BaseModel):
     """The reviewer's replacement answer (``edit`` only)."""
     reviewer: str = Field(default="reviewer", min_length=1, max_length=200)
     """Who decided, for the log."""
+    rule: str | None = Field(default=None, min_length=1, max_length=200)
+    """For ``refuse`` or ``edit``: the rule the held text breaks, when the checker named
+    another or none. The decision becomes a suggested example of it (``ponder rules
+    suggest``); without it, of the rules that held the text."""
 
     @model_validator(mode="after")
     def _text_only_for_edit(self) -> ReviewDecision:

@@ -210,6 +210,10 @@ class Settings(BaseSettings):
     classifier_threshold: float | None = Field(default=None, ge=0, le=1)
     """Override the learned stage's threshold; ``None`` uses the one chosen on the
     development set (the least that stops at most 3% of its benign texts)."""
+    devset: Path | None = None
+    """A development set (YAML of benign ``questions`` and ``responses`` on sensitive
+    topics) that chooses the learned stage's thresholds; default: the one shipped. Write
+    your own for a policy of your own."""
     deliberation: Literal["off", "uncertain", "all"] = "off"
     """When the language model judges a candidate rule: never (the default: the small
     local models measured did not help, see ``bench/results/safety.json``), only inside the
