@@ -53,6 +53,7 @@ class DevText(BaseModel):
 class _DevFile(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    version: str | int | float | None = None
     description: str | None = None
     questions: tuple[DevText, ...] = ()
     responses: tuple[DevText, ...] = ()
