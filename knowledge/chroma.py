@@ -11,8 +11,6 @@ distance, and the store reports cosine similarity. Each chunk's metadata is
 
 from __future__ import annotations
 
-import logging
-from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
@@ -20,7 +18,14 @@ from typing import TYPE_CHECKING, Self
 
 from ponder.agents.core.errors import ConfigError, KnowledgeError
 from ponder.knowledge.embedder import Embedder, SentenceTransformerEmbedder
-from ponder.knowledge.store import ChunkRecord, Evidence, Where, chunk_metadata
+from ponder.knowledge.store import (
+    ChunkRecord,
+    Evidence,
+    Where,
+    chunk_metadata,
+    empty_store_error,
+    stored_versions,
+)
 
 if TYPE_CHECKING:
     from chromadb import Collection
@@ -28,8 +33,6 @@ if TYPE_CHECKING:
     from chromadb.api.types import Metadata, PyEmbeddings
     from chromadb.api.types import Where as ChromaWhere
     from chromadb.config import Settings
-
-logger = logging.getLogger(__name__)
 
 _EMBEDDER_KEY = "ponder:embedder"
 _PAGE = 1000  # metadata rows per read when scanning the whole collection
@@ -167,27 +170,12 @@ class ChromaStore:
             )
 
     def query(self, text: str, k: int = 4, where: Where | None = None) -> list[Evidence]:
-        """Find the ``k`` chunks closest in meaning to ``text``.
-
-        Args:
-            text: The query.
-            k: How many chunks, at most.
-            where: Only chunks whose metadata match, such as ``{"path": "docs/setup.md"}``.
-
-        Returns:
-            The best chunks, best first.
-
-        Raises:
-            KnowledgeError: The store is empty.
-            ValueError: ``k < 1``.
-        """
+        """The ``k`` chunks closest to ``text``, as :meth:`KnowledgeStore.query
+        <ponder.knowledge.store.KnowledgeStore.query>` promises; the filter runs in Chroma."""
         if k < 1:
             raise ValueError(f"k must be >= 1, got {k}")
         if self.count() == 0:
-            raise KnowledgeError(
-                f"The knowledge store at {self._location} is empty. "
-                "Add documents with `ponder knowledge ingest PATH`, then ask again."
-            )
+            raise empty_store_error(self._location)
         [vector] = self._embedder.embed([text])
         result = self._collection.query(
             query_embeddings=[vector],
@@ -207,18 +195,8 @@ class ChromaStore:
         ]
 
     def delete(self, *, ids: Sequence[str] | None = None, where: Where | None = None) -> int:
-        """Remove chunks by id, by metadata filter, or both (chunks matching both).
-
-        Args:
-            ids: Chunk ids.
-            where: A metadata filter, such as ``{"source": "/abs/path.md"}``.
-
-        Returns:
-            How many chunks were removed.
-
-        Raises:
-            ValueError: Neither ``ids`` nor ``where`` is given.
-        """
+        """Remove chunks by id, filter or both, as :meth:`KnowledgeStore.delete
+        <ponder.knowledge.store.KnowledgeStore.delete>` promises; returns how many."""
         if ids is None and not where:
             raise ValueError("delete needs ids or where; refusing to delete everything")
         if ids is not None:
@@ -251,23 +229,12 @@ class ChromaStore:
         return {id_ for id_, _ in self._scan(where)}
 
     def sources(self) -> dict[str, str]:
-        """Each stored source and the content hash of its stored version.
-
-        Returns:
-            Source (resolved absolute path) to the sha256 of its bytes. Where an
-            interrupted ingest left two versions of a source, the one with more chunks is
-            reported and a warning is logged; ingesting the file again repairs it.
-        """
-        chunks: Counter[tuple[str, str]] = Counter()
-        for _, metadata in self._scan(None):
-            chunks[_str(metadata, "source"), _str(metadata, "content_hash")] += 1
-        hashes: dict[str, str] = {}
-        # Ascending by (chunks, source, hash): per source, the version with most chunks wins.
-        for (source, content_hash), _ in sorted(chunks.items(), key=lambda kv: (kv[1], kv[0])):
-            if source in hashes:
-                logger.warning("%s has several stored versions; ingest it again", source)
-            hashes[source] = content_hash
-        return hashes
+        """Each stored source and the content hash of its stored version
+        (:func:`~ponder.knowledge.store.stored_versions`)."""
+        return stored_versions(
+            (_str(metadata, "source"), _str(metadata, "content_hash"))
+            for _, metadata in self._scan(None)
+        )
 
     def close(self) -> None:
         """Release the client. The store cannot be used afterwards."""

@@ -28,13 +28,26 @@ key                       value
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import logging
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
+from ponder.agents.core.errors import KnowledgeError
 from ponder.knowledge.embedder import Embedder
 
-__all__ = ["ChunkRecord", "Evidence", "KnowledgeStore", "Where", "chunk_metadata"]
+__all__ = [
+    "ChunkRecord",
+    "Evidence",
+    "KnowledgeStore",
+    "Where",
+    "chunk_metadata",
+    "empty_store_error",
+    "stored_versions",
+]
+
+logger = logging.getLogger(__name__)
 
 Where = Mapping[str, str | int]
 """A metadata filter: a chunk matches when each key's value equals the one given, such
@@ -96,6 +109,36 @@ def chunk_metadata(record: ChunkRecord) -> dict[str, str | int]:
         "start": record.start,
         "end": record.end,
     }
+
+
+def empty_store_error(location: str) -> KnowledgeError:
+    """The error a query on an empty store raises, saying how to fill the store."""
+    return KnowledgeError(
+        f"The knowledge store at {location} is empty. "
+        "Add documents with `ponder knowledge ingest PATH`, then ask again."
+    )
+
+
+def stored_versions(chunks: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """Each source's stored version, from the ``(source, content_hash)`` of every chunk.
+
+    An interrupted ingest can leave two versions of a source; the one with more chunks is
+    reported and a warning is logged (ingesting the file again repairs it).
+
+    Args:
+        chunks: One ``(source, content_hash)`` pair per stored chunk.
+
+    Returns:
+        Source (resolved absolute path) to the sha256 of its bytes.
+    """
+    counts = Counter(chunks)
+    hashes: dict[str, str] = {}
+    # Ascending by (chunks, source, hash): per source, the version with most chunks wins.
+    for (source, content_hash), _ in sorted(counts.items(), key=lambda kv: (kv[1], kv[0])):
+        if source in hashes:
+            logger.warning("%s has several stored versions; ingest it again", source)
+        hashes[source] = content_hash
+    return hashes
 
 
 @runtime_checkable

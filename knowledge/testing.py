@@ -13,20 +13,23 @@ one built on a real store, with no Chroma folder and no weights package.
 from __future__ import annotations
 
 import hashlib
-import logging
 import math
 import re
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ponder.agents.core.errors import KnowledgeError
 from ponder.knowledge.embedder import Embedder
-from ponder.knowledge.store import ChunkRecord, Evidence, Where, chunk_metadata
+from ponder.knowledge.store import (
+    ChunkRecord,
+    Evidence,
+    Where,
+    chunk_metadata,
+    empty_store_error,
+    stored_versions,
+)
 
 __all__ = ["FakeKnowledgeStore", "HashingEmbedder"]
-
-logger = logging.getLogger(__name__)
 
 _WORD = re.compile(r"\w+")
 
@@ -121,10 +124,7 @@ class FakeKnowledgeStore:
         if k < 1:
             raise ValueError(f"k must be >= 1, got {k}")
         if not self._chunks:
-            raise KnowledgeError(
-                f"The knowledge store at {self._name} is empty. "
-                "Add documents with `ponder knowledge ingest PATH`, then ask again."
-            )
+            raise empty_store_error(self._name)
         [query] = self._embedder.embed([text])
         scored = [
             (_cosine(query, vector), record)
@@ -162,13 +162,7 @@ class FakeKnowledgeStore:
     def sources(self) -> dict[str, str]:
         """Each source and the content hash of its version with the most chunks."""
         self._check_open()
-        chunks = Counter((r.source, r.content_hash) for r, _ in self._chunks.values())
-        hashes: dict[str, str] = {}
-        for (source, content_hash), _ in sorted(chunks.items(), key=lambda kv: (kv[1], kv[0])):
-            if source in hashes:
-                logger.warning("%s has several stored versions; ingest it again", source)
-            hashes[source] = content_hash
-        return hashes
+        return stored_versions((r.source, r.content_hash) for r, _ in self._chunks.values())
 
     def close(self) -> None:
         """Forget every chunk; later calls raise, as they would on a closed client."""

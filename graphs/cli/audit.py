@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 import typer
 
 from ponder.agents.core.errors import PonderError
-from ponder.graphs.cli.common import ConfigOption, console, err, load_cli_settings
+from ponder.graphs.cli.common import ConfigOption, JsonOption, console, err, load_cli_settings
 
 if TYPE_CHECKING:
     from ponder.constitution import Decision, PostgresAuditLog, SqliteAuditLog
@@ -71,7 +71,7 @@ def audit_list(
     ] = None,
     limit: Annotated[int, typer.Option(min=1, help="At most this many, newest first.")] = 50,
     config: ConfigOption = None,
-    json_output: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    json_output: JsonOption = False,
 ) -> None:
     """List checker decisions, newest first."""
     from ponder.constitution.audit import parse_time

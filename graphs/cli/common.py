@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_SETTINGS_FILE",
     "ConfigOption",
+    "JsonOption",
     "console",
     "err",
     "load_cli_settings",
@@ -38,6 +39,7 @@ DEFAULT_SETTINGS_FILE = Path("ponder.yaml")
 ConfigOption = Annotated[
     Path | None, typer.Option("--config", "-c", help="A ponder.yaml settings file.")
 ]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
 
 
 def settings_file(config: Path | None) -> Path | None:

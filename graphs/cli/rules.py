@@ -31,7 +31,7 @@ from rich.markup import escape
 
 from ponder.agents.core.errors import PonderError
 from ponder.graphs.cli.audit import existing_audit_log
-from ponder.graphs.cli.common import ConfigOption, console, err, load_cli_settings
+from ponder.graphs.cli.common import ConfigOption, JsonOption, console, err, load_cli_settings
 
 if TYPE_CHECKING:
     from ponder.constitution import (
@@ -122,7 +122,7 @@ def rules_validate(
 def rules_effective(
     policies: PoliciesArgument = None,
     config: ConfigOption = None,
-    json_output: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    json_output: JsonOption = False,
 ) -> None:
     """Show the merged policy: each rule, its action and checkpoints, and where it came from."""
     policy = _policy(load_cli_settings(config), policies)
@@ -233,7 +233,7 @@ def rules_diff(
     config: ConfigOption = None,
     model: ModelOption = None,
     semantic: SemanticOption = True,
-    json_output: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    json_output: JsonOption = False,
 ) -> None:
     """Show the examples and audit-log inputs whose outcome would change."""
     from ponder.constitution import diff_inputs, diff_outcomes, load_policy
@@ -304,7 +304,7 @@ def rules_explain(
     config: ConfigOption = None,
     model: ModelOption = None,
     semantic: SemanticOption = True,
-    json_output: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    json_output: JsonOption = False,
 ) -> None:
     """Show which stages fired on TEXT and why, and the verdict."""
     from ponder.constitution import explain
