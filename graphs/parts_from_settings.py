@@ -152,13 +152,9 @@ def make_embedder(settings: Settings, *, threads: int | None = None) -> Embedder
     Returns:
         The embedder (nothing loads until the first text).
     """
-    from ponder.knowledge.embedder import MemoEmbedder, SentenceTransformerEmbedder
+    from ponder.knowledge import embedder
 
-    if settings.embedder == "onnx":
-        from ponder.knowledge.onnx_embedder import OnnxEmbedder
-
-        return MemoEmbedder(OnnxEmbedder(threads=threads))
-    return MemoEmbedder(SentenceTransformerEmbedder())
+    return embedder.default_embedder(settings.embedder, threads=threads)
 
 
 def reasoning_config(settings: Settings) -> ReasoningConfig:

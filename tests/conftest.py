@@ -9,22 +9,31 @@ share one loaded model per session.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 
 from ponder.agents.models import local
-from ponder.graphs import assistant as assistant_module
-from ponder.graphs import parts_from_settings as parts_module
 from ponder.knowledge import embedder as embedder_module
 from ponder.knowledge import onnx_embedder as onnx_module
-from ponder.knowledge.testing import HashingEmbedder
 
 REPO = Path(__file__).resolve().parents[1]
 CORPUS = REPO / "examples" / "corpus"
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+class SameVectorEmbedder:
+    """A fake embedder that maps every text to the same unit vector."""
+
+    name = "fake-same-vector"
+    dimension = 8
+
+    def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        """One identical vector per text."""
+        return [[1.0] + [0.0] * (self.dimension - 1) for _ in texts]
 
 
 @pytest.fixture(autouse=True)
@@ -55,13 +64,14 @@ def _forbid_real_embedder(request: pytest.FixtureRequest, monkeypatch: pytest.Mo
     monkeypatch.setattr(embedder_module, "load_sentence_transformer", refuse)
     monkeypatch.setattr(onnx_module, "_open_session", refuse)
 
-    # The assistant's default embedder (the learned stage is on by default) is a fake here:
-    # a unit test that builds an assistant without passing an embedder runs on hashed words.
-    def fake_default(settings: object, *, threads: int | None = None) -> object:
-        return embedder_module.MemoEmbedder(HashingEmbedder())
+    # The assistant's default embedder (the learned stage is on by default) is a fake here
+    # that gives every text the same vector: the learned heads then stop nothing but the
+    # policy's own violating examples, so graph tests see the patterns' verdicts. Tests of
+    # the learned stage itself pass an embedder (HashingEmbedder) explicitly.
+    def fake_default(backend: str = "onnx", *, threads: int | None = None) -> object:
+        return embedder_module.MemoEmbedder(SameVectorEmbedder())
 
-    monkeypatch.setattr(parts_module, "make_embedder", fake_default)
-    monkeypatch.setattr(assistant_module, "make_embedder", fake_default)
+    monkeypatch.setattr(embedder_module, "default_embedder", fake_default)
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -8,8 +8,14 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from ponder.constitution import default_policy_path
+from ponder.constitution import default_policy_path, load_policy
 from ponder.constitution.editor import create_app
+
+WEAPONS_FILE = load_policy(default_policy_path()).sources["no-weapons"].name
+
+
+def rule_examples(folder: Path) -> list[object]:
+    return list(load_policy(folder).rule("no-weapons").examples)
 
 
 @pytest.fixture
@@ -28,7 +34,7 @@ def test_list_and_search(client: TestClient) -> None:
 
     assert len(everything["rules"]) > 5 and everything["issues"] == []
     assert [r["id"] for r in found["rules"]] == ["no-weapons"]
-    assert found["rules"][0]["file"] == "safety.yaml"
+    assert found["rules"][0]["file"] == WEAPONS_FILE
 
 
 def test_the_page_is_served_without_outside_resources(client: TestClient) -> None:
@@ -56,12 +62,15 @@ def test_validate_test_diff_and_save(client: TestClient, folder: Path) -> None:
     (issue,) = bad.json()["issues"]
     assert issue["field"] == "patterns" and "invalid regular expression" in issue["message"]
     assert good.json()["issues"] == [] and good.json()["version"]
-    assert tests["results"] and all(r["passed"] for r in tests["results"])
+    # The editor runs the patterns only: the rule's examples come back, each with its
+    # outcome, and the pattern examples (a pipe bomb) still pass.
+    assert len(tests["results"]) == len(rule_examples(folder))
+    assert all(r["passed"] for r in tests["results"] if "pipe bomb" in r["text"].lower())
     added = [line for line in diff["text"].splitlines() if line.startswith("+ ")]
     assert added == ["+      - 'zorblax'"] and diff["changes"] == []
     assert saved.status_code == 200, saved.text
-    assert saved.json()["history"].startswith(".history/safety.yaml/")
-    assert "zorblax" in (folder / "safety.yaml").read_text()
+    assert saved.json()["history"].startswith(f".history/{WEAPONS_FILE}/")
+    assert "zorblax" in (folder / WEAPONS_FILE).read_text()
     stale = client.post(
         "/api/rules/no-weapons/save", json={**edit, "author": "Ana", "base": rule["base"]}
     )
@@ -69,7 +78,7 @@ def test_validate_test_diff_and_save(client: TestClient, folder: Path) -> None:
 
 
 def test_an_invalid_save_is_refused_with_the_errors(client: TestClient, folder: Path) -> None:
-    before = (folder / "safety.yaml").read_text()
+    before = (folder / WEAPONS_FILE).read_text()
     rule = client.get("/api/rules/no-weapons").json()
     body = {"yaml": rule["yaml"].replace("action: refuse", "action: deny")}
 
@@ -79,7 +88,7 @@ def test_an_invalid_save_is_refused_with_the_errors(client: TestClient, folder: 
 
     assert response.status_code == 422
     assert response.json()["issues"][0]["field"] == "action"
-    assert (folder / "safety.yaml").read_text() == before
+    assert (folder / WEAPONS_FILE).read_text() == before
 
 
 def test_unknown_rules_and_files_are_not_found(client: TestClient) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,8 @@ from ponder.constitution import (
     load_policy,
     run_examples,
 )
+from ponder.graphs.parts_from_settings import make_checker, make_embedder
+from ponder.graphs.settings import Settings
 
 SHIPPED = sorted(p for p in default_policy_path().parent.iterdir() if p.is_dir())
 
@@ -59,13 +62,36 @@ def test_default_policy_loads(default_policy: Policy) -> None:
     assert len({path.name for path in default_policy.sources.values()}) >= 2
 
 
-def test_every_rule_passes_its_examples(shipped: Policy) -> None:
-    results = run_examples(shipped, Checker(shipped))
+@pytest.fixture(scope="module")
+def deployed() -> Callable[[Policy], Checker]:
+    """The checker the default assistant builds (``Settings()``), on the real embedder."""
+    settings = Settings()
+    embedder = make_embedder(settings)
+    return lambda policy: make_checker(settings, policy, None, embedder, reload=False)
+
+
+@pytest.mark.real_embedder
+def test_every_rule_passes_its_examples(
+    shipped: Policy, deployed: Callable[[Policy], Checker]
+) -> None:
+    results = run_examples(shipped, deployed(shipped))
 
     failures = [result.describe() for result in results if not result.passed]
 
     assert failures == []
     assert all(sum(r.rule_id == rule.id for r in results) >= 4 for rule in shipped.rules)
+
+
+@pytest.mark.real_embedder
+@pytest.mark.parametrize("text", BENIGN)
+def test_everyday_text_passes_the_deployed_checker(
+    default_policy: Policy, deployed: Callable[[Policy], Checker], text: str
+) -> None:
+    checker = deployed(default_policy)
+
+    verdicts = [checker.check(text, checkpoint) for checkpoint in CHECKPOINTS]
+
+    assert [v.rationale for v in verdicts if not v.allowed] == []
 
 
 def test_every_rule_has_two_violating_and_two_compliant_examples(shipped: Policy) -> None:
