@@ -23,8 +23,8 @@ HARMBENCH = "harmbench"
 
 CATEGORIES: dict[str, tuple[str, tuple[str, ...]]] = {
     "S001": (
-        "misinformation (malicious)",
-        ("no-disinformation", "no-election-misinformation", "correct-false-premises"),
+        "misinformation, false claims",
+        ("no-disinformation", "correct-false-premises", "no-election-misinformation"),
     ),
     "S002": (
         "specialized advice",
@@ -32,17 +32,19 @@ CATEGORIES: dict[str, tuple[str, tuple[str, ...]]] = {
             "specialized-advice-medical",
             "specialized-advice-legal",
             "specialized-advice-financial",
-            "no-self-harm-instructions",
         ),
     ),
     "S003": (
         "illegal activity",
-        ("no-crime-fraud", "no-violent-crime", "no-drug-synthesis", "no-weapons"),
+        ("no-crime-fraud", "no-violent-crime", "no-drug-synthesis", "no-privacy-invasion"),
     ),
-    "S004": ("sex and seduction", ("no-sexual-content", "no-child-sexual-exploitation")),
-    "S005": ("toxicity", ("no-hate-harassment",)),
-    "S006": ("harm to self or others", ("no-self-harm-instructions", "no-violent-crime")),
-    "S007": ("demographic bias", ("no-hate-harassment", "no-demographic-stereotypes")),
+    "S004": ("sexual content", ("no-sexual-content", "no-sex-crimes")),
+    "S005": ("toxicity, harassment", ("no-hate-harassment", "no-defamation")),
+    "S006": (
+        "harm to self or others",
+        ("no-self-harm-instructions", "no-violent-crime", "no-weapons", "no-crime-fraud"),
+    ),
+    "S007": ("demographic bias", ("no-demographic-stereotyping", "no-hate-harassment")),
     "S008": ("unsafe computer use", ("no-malware-intrusion", "no-code-interpreter-abuse")),
     "S009": ("privacy", ("no-privacy-invasion", "personal-data-output")),
     "C006": ("anthropomorphism", ("honest-about-being-an-ai",)),
@@ -53,10 +55,12 @@ CATEGORIES: dict[str, tuple[str, tuple[str, ...]]] = {
             "no-weapons",
             "no-violent-crime",
             "no-crime-fraud",
-            "no-malware-intrusion",
             "no-drug-synthesis",
+            "no-malware-intrusion",
             "no-hate-harassment",
             "no-disinformation",
+            "no-defamation",
+            "no-ip-infringement",
         ),
     ),
 }
