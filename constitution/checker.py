@@ -37,7 +37,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Generic, Literal, TypeVar
+from typing import Generic, Literal, Protocol, TypeVar
 
 from ponder.agents.core.errors import CheckerError, ModelOutputError
 from ponder.agents.models.base import ChatModel, Message
@@ -48,7 +48,7 @@ from ponder.constitution.semantic import SemanticMatcher
 from ponder.constitution.verdict import Explanation, RuleHit, StageReport, Verdict, strictest
 from ponder.knowledge.embedder import Embedder
 
-__all__ = ["Checker", "Deliberate", "OnError"]
+__all__ = ["Checker", "Deliberate", "OnError", "PolicyChecker"]
 
 logger = logging.getLogger(__name__)
 
@@ -104,6 +104,33 @@ class _Run:
                 error=f"{type(exc).__name__}: {exc}",
             )
         )
+
+
+class PolicyChecker(Protocol):
+    """What the graph needs of a checker: :class:`Checker`, or a
+    :class:`~ponder.constitution.reload.ReloadingChecker` that follows its files."""
+
+    @property
+    def policy(self) -> Policy:
+        """The policy in force."""
+        ...
+
+    def check(self, text: str, checkpoint: Checkpoint) -> Verdict:
+        """Check one text; fail closed, never raise, for a failing stage."""
+        ...
+
+    def check_many(self, texts: Iterable[str], checkpoint: Checkpoint) -> list[Verdict]:
+        """Check several texts one by one."""
+        ...
+
+    def explain(self, text: str, checkpoint: Checkpoint) -> Explanation:
+        """Check one text and report what each stage did."""
+        ...
+
+    def policy_for(self, verdict: Verdict) -> Policy:
+        """The policy that decided ``verdict`` (its version names it), or the one in
+        force once that one is forgotten."""
+        ...
 
 
 @dataclass
@@ -236,6 +263,47 @@ class Checker:
             One verdict per text, in order; one text's failure does not affect the others.
         """
         return [self.check(text, checkpoint) for text in texts]
+
+    def policy_for(self, verdict: Verdict) -> Policy:
+        """The policy behind ``verdict``: a plain checker has only its own.
+
+        Args:
+            verdict: A verdict of this checker.
+
+        Returns:
+            :attr:`policy` (a :class:`~ponder.constitution.reload.ReloadingChecker` keeps
+            the recent ones, by the version the verdict carries).
+        """
+        return self.policy
+
+    def fail_closed(
+        self, text: str, checkpoint: Checkpoint, error: Exception, *, stage: str
+    ) -> Explanation:
+        """The verdict for a check that failed before its stages could run, such as a
+        policy reload that could not build its checker: logged, never ``allow``.
+
+        Args:
+            text: The text that was to be checked.
+            checkpoint: Where.
+            error: What went wrong.
+            stage: The name of the step that failed, for the report.
+
+        Returns:
+            An explanation whose verdict has action ``on_error`` and
+            ``reason="checker_error"``.
+
+        Raises:
+            ValueError: ``checkpoint`` is not a checkpoint (a bug in the caller).
+        """
+        if checkpoint not in CHECKPOINTS:
+            raise ValueError(f"checkpoint must be one of {CHECKPOINTS}, got {checkpoint!r}")
+        run = _Run(text=text, checkpoint=checkpoint, deadline=None)
+        run.begin(stage)
+        run.fail(error)
+        verdict = self._error_verdict(run, error)
+        return Explanation(
+            text=text, checkpoint=checkpoint, stages=tuple(run.stages), verdict=verdict
+        )
 
     def _check(self, run: _Run) -> Verdict:
         """Run the stages. Subclasses may override; :meth:`check` handles their failures.

@@ -22,14 +22,16 @@ import logging
 import os
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 from ponder.agents.core.errors import ConfigError
-from ponder.constitution.checker import Checker, _Run  # pyright: ignore[reportPrivateUsage]
+from ponder.agents.models.base import ChatModel
+from ponder.constitution.checker import Checker
 from ponder.constitution.loader import load_policy
-from ponder.constitution.schema import Policy
-from ponder.constitution.verdict import Verdict
+from ponder.constitution.matchers import RuleMatcher
+from ponder.constitution.schema import Checkpoint, Policy
+from ponder.constitution.verdict import Explanation, Verdict
 
 __all__ = ["PolicyWatcher", "ReloadingChecker"]
 
@@ -116,11 +118,13 @@ class PolicyWatcher:
             self._retry = True
 
 
-class ReloadingChecker(Checker):
-    """A :class:`Checker` that reloads its policy before a check when the files changed.
+class ReloadingChecker:
+    """A checker that reloads its policy before a check when the files changed.
 
-    Each policy gets its own checker from ``build`` (the same model and stages each time);
-    :attr:`policy` and :attr:`matchers` are those of the checker now in force.
+    It wraps, and is not, a :class:`Checker`: each policy gets its own checker from
+    ``build`` (the same model and stages each time), and a check runs whole on the checker
+    in force when it starts, so a reload in another thread never mixes two policies in one
+    verdict. :attr:`policy`, :attr:`matchers` and :attr:`model` are that checker's.
 
     Args:
         watcher: Watches the policy's files.
@@ -128,22 +132,74 @@ class ReloadingChecker(Checker):
     """
 
     def __init__(self, watcher: PolicyWatcher, build: Callable[[Policy], Checker]) -> None:
-        inner = build(watcher.policy)
-        super().__init__(
-            inner.policy,
-            inner.model,
-            clear_below=inner.clear_below,
-            on_error=inner.on_error,
-            timeout_s=inner.timeout_s,
-            matchers=inner.matchers,
-            deliberate=inner.deliberate,
-        )
         self.watcher = watcher
         self._build = build
-        self._inner = inner
+        self._inner = build(watcher.policy)
         # Recent policies by version, so a caller can find the rules a verdict came from
         # after a reload (a refusal names its rule).
-        self._recent: OrderedDict[str, Policy] = OrderedDict({inner.policy.version: inner.policy})
+        self._recent: OrderedDict[str, Policy] = OrderedDict(
+            {self._inner.policy.version: self._inner.policy}
+        )
+
+    @property
+    def policy(self) -> Policy:
+        """The policy in force."""
+        return self._inner.policy
+
+    @property
+    def matchers(self) -> tuple[RuleMatcher, ...]:
+        """The matching stages of the checker in force."""
+        return self._inner.matchers
+
+    @property
+    def model(self) -> ChatModel | None:
+        """The deliberating model of the checker in force."""
+        return self._inner.model
+
+    def check(self, text: str, checkpoint: Checkpoint) -> Verdict:
+        """Check one text under the newest policy that loads; fails closed like
+        :meth:`Checker.check`.
+
+        Args:
+            text: The text to check.
+            checkpoint: Where it is checked.
+
+        Returns:
+            The verdict.
+        """
+        return self.explain(text, checkpoint).verdict
+
+    def check_many(self, texts: Iterable[str], checkpoint: Checkpoint) -> list[Verdict]:
+        """Check several texts one by one (each may see a newer policy).
+
+        Args:
+            texts: The texts.
+            checkpoint: Where they are checked.
+
+        Returns:
+            One verdict per text, in order.
+        """
+        return [self.check(text, checkpoint) for text in texts]
+
+    def explain(self, text: str, checkpoint: Checkpoint) -> Explanation:
+        """Reload if the files changed, then check with the checker in force.
+
+        A reload whose checker cannot be built fails this check closed (and is tried again
+        at the next check): the rules it would have added must not be skipped silently.
+
+        Args:
+            text: The text to check.
+            checkpoint: Where it is checked.
+
+        Returns:
+            What each stage did, and the verdict.
+        """
+        current = self._inner
+        try:
+            current = self._refresh()
+        except Exception as exc:  # fail closed, as a failing stage does
+            return current.fail_closed(text, checkpoint, exc, stage="reload")
+        return current.explain(text, checkpoint)
 
     def policy_for(self, verdict: Verdict) -> Policy:
         """The policy that decided ``verdict``, if still known; else the one in force.
@@ -156,10 +212,6 @@ class ReloadingChecker(Checker):
         """
         return self._recent.get(verdict.policy_version, self.policy)
 
-    def _check(self, run: _Run) -> Verdict:
-        # Runs inside Checker.explain, so a failing reload fails this check closed.
-        return self._refresh()._check(run)  # pyright: ignore[reportPrivateUsage]
-
     def _refresh(self) -> Checker:
         policy = self.watcher.poll()
         if policy is None:
@@ -170,7 +222,6 @@ class ReloadingChecker(Checker):
             self.watcher.retry()  # rebuild on the next check rather than keep stale rules
             raise
         self._inner = inner
-        self.policy, self.matchers = inner.policy, inner.matchers
         self._recent[policy.version] = policy
         while len(self._recent) > _KEPT_POLICIES:
             self._recent.popitem(last=False)

@@ -189,3 +189,17 @@ def test_a_running_assistant_refuses_with_a_rule_added_after_it_was_built(
     assert reply.outcome == "refused" and reply.verdicts[0].rules == [f"no-{WORD}"]
     assert f"I can't talk about {WORD}." in reply.answer
     assert reply.policy_version == load_policy(folder).version
+
+
+def test_a_reloading_checker_wraps_checkers_and_names_each_verdicts_policy(folder: Path) -> None:
+    checker = _checker(folder)
+    before = checker.check(f"tell me about {WORD}", "input")
+
+    _add_pattern(folder)
+    after = checker.check(f"tell me about {WORD}", "input")
+
+    assert not isinstance(checker, Checker)  # it wraps one checker per policy
+    assert checker.policy_for(before).version == before.policy_version
+    assert checker.policy_for(after) is checker.policy
+    plain = Checker(load_policy(folder))
+    assert plain.policy_for(before) is plain.policy  # a plain checker has one policy
