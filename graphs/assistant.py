@@ -1,13 +1,8 @@
-"""``build_assistant``: wire the nodes into one LangGraph ``StateGraph``.
+"""``build_assistant``: the parts from settings, the state machine over them, and the
+:class:`Assistant` a caller talks to.
 
-::
-
-    input_check ─refuse─────────────────────────────► emit
-        │ allow
-        ▼
-      route ─► retrieve? ─► reason? ─► compose ─► output_check ─allow/refuse─► emit
-                                          ▲            │ revise
-                                          └────────────┘ (bounded)
+The graph itself (nodes, edges, the picture) is in :mod:`ponder.graphs.machine`;
+``docs/architecture.md`` shows it, drawn from the code.
 """
 
 from __future__ import annotations
@@ -21,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
-from langgraph.graph import END, START, StateGraph
 from langgraph.types import Command
 
 from ponder.agents.models.base import ChatModel
@@ -30,7 +24,8 @@ from ponder.constitution import AuditLog, Policy, default_policy_path, load_poli
 from ponder.constitution.suggest import SuggestionLog, suggest_from_review, suggestions_path
 from ponder.graphs._threaded import iterate_in_thread
 from ponder.graphs.events import Done, Event, events_from_part
-from ponder.graphs.nodes import Nodes, Parts
+from ponder.graphs.machine import build_graph
+from ponder.graphs.nodes import Parts
 from ponder.graphs.parts_from_settings import (  # re-exported: part of this module's API
     make_checker,
     make_embedder,
@@ -48,7 +43,7 @@ from ponder.graphs.review import (
     ReviewPendingError,
 )
 from ponder.graphs.settings import Settings
-from ponder.graphs.state import TurnState
+from ponder.graphs.state import new_turn
 from ponder.knowledge import Embedder, KnowledgeStore
 
 __all__ = [
@@ -60,60 +55,6 @@ __all__ = [
     "open_store",
     "reasoning_config",
 ]
-
-
-def _after_input(state: TurnState) -> str:
-    if state.get("review"):
-        return "review"
-    return "route" if state.get("outcome") is None or not state.get("answer") else "emit"
-
-
-def _after_route(state: TurnState) -> str:
-    route = state["route"]
-    assert route is not None
-    if route.knowledge:
-        return "retrieve"
-    return "reason" if route.reasoning else "compose"
-
-
-def _after_retrieve(state: TurnState) -> str:
-    route = state["route"]
-    return "reason" if route is not None and route.reasoning else "compose"
-
-
-def _after_output(state: TurnState) -> str:
-    if state.get("review"):
-        return "review"
-    return "emit" if state.get("answer") else "compose"
-
-
-def _after_review(state: TurnState) -> str:
-    # An approved input goes on to be answered; anything else has its answer now.
-    return "emit" if state.get("answer") else "route"
-
-
-def build_graph(parts: Parts, checkpointer: BaseCheckpointSaver[Any] | None = None) -> Any:
-    """Compile the assistant's state machine over ``parts``."""
-    nodes = Nodes(parts)
-    graph = StateGraph(TurnState)
-    graph.add_node("input_check", nodes.input_check)
-    graph.add_node("route", nodes.route)
-    graph.add_node("retrieve", nodes.retrieve)
-    graph.add_node("reason", nodes.reason)
-    graph.add_node("compose", nodes.compose)
-    graph.add_node("output_check", nodes.output_check)
-    graph.add_node("review", nodes.review)
-    graph.add_node("emit", nodes.emit)
-    graph.add_edge(START, "input_check")
-    graph.add_conditional_edges("input_check", _after_input, ["route", "review", "emit"])
-    graph.add_conditional_edges("route", _after_route, ["retrieve", "reason", "compose"])
-    graph.add_conditional_edges("retrieve", _after_retrieve, ["reason", "compose"])
-    graph.add_edge("reason", "compose")
-    graph.add_edge("compose", "output_check")
-    graph.add_conditional_edges("output_check", _after_output, ["compose", "review", "emit"])
-    graph.add_conditional_edges("review", _after_review, ["route", "emit"])
-    graph.add_edge("emit", END)
-    return graph.compile(checkpointer=checkpointer)
 
 
 class Assistant:
@@ -161,8 +102,8 @@ class Assistant:
         Args:
             message: The user's message.
             thread_id: Continue this thread; a new thread when ``None``.
-            max_tokens: Most tokens for the answer (below the assistant's own limit);
-                reasoning has its own budget.
+            max_tokens: Most tokens for the answer; ``None`` for
+                ``settings.max_answer_tokens``. Reasoning has its own budget.
 
         Returns:
             The reply: answer, citations, abilities, verdicts and reasoning token count.
@@ -304,7 +245,7 @@ class Assistant:
                 "(Assistant.resolve_review, or POST /v1/ponder/reviews/THREAD)"
             )
         config = {"configurable": {"thread_id": thread_id or uuid.uuid4().hex}}
-        return {"question": message, "max_answer_tokens": max_tokens}, config
+        return new_turn(message, max_tokens), config
 
     def _parts(self, turn: dict[str, Any], config: dict[str, Any]) -> Iterator[tuple[str, Any]]:
         # One part per graph step and per custom write, so a consumer that stops can stop

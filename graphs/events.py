@@ -12,12 +12,14 @@ refused input skips from its verdict to the refusal's ``AnswerDelta``.
 from __future__ import annotations
 
 import typing
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ponder.agents.router import Route
+from ponder.constitution import Verdict
 from ponder.graphs.reply import Reply
-from ponder.graphs.state import RESET
+from ponder.knowledge import Evidence
 
 __all__ = [
     "AnswerDelta",
@@ -111,35 +113,61 @@ def events_from_part(mode: str, chunk: Any) -> Iterator[Event]:
         if isinstance(chunk, _EVENT_TYPES):
             yield chunk
     elif mode == "updates":
-        for node, update in chunk.items():
-            yield from events_from_update(node, update)
+        for update in chunk.values():
+            yield from events_from_update(update)
 
 
-def events_from_update(node: str, update: Mapping[str, Any] | None) -> Iterator[Event]:
-    """The events a node's state update announces (LangGraph's ``updates`` stream mode).
+def events_from_update(update: Mapping[str, Any] | None) -> Iterator[Event]:
+    """The events a state update announces, whichever node wrote it.
+
+    An event follows from a field being written: a turn starts with every per-turn field
+    at its start value through the graph's input (:func:`~ponder.graphs.state.new_turn`),
+    never through a node, so a field in a node's update always means new information.
 
     Args:
-        node: The node that ran.
-        update: The partial state it returned.
+        update: The partial state a node returned (LangGraph's ``updates`` stream mode).
 
     Yields:
-        Events, in the order the update implies.
+        Events, in the order the fields are listed in :data:`_ANNOUNCED`.
     """
     if not isinstance(update, Mapping):  # None, or interrupts under ``__interrupt__``
         return
-    route = update.get("route")
-    if node == "route" and route is not None:
+    for field, announce in _ANNOUNCED:
+        if field in update:
+            yield from announce(update)
+
+
+def _route_decided(update: Mapping[str, Any]) -> Iterator[Event]:
+    route: Route | None = update["route"]
+    if route is not None:
         yield RouteDecided(abilities=tuple(route.abilities), reason=route.reason)
-    if node == "retrieve":
-        evidence = update.get("evidence", [])
-        sources = tuple(dict.fromkeys(e.path for e in evidence))
-        yield KnowledgeRetrieved(count=len(evidence), sources=sources)
-    if node == "reason":
-        yield ReasoningProgress(
-            tokens=update.get("reasoning_tokens", 0), nodes=update.get("nodes_expanded", 0)
+
+
+def _knowledge_retrieved(update: Mapping[str, Any]) -> Iterator[Event]:
+    evidence: list[Evidence] = update["evidence"]
+    yield KnowledgeRetrieved(
+        count=len(evidence), sources=tuple(dict.fromkeys(e.path for e in evidence))
+    )
+
+
+def _reasoning_progress(update: Mapping[str, Any]) -> Iterator[Event]:
+    yield ReasoningProgress(
+        tokens=update["reasoning_tokens"], nodes=update.get("nodes_expanded", 0)
+    )
+
+
+def _verdicts_reached(update: Mapping[str, Any]) -> Iterator[Event]:
+    verdicts: list[Verdict] = update["verdicts"]
+    for verdict in verdicts:
+        yield VerdictReached(
+            checkpoint=verdict.checkpoint, action=verdict.action, rules=verdict.fired
         )
-    for verdict in update.get("verdicts", []):
-        if verdict != RESET:
-            yield VerdictReached(
-                checkpoint=verdict.checkpoint, action=verdict.action, rules=verdict.fired
-            )
+
+
+_ANNOUNCED: tuple[tuple[str, Callable[[Mapping[str, Any]], Iterator[Event]]], ...] = (
+    ("route", _route_decided),
+    ("evidence", _knowledge_retrieved),
+    ("reasoning_tokens", _reasoning_progress),
+    ("verdicts", _verdicts_reached),
+)
+"""Which state field announces which event: the one place a new event is wired."""

@@ -1,4 +1,10 @@
-"""The graph's nodes: thin functions that read the state, call the library, return an update."""
+"""The graph's nodes: thin functions that read the state, call the library, return an update.
+
+Each node writes only the fields it owns (see :class:`~ponder.graphs.state.TurnState`);
+a turn's fields start afresh from the graph's input, so no node resets anything. What to
+do about a verdict that stops a text is decided by
+:func:`~ponder.constitution.decide.decide`; the nodes apply its decision.
+"""
 
 from __future__ import annotations
 
@@ -10,27 +16,27 @@ from typing import Any
 from langgraph.config import get_config, get_stream_writer
 from langgraph.types import interrupt
 
-from ponder.agents.compose import compose
+from ponder.agents.compose import Draft, compose
 from ponder.agents.models.base import ChatModel
 from ponder.agents.reasoning.engine import reason, write_trace_jsonl
 from ponder.agents.router import Router
-from ponder.constitution import (
-    AuditLog,
-    Checker,
-    Checkpoint,
-    Policy,
-    Verdict,
-    critique_for,
-    guidance_for,
-    redact,
-    refusal_message,
+from ponder.constitution import AuditLog, Checkpoint, Policy, Verdict
+from ponder.constitution.checker import PolicyChecker
+from ponder.constitution.decide import (
+    Allow,
+    Decision,
+    Escalate,
+    Redact,
+    Refuse,
+    Revise,
+    decide,
+    refuse,
 )
-from ponder.constitution.reload import ReloadingChecker
 from ponder.graphs.events import AnswerDelta
 from ponder.graphs.release import Release, release_checked
 from ponder.graphs.review import HOLD_MESSAGE, ReviewDecision, pending_payload
 from ponder.graphs.settings import Settings
-from ponder.graphs.state import RESET, TurnState
+from ponder.graphs.state import Outcome, TurnState
 from ponder.knowledge.store import KnowledgeStore
 
 logger = logging.getLogger(__name__)
@@ -44,7 +50,8 @@ class Parts:
 
     language_model: ChatModel
     reasoning_model: ChatModel
-    checker: Checker
+    checker: PolicyChecker
+    """Checks texts; names the policy behind each verdict (``policy_for``)."""
     policy: Policy
     router: Router
     store: KnowledgeStore | None
@@ -64,34 +71,16 @@ class Nodes:
         self.parts = parts
 
     def input_check(self, state: TurnState) -> dict[str, Any]:
-        """Start the turn: reset per-turn fields and check the user's message."""
+        """Check the user's message; one the rules stop ends the turn here, or pauses it."""
         question = state["question"]
         verdict = self._check(question, "input")
-        update: dict[str, Any] = {
+        decision = decide(verdict, self._policy(verdict), text=question)
+        return {
             "messages": [{"role": "user", "content": question}],
-            "route": None,
-            "evidence": [],
-            "reasoning": None,
-            "reasoning_answer": None,
-            "reasoning_tokens": 0,
-            "nodes_expanded": 0,
-            "draft": None,
-            "critique": None,
-            "revisions": 0,
-            "answer": "",  # the last turn's answer must not count as this one's
-            "citations": [],
-            "refusal": None,
-            "verdicts": [RESET, verdict],
+            "verdicts": [verdict],
             "policy_version": verdict.policy_version,
-            "review": None,
+            **self._apply(decision, verdict),
         }
-        if verdict.action == "revise":
-            # A revise rule on the question shapes the answer (answer generally, correct
-            # the premise) instead of refusing it: the first draft is written with guidance.
-            update["critique"] = guidance_for(verdict, self._policy(verdict))
-        elif not verdict.allowed:
-            update.update(self._stop(verdict, held=question))
-        return update
 
     def route(self, state: TurnState) -> dict[str, Any]:
         """Decide which abilities the question needs."""
@@ -144,7 +133,7 @@ class Nodes:
         return {"draft": draft, "revisions": revisions}
 
     def output_check(self, state: TurnState) -> dict[str, Any]:
-        """Check the draft as it is released: allow it, rewrite, redact, or refuse.
+        """Check the draft as it is released, then apply the decision on what stopped it.
 
         The draft is judged in overlapping chunks and each chunk is sent (as an
         :class:`AnswerDelta` on the stream) once it passes, so a violation stops the
@@ -154,47 +143,23 @@ class Nodes:
         draft = state["draft"]
         assert draft is not None
         release = self._release(draft.text)
-        verdict = release.verdict
+        verdicts = [release.verdict]
         if release.complete:
-            outcome = "revised" if state.get("revisions", 0) else "answered"
-            return {"verdicts": [verdict], **self._answer(draft.text, draft, outcome)}
-        sent = draft.text[: release.end]
-        if verdict.action == "revise":
-            if not sent and state.get("revisions", 0) < self.parts.settings.max_revisions:
-                critique = critique_for(verdict, self._policy(verdict))
-                return {"verdicts": [verdict], "critique": critique}
-            return self._last_resort(draft, verdict, sent)
-        return {"verdicts": [verdict], **self._stop(verdict, sent, held=draft.text[len(sent) :])}
-
-    def _release(self, text: str, start: int = 0) -> Release:
-        writer = get_stream_writer()
-        return release_checked(
-            text,
-            lambda window: self._check(window, "output"),
-            lambda piece: writer(AnswerDelta(text=piece)),
-            self.parts.settings.release,
-            start=start,
-        )
-
-    def _last_resort(self, draft: Any, verdict: Verdict, sent: str) -> dict[str, Any]:
-        # Rewrites ran out, or part of the draft is sent: redact what the rules allow, and
-        # refuse if that is not enough. Text already sent must stay as it was.
-        rules = [self._policy(verdict).rule(hit.rule_id) for hit in verdict.hits]
-        redacted = redact(draft.text, rules)
-        if not redacted.startswith(sent):
-            return {
-                "verdicts": [verdict],
-                **self._stop(verdict, sent, held=draft.text[len(sent) :]),
-            }
-        release = self._release(redacted, start=len(sent))
-        verdicts = [verdict, release.verdict]
-        if release.complete:
-            return {"verdicts": verdicts, **self._answer(redacted, draft, "revised")}
-        sent = redacted[: release.end]
-        return {
-            "verdicts": verdicts,
-            **self._stop(release.verdict, sent, held=redacted[len(sent) :]),
-        }
+            outcome: Outcome = "revised" if state.get("revisions", 0) else "answered"
+            return {"verdicts": verdicts, **self._answer(draft.text, draft, outcome)}
+        verdict, sent = release.verdict, draft.text[: release.end]
+        rewrites_left = self.parts.settings.max_revisions - state.get("revisions", 0)
+        policy = self._policy(verdict)
+        decision = decide(verdict, policy, text=draft.text, sent=sent, rewrites_left=rewrites_left)
+        if isinstance(decision, Redact):
+            again = self._release(decision.text, start=len(sent))
+            verdicts.append(again.verdict)
+            if again.complete:
+                return {"verdicts": verdicts, **self._answer(decision.text, draft, "revised")}
+            verdict, sent = again.verdict, decision.text[: again.end]
+            policy = self._policy(verdict)
+            decision = decide(verdict, policy, text=decision.text, sent=sent, redacted=True)
+        return {"verdicts": verdicts, **self._apply(decision, verdict, sent)}
 
     def review(self, state: TurnState) -> dict[str, Any]:
         """Wait for a reviewer's decision on an escalated turn, then apply it.
@@ -214,7 +179,8 @@ class Nodes:
         )
         if decision.decision == "refuse":
             verdict = next(v for v in state["verdicts"] if v.decision_id == pending["decision_id"])
-            return {"review": None, **self._refusal(verdict, sent), "outcome": "refused"}
+            refusal = refuse(verdict, self._policy(verdict), sent=sent)
+            return {"review": None, **self._refused(refusal, sent)}
         if decision.decision == "edit":
             assert decision.text is not None
             get_stream_writer()(AnswerDelta(text=decision.text))
@@ -225,7 +191,7 @@ class Nodes:
                 "outcome": "revised",
             }
         if pending["checkpoint"] == "input":
-            return {"review": None, "answer": "", "outcome": "answered"}  # on to routing
+            return {"review": None, "outcome": None}  # the turn goes on to routing
         get_stream_writer()(AnswerDelta(text=pending["text"]))
         return {"review": None, "answer": sent + pending["text"], "outcome": "answered"}
 
@@ -235,43 +201,62 @@ class Nodes:
             get_stream_writer()(AnswerDelta(text=state["refusal"]))
         return {"messages": [{"role": "assistant", "content": state.get("answer", "")}]}
 
+    def _release(self, text: str, start: int = 0) -> Release:
+        writer = get_stream_writer()
+        return release_checked(
+            text,
+            lambda window: self._check(window, "output"),
+            lambda piece: writer(AnswerDelta(text=piece)),
+            self.parts.settings.release,
+            start=start,
+        )
+
+    def _apply(self, decision: Decision, verdict: Verdict, sent: str = "") -> dict[str, Any]:
+        """The update that carries out ``decision`` after ``sent`` was sent."""
+        match decision:
+            case Allow():
+                return {}
+            case Revise(critique=critique):
+                return {"critique": critique}
+            case Refuse():
+                return self._refused(decision, sent)
+            case Escalate(held=held):
+                # The turn pauses in ``review``; the user sees the hold message.
+                notice = f"\n\n{HOLD_MESSAGE}" if sent else HOLD_MESSAGE
+                get_stream_writer()(AnswerDelta(text=notice))
+                return {
+                    "answer": sent,
+                    "citations": [],
+                    "outcome": "escalated",
+                    "review": pending_payload(verdict, held),
+                }
+            case Redact():
+                raise AssertionError("a redaction is released by output_check, not applied")
+
+    def _refused(self, refusal: Refuse, sent: str) -> dict[str, Any]:
+        # The refusal follows whatever the user has already been sent; emit sends it.
+        return {
+            "answer": sent + refusal.text,
+            "refusal": refusal.text,
+            "citations": [],
+            "outcome": "refused",
+        }
+
+    def _answer(self, text: str, draft: Draft, outcome: Outcome) -> dict[str, Any]:
+        return {"answer": text, "citations": list(draft.citations), "outcome": outcome}
+
     def _audit(self, checked: Sequence[tuple[Verdict, str]]) -> None:
         if self.parts.audit is not None and checked:
             self.parts.audit.record_many(checked, thread_id=_thread_id())
 
     def _policy(self, verdict: Verdict) -> Policy:
-        # A reloading checker may have loaded newer rules since: use the ones that decided.
-        checker = self.parts.checker
-        if isinstance(checker, ReloadingChecker):
-            return checker.policy_for(verdict)
-        return checker.policy
+        # The rules that decided, even if a reloading checker has newer ones since.
+        return self.parts.checker.policy_for(verdict)
 
     def _check(self, text: str, checkpoint: Checkpoint) -> Verdict:
         verdict = self.parts.checker.check(text, checkpoint)
         self._audit([(verdict, text)])
         return verdict
-
-    def _answer(self, text: str, draft: Any, outcome: str) -> dict[str, Any]:
-        return {"answer": text, "citations": list(draft.citations), "outcome": outcome}
-
-    def _stop(self, verdict: Verdict, sent: str = "", *, held: str) -> dict[str, Any]:
-        # Escalation holds the text for a reviewer (see ``review``); the rest refuse.
-        if verdict.action != "escalate":
-            return self._refusal(verdict, sent)
-        get_stream_writer()(AnswerDelta(text=f"\n\n{HOLD_MESSAGE}" if sent else HOLD_MESSAGE))
-        return {
-            "answer": sent,
-            "refusal": None,
-            "citations": [],
-            "outcome": "escalated",
-            "review": pending_payload(verdict, held),
-        }
-
-    def _refusal(self, verdict: Any, sent: str = "") -> dict[str, Any]:
-        # The refusal follows whatever the user has already been sent of the answer.
-        message = refusal_message(verdict, self._policy(verdict))
-        rest = f"\n\n{message}" if sent else message
-        return {"answer": sent + rest, "refusal": rest, "citations": [], "outcome": "refused"}
 
 
 def _thread_id() -> str | None:

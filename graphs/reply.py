@@ -105,7 +105,7 @@ def reply_from_state(state: TurnState, thread_id: str) -> Reply:
     return Reply(
         thread_id=thread_id,
         answer=answer,
-        outcome=state.get("outcome", "answered"),
+        outcome=state.get("outcome") or "answered",
         citations=[
             CitationOut(number=c.number, title=c.title, source=c.source, chunk_index=c.chunk_index)
             for c in state.get("citations", [])

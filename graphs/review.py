@@ -10,7 +10,7 @@ approve the held text, replace it with their own, or refuse. Until then the user
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -23,6 +23,7 @@ __all__ = [
     "NoPendingReviewError",
     "PendingReview",
     "ReviewDecision",
+    "ReviewPayload",
     "ReviewPendingError",
     "pending_payload",
 ]
@@ -66,6 +67,26 @@ class ReviewDecision(BaseModel):
         return self
 
 
+class ReviewPayload(TypedDict):
+    """A turn paused for review: the interrupt's payload, kept in the state (``review``).
+
+    Plain data, so that a checkpoint written by one version of Ponder reads in the next.
+    """
+
+    decision_id: str
+    """The escalating verdict's id in the audit log."""
+    checkpoint: Checkpoint
+    """Where the text was held: ``input`` or ``output``."""
+    rules: list[str]
+    """The rules that escalated; empty when the checker itself failed."""
+    reason: str
+    """``rule`` or ``checker_error``."""
+    rationale: str
+    """The verdict's account of its decision."""
+    text: str
+    """The held text: the user's message, or the part of the draft not yet sent."""
+
+
 @dataclass(frozen=True, kw_only=True)
 class PendingReview:
     """A turn paused for review, as a reviewer sees it."""
@@ -84,7 +105,7 @@ class PendingReview:
     """The held text: the user's message, or the part of the draft not yet sent."""
 
     @classmethod
-    def from_payload(cls, thread_id: str, payload: dict[str, Any]) -> PendingReview:
+    def from_payload(cls, thread_id: str, payload: ReviewPayload) -> PendingReview:
         """Rebuild the pending review from the interrupt's payload."""
         return cls(
             thread_id=thread_id,
@@ -109,7 +130,7 @@ class PendingReview:
         }
 
 
-def pending_payload(verdict: Verdict, text: str) -> dict[str, Any]:
+def pending_payload(verdict: Verdict, text: str) -> ReviewPayload:
     """The interrupt payload for ``verdict`` holding ``text`` (plain data: checkpointed)."""
     return {
         "decision_id": verdict.decision_id,
