@@ -1,4 +1,5 @@
-"""The assembly that faces users: the graph, ``build_assistant``, settings and the CLI."""
+"""The assembly that faces users: the graph, ``build_assistant``, settings, the CLI and the
+server. ``docs/architecture.md`` shows the graph (drawn from the code) and its layers."""
 
 from ponder.graphs.assistant import Assistant, build_assistant, build_graph
 from ponder.graphs.reply import Reply
