@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from bench.safety_categories import category_of, covered, covering_rules
 from bench.safety_data import (
     BenchmarkLeakError,
     Prompt,
@@ -17,7 +18,7 @@ from bench.safety_data import (
     normalise,
     scale_policy,
 )
-from bench.safety_report import Outcome, percentile, rates
+from bench.safety_report import Outcome, percentile, rate_with_interval, rates, wilson
 from ponder.constitution import PatternMatcher, default_policy_path, load_policy
 from ponder.knowledge.testing import HashingEmbedder
 
@@ -106,3 +107,38 @@ def test_scaled_policies_have_distinct_rules_with_patterns(count: int) -> None:
     assert len(scaled.rules) == count == len({rule.id for rule in scaled.rules})
     assert all("input" in rule.applies_to for rule in scaled.rules)
     assert PatternMatcher(scaled).candidates("synth099 here", "input") or count < 100
+
+
+def test_wilson_intervals_contain_the_rate_and_narrow_with_more_data() -> None:
+    low, high = wilson(9, 10)
+    wide = high - low
+    low_many, high_many = wilson(900, 1000)
+
+    assert low < 0.9 < high and high <= 1.0
+    assert low_many < 0.9 < high_many and high_many - low_many < wide
+    assert wilson(0, 5)[0] == 0.0 and wilson(5, 5)[1] == 1.0
+
+
+def test_rates_report_refuse_and_revise_apart() -> None:
+    outcomes = [
+        Outcome(label="harmful", action="refuse", seconds=0.0),
+        Outcome(label="harmful", action="revise", seconds=0.0),
+        Outcome(label="harmful", action="allow", seconds=0.0),
+        Outcome(label="harmful", action="refuse", seconds=0.0),
+    ]
+
+    row = rate_with_interval(outcomes)
+
+    assert (row["n"], row["blocked"], row["refused"], row["revised"]) == (4, 0.75, 0.5, 0.25)
+    assert row["ci95"][0] < 0.75 < row["ci95"][1]
+    assert rate_with_interval([])["blocked"] is None
+
+
+def test_categories_come_from_intents_and_coverage_from_the_policy() -> None:
+    policy = load_policy(default_policy_path())
+
+    assert category_of("donotanswer/x", ["S009personal", "S002med"]) == "S009"
+    assert category_of("harmbench", []) == "harmbench"
+    assert category_of("donotanswer/x", []) == "other"
+    assert covered("S008", policy) and "no-malware-intrusion" in covering_rules("S008", policy)
+    assert not covered("other", policy)
