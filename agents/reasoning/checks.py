@@ -101,19 +101,18 @@ def unsupported_numbers(question: str, earlier: Sequence[Step], step: Step) -> l
 def answer_backed(steps: Sequence[Step]) -> bool | None:
     """Whether the chain's numeric final answer is a value it computed.
 
+    Only results of calculations that performed an operation count (see
+    :attr:`Step.computed`): ``answer = 4689``, a number copied from the question, is
+    not backed, while ``answer = total`` after ``total = 12 + 30`` is.
+
     Returns:
-        True if the answer equals a result of some step's calculation, False if it
-        is a number the chain never computed, None when there is nothing to check
-        (no answer yet, or an answer that is not a number).
+        True if the answer equals a computed result of some step, False if it does not,
+        None when there is nothing to check (no answer yet, or an answer that is not a
+        number).
     """
     if not steps or steps[-1].answer is None:
         return None
     answer = normalize_answer(steps[-1].answer)
     if numbers_in(answer) != [answer.removeprefix("-")]:
         return None  # not a plain number: nothing a calculation could back
-    results = {normalize_answer(r) for step in steps for r in _results(step)}
-    return answer in results
-
-
-def _results(step: Step) -> list[str]:
-    return step.calc_result.split("; ") if step.calc_result else []
+    return answer in {normalize_answer(value) for step in steps for value in step.computed}

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 
 from ponder.agents.reasoning.answers import answer_line_end, extract_answer
 from ponder.agents.reasoning.interpreter import Interpreter, format_value
-from ponder.agents.reasoning.steps import invalid_reason
+from ponder.agents.reasoning.steps import computes, invalid_reason
 from ponder.agents.reasoning.types import LogprobSummary, Step
 
 __all__ = ["ANSWER_VARIABLE", "interpreter_after", "parse_program_step"]
@@ -74,6 +74,7 @@ def parse_program_step(
     sources: list[str] = []
     values: list[str] = []
     errors: list[str] = []
+    computed: list[str] = []
     answer: str | None = None
     lines = [line.rstrip() for line in text.split("\n") if line.strip()]
     for index, line in enumerate(lines):
@@ -95,6 +96,8 @@ def parse_program_step(
             errors.append(f"{result.source}: {result.error}")
         elif result.value is not None:
             values.append(format_value(result.value))
+            if computes(result.source):
+                computed.append(format_value(result.value))
         if result.error is None and ANSWER_VARIABLE in result.assigned:
             answer = format_value(interpreter.names[ANSWER_VARIABLE])
             if index < len(lines) - 1:
@@ -108,6 +111,7 @@ def parse_program_step(
         calculation="\n".join(sources) if sources else None,
         calc_result="; ".join(values) if values else None,
         calc_error=error,
+        computed=tuple(computed),
         valid=invalid is None,
         answer=answer if answer else None,
         tokens=tokens,

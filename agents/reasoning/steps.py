@@ -25,11 +25,30 @@ from ponder.agents.reasoning.answers import answer_line_end, extract_answer
 from ponder.agents.reasoning.calculator import CalculationError, calculate, format_number
 from ponder.agents.reasoning.types import LogprobSummary, Step
 
-__all__ = ["invalid_reason", "parse_step"]
+__all__ = ["calc_expression", "computes", "invalid_reason", "parse_step"]
 
 _CALC = re.compile(
     r"<calc>(?P<expr>.*?)</calc>(?:\s*(?:=|==|≈)\s*(?P<claim>[-+]?[\d,]*\.?\d+))?", re.DOTALL
 )
+
+
+# "<calc>u = 3040 / 32</calc>": models name what they compute; the right side is the sum.
+_ASSIGNED = re.compile(r"^\s*[A-Za-z_]\w*\s*=(?!=)\s*(?P<expr>.+)$", re.DOTALL)
+# An operand followed by an operator, or a call: the expression computes something.
+_OPERATION = re.compile(r"[\w.)\]]\s*(?:[-+*/%^×÷−]|\*\*)|\w\s*\(")
+
+
+def calc_expression(written: str) -> str:
+    """The expression to compute from what a ``<calc>`` tag holds: the right side of
+    ``name = expr``, else all of it."""
+    match = _ASSIGNED.match(written.strip())
+    return match.group("expr").strip() if match else written.strip()
+
+
+def computes(expression: str) -> bool:
+    """Whether an expression (or code line's right side) performs an operation, rather
+    than copying a number or a variable."""
+    return _OPERATION.search(calc_expression(expression)) is not None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -38,6 +57,7 @@ class _Calculations:
 
     expressions: str | None
     results: str | None
+    computed: tuple[str, ...]
     error: str | None
 
 
@@ -45,9 +65,10 @@ def _check_calculations(text: str) -> _Calculations:
     """Evaluate every ``<calc>`` in ``text`` and check the result each one claims."""
     expressions: list[str] = []
     results: list[str] = []
+    computed: list[str] = []
     errors: list[str] = []
     for match in _CALC.finditer(text):
-        expression = match.group("expr").strip()
+        expression = calc_expression(match.group("expr"))
         expressions.append(expression)
         try:
             value = calculate(expression)
@@ -55,6 +76,8 @@ def _check_calculations(text: str) -> _Calculations:
             errors.append(str(error))
             continue
         results.append(format_number(value))
+        if computes(expression):
+            computed.append(format_number(value))
         claim = match.group("claim")
         if claim is not None and not _agrees(claim, value):
             errors.append(f"{expression} is {format_number(value)}, but the step says {claim}")
@@ -63,6 +86,7 @@ def _check_calculations(text: str) -> _Calculations:
     return _Calculations(
         expressions="; ".join(expressions) if expressions else None,
         results="; ".join(results) if expressions and len(results) == len(expressions) else None,
+        computed=tuple(computed),
         error=errors[0] if errors else None,
     )
 
@@ -93,7 +117,7 @@ def _insert_result(text: str) -> _Insertion | None:
     """Cut ``text`` after the first calculation claiming no or a wrong result, and write
     the calculator's result there; None when there is nothing to insert."""
     for match in _CALC.finditer(text):
-        expression = match.group("expr").strip()
+        expression = calc_expression(match.group("expr"))
         try:
             value = calculate(expression)
         except CalculationError:
@@ -164,6 +188,7 @@ def parse_step(
         calculation=calc.expressions,
         calc_result=calc.results,
         calc_error=error,
+        computed=calc.computed,
         valid=invalid is None,
         answer=answer if answer else None,
         tokens=tokens,

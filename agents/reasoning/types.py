@@ -66,6 +66,9 @@ class Step:
     """Why the step's arithmetic is wrong: the expression (or program line) failed, or
     the text claimed a different result than the calculator's (recorded even when the
     calculator's result was written over the claim). None when everything checks out."""
+    computed: tuple[str, ...] = ()
+    """The results of the step's calculations that performed an operation (``6*7``, not a
+    bare ``42`` or a copied variable): what can back a final answer."""
     valid: bool = True
     """False when the step is unusable (empty, cut off, empty answer). Invalid steps are
     scored 0 and never expanded."""

@@ -105,3 +105,12 @@ def test_the_program_format_stops_before_a_comment_and_greedy_finishes_with_answ
     assert result.best_path[-1].text == "answer = sara  # = 42"
     system = proposer.prompt()[0]
     assert "answer" in system and "Python" in system
+
+
+def test_an_answer_copied_from_the_question_is_not_backed() -> None:
+    copied = _steps("answer = 4689")
+    computed = _steps("total = 599 + 363", "answer = total")
+
+    assert copied[-1].answer == "4689" and answer_backed(copied) is False
+    assert answer_backed(computed) is True
+    assert computed[0].computed == ("962",) and computed[1].computed == ()

@@ -79,3 +79,13 @@ def test_a_boxed_answer_ends_the_chain_too() -> None:
     step = parse_step("Half of 8 is \\boxed{4}\nThen I keep going", tokens=8)
 
     assert (step.answer, step.text) == ("4", "Half of 8 is \\boxed{4}")
+
+
+def test_a_calculation_written_as_an_assignment_computes_its_right_side() -> None:
+    step = parse_step("<calc>u = 3040 / 32</calc> = 90", tokens=9, insert_results=True)
+
+    assert step.text == "<calc>u = 3040 / 32</calc> = 95"
+    assert (step.calculation, step.calc_result) == ("3040 / 32", "95")
+    assert step.calc_error == "3040 / 32 is 95, but the step said 90"
+    assert step.computed == ("95",)
+    assert parse_step("<calc>12</calc> = 12", tokens=3).computed == ()
