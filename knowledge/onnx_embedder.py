@@ -45,6 +45,7 @@ logger = logging.getLogger(__name__)
 _SESSIONS: dict[tuple[str, int], tuple[Any, Any]] = {}
 _SESSIONS_LOCK = threading.Lock()
 _INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+_BATCH = 32
 
 
 class OnnxEmbedder:
@@ -118,15 +119,15 @@ class OnnxEmbedder:
         if not texts:
             return []
         session, tokenizer = self._session()
-        encodings = tokenizer.encode_batch(list(texts))
-        ids = np.array([e.ids for e in encodings], dtype=np.int64)  # (texts, tokens)
-        mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
-        feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
-        hidden = session.run(None, feeds)[0]  # (texts, tokens, dim)
-        weights = mask[:, :, None].astype(np.float32)
-        pooled = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
-        norms = np.linalg.norm(pooled, axis=1, keepdims=True)  # (texts, 1)
-        return (pooled / np.maximum(norms, 1e-12)).tolist()
+        # Batches of similar length waste little on padding.
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        vectors: list[list[float]] = [[] for _ in texts]
+        for start in range(0, len(order), _BATCH):
+            chosen = order[start : start + _BATCH]
+            rows = _pool(session, tokenizer.encode_batch([texts[i] for i in chosen]))
+            for i, row in zip(chosen, rows, strict=True):
+                vectors[i] = row
+        return vectors
 
     def _session(self) -> tuple[onnxruntime.InferenceSession, Any]:
         path = export_onnx(self.model_dir, quantize=self.quantize, cache_dir=self.cache_dir)
@@ -145,6 +146,18 @@ class OnnxEmbedder:
         tokenizer.enable_truncation(max_length=self._max_tokens)
         tokenizer.enable_padding()
         return tokenizer
+
+
+def _pool(session: Any, encodings: Sequence[Any]) -> list[list[float]]:
+    """Mean-pooled, unit-length vectors of one batch of encoded texts."""
+    ids = np.array([e.ids for e in encodings], dtype=np.int64)  # (texts, tokens)
+    mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
+    feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+    hidden = session.run(None, feeds)[0]  # (texts, tokens, dim)
+    weights = mask[:, :, None].astype(np.float32)
+    pooled = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
+    norms = np.linalg.norm(pooled, axis=1, keepdims=True)  # (texts, 1)
+    return (pooled / np.maximum(norms, 1e-12)).tolist()
 
 
 def export_onnx(model_dir: Path, *, quantize: bool = False, cache_dir: Path | None = None) -> Path:
