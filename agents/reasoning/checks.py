@@ -14,6 +14,7 @@ what the calculator cannot (it computes any expression it is given):
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 from collections.abc import Iterable, Sequence
 
 from ponder.agents.reasoning.answers import normalize_answer
@@ -22,6 +23,7 @@ from ponder.agents.reasoning.types import Step
 __all__ = ["FREE_NUMBERS", "answer_backed", "known_numbers", "numbers_in", "unsupported_numbers"]
 
 _LITERAL = re.compile(r"(?<![\w.])\d+(?:,\d{3})*(?:\.\d+)?(?![\w])")
+_PERCENT = re.compile(r"(\d+(?:\.\d+)?)\s*(?:%|percent\b)", re.IGNORECASE)
 
 FREE_NUMBERS = frozenset({"0", "1"})
 """Numbers any step may use without a source (counting from 0 or 1, identities)."""
@@ -73,8 +75,9 @@ def known_numbers(question: str, steps: Iterable[Step]) -> set[str]:
     for word, values in _WORDS.items():
         if re.search(rf"\b{word}\b", lowered):
             known.update(values)
-    if "%" in question:
-        known.add("100")
+    for match in _PERCENT.finditer(question):
+        known.add("100")  # "80%" is computed with as 80 / 100 or as 0.8
+        known.add(normalize_answer(str(Decimal(match.group(1)) / 100)))
     for step in steps:
         if step.calc_result:
             known.update(numbers_in(step.calc_result))

@@ -114,3 +114,9 @@ def test_an_answer_copied_from_the_question_is_not_backed() -> None:
     assert copied[-1].answer == "4689" and answer_backed(copied) is False
     assert answer_backed(computed) is True
     assert computed[0].computed == ("962",) and computed[1].computed == ()
+
+
+def test_a_percentage_in_the_question_supports_its_fraction() -> None:
+    known = known_numbers("80% of 120 students and 12.5 percent of 40 teachers", [])
+
+    assert {"80", "0.8", "12.5", "0.125", "100"} <= known
