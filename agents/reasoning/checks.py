@@ -14,8 +14,8 @@ what the calculator cannot (it computes any expression it is given):
 from __future__ import annotations
 
 import re
-from decimal import Decimal
 from collections.abc import Iterable, Sequence
+from decimal import Decimal
 
 from ponder.agents.reasoning.answers import normalize_answer
 from ponder.agents.reasoning.types import Step
