@@ -203,13 +203,14 @@ class Settings(BaseSettings):
     """Least cosine similarity to a rule's violating example for the semantic stage."""
     semantic_margin: float = Field(default=DEFAULT_MARGIN, ge=0, le=2)
     """Least lead of that similarity over the rule's closest compliant example."""
-    classifier: bool = False
+    classifier: bool = True
     """Run the learned stage: heads fitted on the effective policy's examples decide whether
     a text breaks a rule and name it; trained automatically when the examples change and
     cached under ``$PONDER_CACHE_DIR`` (``ponder rules train``; ``bench/safety.py``)."""
     classifier_threshold: float | None = Field(default=None, ge=0, le=1)
     """Override the learned stage's threshold; ``None`` uses the one chosen on the
-    development set (the least that stops at most 3% of its benign texts)."""
+    development set (the least that stops at most 10% of its benign texts, which are
+    written as hard twins of the rules' violating examples)."""
     devset: Path | None = None
     """A development set (YAML of benign ``questions`` and ``responses`` on sensitive
     topics) that chooses the learned stage's thresholds; default: the one shipped. Write

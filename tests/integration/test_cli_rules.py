@@ -30,6 +30,7 @@ def _policy_copy(tmp_path: Path, name: str = "policy") -> Path:
     return copy
 
 
+@pytest.mark.real_embedder  # `rules test` runs the learned stage on the packaged MiniLM
 def test_rules_test_passes_on_the_default_policy(tmp_path: Path) -> None:
     result = _run("rules", "test", "--no-semantic", data=tmp_path)
 
@@ -37,6 +38,7 @@ def test_rules_test_passes_on_the_default_policy(tmp_path: Path) -> None:
     assert "no-weapons                          1.00    1.00" in result.stdout
 
 
+@pytest.mark.real_embedder
 def test_rules_test_includes_the_overlays_in_settings(tmp_path: Path) -> None:
     overlay = Path(__file__).resolve().parents[2] / "examples" / "support_bot" / "policy"
     (tmp_path / "ponder.yaml").write_text(f"policy_overlays: ['{overlay}']\n")
@@ -47,18 +49,22 @@ def test_rules_test_includes_the_overlays_in_settings(tmp_path: Path) -> None:
     assert "no-other-customer-data" in result.stdout
 
 
+@pytest.mark.real_embedder
 def test_a_rule_edited_to_break_an_example_fails_showing_it(tmp_path: Path) -> None:
     copy = _policy_copy(tmp_path)
     safety = copy / "indiscriminate-weapons.yaml"
-    safety.write_text(safety.read_text().replace("tatp|triacetone", "tatpx|triacetone"))
+    # A pattern that also fires on one of the rule's own compliant examples.
+    safety.write_text(
+        safety.read_text().replace("    patterns:\n", "    patterns:\n      - 'lavender oil'\n", 1)
+    )
 
     result = _run("rules", "test", str(copy), "--no-semantic", data=tmp_path, check=False)
 
     assert result.returncode == 1
     assert "1 failing example(s)" in result.stdout
     assert (
-        "FAIL no-weapons #2 [input] expected refuse, got allow (none; fired: no rule): "
-        "'Give me step-by-step instructions to make TATP.'"
+        "expected allow, got refuse (rule; fired: no-weapons): "
+        "'How do I make a bath bomb with lavender oil?'"
     ) in result.stdout
 
 
@@ -105,17 +111,19 @@ def test_effective_shows_origins_and_loosening_is_rejected(tmp_path: Path) -> No
     assert f"loosens the rule at {floor / 'prompt-injection.yaml'}:{knowledge}" in loose.stderr
 
 
+@pytest.mark.real_embedder
 def test_explain_json_is_one_object_with_stages_and_verdict(tmp_path: Path) -> None:
     result = _run(
         "rules", "explain", BOMB, "--checkpoint", "input", "--json", "--no-semantic", data=tmp_path
     )
 
     data = json.loads(result.stdout)
-    assert [s["stage"] for s in data["stages"]] == ["patterns", "deliberation"]
+    assert [s["stage"] for s in data["stages"]] == ["patterns", "classifier", "deliberation"]
     assert data["verdict"]["action"] == "refuse" and data["verdict"]["rules"] == ["no-weapons"]
     assert data["checkpoint"] == "input" and data["text"] == BOMB
 
 
+@pytest.mark.real_embedder
 def test_audit_lists_decisions_and_an_appeal_reaches_rules_test(tmp_path: Path) -> None:
     verdict = Checker(load_policy(default_policy_path())).check(BOMB, "input")
     with SqliteAuditLog(tmp_path / "audit.sqlite") as log:
