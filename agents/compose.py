@@ -1,4 +1,24 @@
-"""The language node: writes the user-facing answer from the reasoning result and the evidence."""
+"""The language node: writes the user-facing answer from the evidence and the reasoning
+result, and releases only what they support.
+
+With claim checking on (:class:`AnswerPlan`, ``answers:`` in settings), an answer is found
+in this order:
+
+1. **Declined** at once when the question needed evidence and retrieval found none that
+   is relevant: the model is not asked to guess.
+2. **Drafted**: the model's greedy draft, when every claim in it is supported by the
+   chunks it cites or by a tool result (:mod:`ponder.agents.claims`) and it holds what the
+   question asks for (a date for "when").
+3. **Repaired**: drafts sampled with the unsupported spans named, the best supported kept.
+4. **Computed** (a tool result): the executed expression and its value, stated plainly.
+5. **Extractive** (:mod:`ponder.agents.extractive`): the evidence sentence that best
+   answers the question, quoted with its citation.
+6. **Declined** when no sentence answers it.
+
+With claim checking off, the best grounded of several drafts is released as written, and
+a question without evidence is answered by the model alone (the behaviour before claim
+checking, kept for comparison in ``bench/answers.py``).
+"""
 
 from __future__ import annotations
 
@@ -6,14 +26,39 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
-from typing import Protocol
+from typing import Annotated, Literal, Protocol
 
 import jinja2
+from annotated_types import Ge, Le
 
+from ponder.agents.claims import (
+    DEFAULT_SUPPORT_THRESHOLD,
+    ClaimReport,
+    Source,
+    TextEncoder,
+    check_claims,
+)
+from ponder.agents.computation import ToolResult
+from ponder.agents.core.fields import check_fields
+from ponder.agents.extractive import DECLINE, extractive_answer, fits_question
 from ponder.agents.grounding import most_grounded
-from ponder.agents.models.base import ChatModel, GenerationSettings, Message
+from ponder.agents.models.base import ChatModel, Completion, GenerationSettings, Message
 
-__all__ = ["Citation", "Draft", "EvidenceLike", "compose", "format_sources"]
+__all__ = [
+    "AnswerCheck",
+    "AnswerKind",
+    "AnswerPlan",
+    "Citation",
+    "Draft",
+    "EvidenceLike",
+    "compose",
+    "format_sources",
+]
+
+AnswerKind = Literal[
+    "drafted", "repaired", "computed", "reasoned", "extractive", "declined", "unchecked"
+]
+"""How an answer came to be (see the module docstring); ``unchecked`` with checking off."""
 
 
 class EvidenceLike(Protocol):
@@ -27,6 +72,29 @@ class EvidenceLike(Protocol):
     def path(self) -> str: ...
     @property
     def chunk_index(self) -> int: ...
+
+
+@dataclass(frozen=True, kw_only=True)
+class AnswerPlan:
+    """How the language node checks an answer; ``answers:`` in settings is this class."""
+
+    claim_check: bool = True
+    """Check every claim of a draft against the evidence it cites and the tool results
+    before releasing it; repair, quote the evidence or decline when a claim fails; decline
+    a factual question that retrieval found no relevant evidence for."""
+    support_threshold: Annotated[float, Ge(0), Le(1)] = DEFAULT_SUPPORT_THRESHOLD
+    """Least support score (similarity and shared words with a passage holding the
+    claim's numbers) of a supported claim."""
+    repair_candidates: Annotated[int, Ge(0), Le(8)] = 2
+    """Drafts sampled, with the unsupported spans named, after the first draft fails."""
+    extractive_min_score: Annotated[float, Ge(0), Le(1)] = 0.3
+    """Least score of an evidence sentence quoted as the answer; below it, decline."""
+    candidates: Annotated[int, Ge(1), Le(8)] = 4
+    """With claim checking off: drafts written (greedy and samples), the best grounded
+    in the evidence kept."""
+
+    def __post_init__(self) -> None:
+        check_fields(self)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -44,6 +112,22 @@ class Citation:
 
 
 @dataclass(frozen=True, kw_only=True)
+class AnswerCheck:
+    """What claim checking found, in counts safe to show (no hidden reasoning)."""
+
+    kind: AnswerKind
+    """How the answer came to be."""
+    claims: int = 0
+    """Claims in the released answer."""
+    supported: int = 0
+    """Of those, claims supported by the evidence or a tool result."""
+    drafts_checked: int = 0
+    """Drafts of the model that were checked."""
+    rejected_spans: tuple[str, ...] = ()
+    """Unsupported spans of the rejected drafts (for the trace, never the answer)."""
+
+
+@dataclass(frozen=True, kw_only=True)
 class Draft:
     """An answer before the output check."""
 
@@ -53,6 +137,8 @@ class Draft:
     """Sources cited in the text, or all evidence shown to the model if it cited none."""
     tokens: int
     """Tokens generated."""
+    check: AnswerCheck | None = None
+    """What claim checking found; ``None`` when it did not run."""
 
 
 _CITE = re.compile(r"\[(\d{1,2})\]")
@@ -90,10 +176,13 @@ def compose(
     *,
     evidence: Sequence[EvidenceLike] = (),
     reasoning_answer: str | None = None,
+    tool_results: Sequence[ToolResult] = (),
     critique: str | None = None,
     history: Sequence[Message] = (),
     max_tokens: int = 160,
-    candidates: int = 4,
+    needs_evidence: bool = False,
+    encoder: TextEncoder | None = None,
+    plan: AnswerPlan | None = None,
 ) -> Draft:
     """Write the answer to ``question``.
 
@@ -102,25 +191,145 @@ def compose(
         model: The language model (may differ from the reasoning model).
         evidence: Retrieved chunks, cited as ``[1]``, ``[2]``... in order.
         reasoning_answer: The hidden search's final answer, if reasoning ran.
+        tool_results: What tools computed for the question (the answer states them).
         critique: Guidance from the output check when a draft must be revised.
         history: Earlier turns of the thread.
         max_tokens: Most tokens to generate per draft.
-        candidates: With evidence, draft this many answers (the greedy one and
-            samples, in two batched calls) and keep the best grounded in the evidence.
+        needs_evidence: The question asks for facts (the router's ``factual``): without
+            relevant evidence (and no tool result) the answer declines instead of guessing.
+        encoder: Embeds claims and evidence for the support score (the knowledge
+            store's embedder); ``None`` scores support by shared words alone.
+        plan: How to check the answer; default :class:`AnswerPlan`.
 
     Returns:
-        The draft with its citations and token count.
+        The draft with its citations, token count and claim check.
     """
-    system = _ENV.get_template("compose.j2").render(
-        evidence=list(evidence), reasoning_answer=reasoning_answer, critique=critique
-    )
-    messages: list[Message] = [{"role": "system", "content": system.strip()}]
-    messages += list(history)
-    messages.append({"role": "user", "content": question})
-    completions = model.generate(messages, n=1, settings=GenerationSettings(max_tokens=max_tokens))
-    if evidence and candidates > 1:
+    plan = plan or AnswerPlan()
+    grounded = bool(evidence or tool_results or reasoning_answer)
+    if plan.claim_check and needs_evidence and not grounded:
+        return Draft(text=DECLINE, citations=(), tokens=0, check=AnswerCheck(kind="declined"))
+    render = _Renderer(question, evidence, reasoning_answer, tool_results, critique, history)
+    if not plan.claim_check or not grounded:
+        # Nothing to hold a draft to (small talk, an open request): it goes as written.
+        return _unchecked(render, model, evidence, reasoning_answer, max_tokens, plan)
+    sources = [
+        Source(number=n, title=e.title, text=e.text) for n, e in enumerate(evidence, start=1)
+    ] + [Source(number=None, title="", text=t.text) for t in tool_results]
+    if reasoning_answer and not tool_results:
+        sources.append(Source(number=None, title="", text=f"The answer is {reasoning_answer}."))
+
+    def judge(text: str) -> tuple[bool, ClaimReport]:
+        report = check_claims(
+            text, sources, question=question, encoder=encoder, threshold=plan.support_threshold
+        )
+        stated = [t.value for t in tool_results] or [reasoning_answer or ""]
+        answers = fits_question(text, question) and all(v.lower() in text.lower() for v in stated)
+        return report.all_supported and answers, report
+
+    greedy = model.generate(render(None), n=1, settings=GenerationSettings(max_tokens=max_tokens))
+    tokens = sum(c.completion_tokens for c in greedy)
+    ok, report = judge(greedy[0].text.strip())
+    rejected = list(report.unsupported_spans)
+    if ok:
+        return _released(greedy[0].text.strip(), "drafted", report, 1, rejected, tokens, evidence)
+    checked = 1
+    if plan.repair_candidates and (evidence or tool_results or reasoning_answer):
+        spans = list(report.unsupported_spans) or [greedy[0].text.strip()]
         sampled = GenerationSettings(max_tokens=max_tokens, temperature=0.7, seed=0)
-        completions += model.generate(messages, n=candidates - 1, settings=sampled)
+        repairs: list[Completion] = model.generate(
+            render(spans), n=plan.repair_candidates, settings=sampled
+        )
+        tokens += sum(c.completion_tokens for c in repairs)
+        judged = [(judge(c.text.strip()), c.text.strip()) for c in repairs]
+        checked += len(judged)
+        passing = [(r.mean_support, text, r) for (good, r), text in judged if good]
+        rejected += [s for (good, r), _ in judged if not good for s in r.unsupported_spans]
+        if passing:
+            _, text, best = max(passing, key=lambda item: item[0])
+            return _released(text, "repaired", best, checked, rejected, tokens, evidence)
+    found = _Found(checked=checked, rejected=tuple(rejected), tokens=tokens)
+    return _fallback(
+        question, evidence, tool_results, reasoning_answer, sources, encoder, plan, found
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Found:
+    """What the drafting found before the fallback."""
+
+    checked: int
+    rejected: tuple[str, ...]
+    tokens: int
+
+
+def _fallback(
+    question: str,
+    evidence: Sequence[EvidenceLike],
+    tool_results: Sequence[ToolResult],
+    reasoning_answer: str | None,
+    sources: Sequence[Source],
+    encoder: TextEncoder | None,
+    plan: AnswerPlan,
+    found: _Found,
+) -> Draft:
+    """The answer when no draft survived: the tool's result, the reasoning's answer, the
+    best evidence sentence, or a decline."""
+
+    def draft(text: str, kind: AnswerKind, claims: int, cited: bool = False) -> Draft:
+        check = AnswerCheck(
+            kind=kind,
+            claims=claims,
+            supported=claims,
+            drafts_checked=found.checked,
+            rejected_spans=found.rejected,
+        )
+        citations = _cited(text, evidence) if cited else ()
+        return Draft(text=text, citations=citations, tokens=found.tokens, check=check)
+
+    if tool_results:
+        text = " ".join(f"{t.expression} = {t.value}." for t in tool_results)
+        return draft(text, "computed", len(tool_results))
+    if reasoning_answer:
+        return draft(f"The answer is {reasoning_answer.strip()}.", "reasoned", 1)
+    extract = extractive_answer(question, sources, encoder, min_score=plan.extractive_min_score)
+    if extract is None:
+        return draft(DECLINE, "declined", 0)
+    return draft(extract.text, "extractive", 1, cited=True)
+
+
+def _released(
+    text: str,
+    kind: AnswerKind,
+    report: ClaimReport,
+    checked: int,
+    rejected: list[str],
+    tokens: int,
+    evidence: Sequence[EvidenceLike],
+) -> Draft:
+    check = AnswerCheck(
+        kind=kind,
+        claims=len(report.claims),
+        supported=report.supported,
+        drafts_checked=checked,
+        rejected_spans=tuple(rejected),
+    )
+    return Draft(text=text, citations=_cited(text, evidence), tokens=tokens, check=check)
+
+
+def _unchecked(
+    render: _Renderer,
+    model: ChatModel,
+    evidence: Sequence[EvidenceLike],
+    reasoning_answer: str | None,
+    max_tokens: int,
+    plan: AnswerPlan,
+) -> Draft:
+    """Claim checking off: the best grounded of ``plan.candidates`` drafts, as written."""
+    messages = render(None)
+    completions = model.generate(messages, n=1, settings=GenerationSettings(max_tokens=max_tokens))
+    if evidence and plan.candidates > 1:
+        sampled = GenerationSettings(max_tokens=max_tokens, temperature=0.7, seed=0)
+        completions += model.generate(messages, n=plan.candidates - 1, settings=sampled)
     best = most_grounded([c.text for c in completions], [e.text for e in evidence])
     text = completions[best].text.strip()
     tokens = sum(c.completion_tokens for c in completions)
@@ -128,7 +337,37 @@ def compose(
         # Small language models sometimes drop the result they were handed; the answer
         # must carry it, so state it first.
         text = f"The answer is {reasoning_answer.strip()}. {text}".strip()
-    return Draft(text=text, citations=_cited(text, evidence), tokens=tokens)
+    return Draft(
+        text=text,
+        citations=_cited(text, evidence),
+        tokens=tokens,
+        check=AnswerCheck(kind="unchecked"),
+    )
+
+
+@dataclass(frozen=True)
+class _Renderer:
+    """The messages of one question, with or without spans a rewrite must avoid."""
+
+    question: str
+    evidence: Sequence[EvidenceLike]
+    reasoning_answer: str | None
+    tool_results: Sequence[ToolResult]
+    critique: str | None
+    history: Sequence[Message]
+
+    def __call__(self, unsupported: Sequence[str] | None) -> list[Message]:
+        system = _ENV.get_template("compose.j2").render(
+            evidence=list(self.evidence),
+            reasoning_answer=self.reasoning_answer,
+            tool_results=[t.text for t in self.tool_results],
+            critique=self.critique,
+            unsupported=list(unsupported or []),
+        )
+        messages: list[Message] = [{"role": "system", "content": system.strip()}]
+        messages += list(self.history)
+        messages.append({"role": "user", "content": self.question})
+        return messages
 
 
 def format_sources(citations: Sequence[Citation]) -> str:

@@ -6,6 +6,8 @@ import re
 from dataclasses import dataclass
 from typing import Protocol
 
+from ponder.agents.computation import only_computation
+
 __all__ = ["KeywordRouter", "Route", "Router"]
 
 
@@ -19,6 +21,12 @@ class Route:
     """Run the hidden reasoning search."""
     reason: str
     """Why, in one sentence, for logs, traces and the CLI."""
+    factual: bool = False
+    """The question asks for facts (who, what, when...): without relevant evidence the
+    language node declines instead of letting the model guess."""
+    expression: str | None = None
+    """The arithmetic expression the question asks to evaluate, if any: the reasoning
+    node runs it as a program step instead of searching."""
 
     @property
     def abilities(self) -> list[str]:
@@ -57,19 +65,24 @@ _SMALL_TALK = re.compile(
 class KeywordRouter:
     """A fast, transparent router from surface cues.
 
-    Arithmetic and multi-step cues turn reasoning on; informational questions turn
-    knowledge on when the store holds anything; small talk needs neither. A model-based
-    router can replace it through the :class:`Router` protocol.
+    Arithmetic and multi-step cues turn reasoning on; a question that states its
+    arithmetic (``17 * 23``, ``15% of 80``) carries the expression, so the reasoning node
+    computes it with a tool instead of searching. Informational questions turn knowledge
+    on when the store holds anything; small talk needs neither. A model-based router can
+    replace it through the :class:`Router` protocol.
     """
 
     def route(self, question: str, *, has_knowledge: bool) -> Route:
         if _SMALL_TALK.match(question):
             return Route(knowledge=False, reasoning=False, reason="small talk: no ability needed")
         reasons: list[str] = []
+        expression = only_computation(question)
         arithmetic = _ARITHMETIC.search(question)
         reasoning_cue = _REASONING_WORDS.search(question)
-        reasoning = bool(arithmetic or reasoning_cue)
-        if arithmetic:
+        reasoning = bool(expression or arithmetic or reasoning_cue)
+        if expression:
+            reasons.append(f"reasoning: computes {expression!r} with a tool")
+        elif arithmetic:
             reasons.append(f"reasoning: arithmetic {arithmetic.group(0)!r}")
         elif reasoning_cue:
             reasons.append(f"reasoning: multi-step cue {reasoning_cue.group(0)!r}")
@@ -77,11 +90,17 @@ class KeywordRouter:
         # A pure calculation needs no evidence even when phrased "what is 17 * 23"; any
         # other question looks things up (cheap, and weak matches are filtered later),
         # which also covers languages the cue words do not.
-        knowledge = has_knowledge and not arithmetic
+        knowledge = has_knowledge and not (arithmetic or expression)
         if not has_knowledge:
             reasons.append("knowledge skipped: the store is empty")
         elif knowledge and knowledge_cue:
             reasons.append(f"knowledge: factual cue {knowledge_cue.group(0)!r}")
         elif knowledge:
             reasons.append("knowledge: an open question may have evidence")
-        return Route(knowledge=knowledge, reasoning=reasoning, reason="; ".join(reasons))
+        return Route(
+            knowledge=knowledge,
+            reasoning=reasoning,
+            reason="; ".join(reasons),
+            factual=knowledge and bool(knowledge_cue),
+            expression=expression,
+        )

@@ -17,6 +17,7 @@ from langgraph.config import get_config, get_stream_writer
 from langgraph.types import interrupt
 
 from ponder.agents.compose import Draft, compose
+from ponder.agents.computation import compute
 from ponder.agents.models.base import ChatModel
 from ponder.agents.reasoning.engine import reason, write_trace_jsonl
 from ponder.agents.router import Router
@@ -105,7 +106,13 @@ class Nodes:
         return {"evidence": kept, "verdicts": fired}
 
     def reason(self, state: TurnState) -> dict[str, Any]:
-        """Run the hidden search; only counts leave this node in public fields."""
+        """Run the hidden search, or the question's own expression as one program step;
+        only counts and tool results leave this node in public fields."""
+        route = state.get("route")
+        if route is not None and route.expression:
+            result = compute(route.expression)
+            if result is not None:
+                return {"reasoning_answer": result.value, "tool_results": [result]}
         search = self.parts.settings.reasoning
         outcome = reason(state["question"], self.parts.reasoning_model, search)
         if search.trace_path is not None:
@@ -120,14 +127,20 @@ class Nodes:
     def compose(self, state: TurnState) -> dict[str, Any]:
         """Write the answer (again, with the critique, when revising)."""
         history = state.get("messages", [])[:-1][-6:]
+        route = state.get("route")
+        store = self.parts.store
         draft = compose(
             state["question"],
             self.parts.language_model,
             evidence=state.get("evidence", []),
             reasoning_answer=state.get("reasoning_answer"),
+            tool_results=state.get("tool_results", []),
             critique=state.get("critique"),
             history=history,
             max_tokens=state.get("max_answer_tokens") or self.parts.settings.max_answer_tokens,
+            needs_evidence=route is not None and route.factual,
+            encoder=store.embedder if store is not None else None,
+            plan=self.parts.settings.answers,
         )
         revisions = state.get("revisions", 0) + (1 if state.get("critique") else 0)
         return {"draft": draft, "revisions": revisions}
@@ -243,7 +256,12 @@ class Nodes:
         }
 
     def _answer(self, text: str, draft: Draft, outcome: Outcome) -> dict[str, Any]:
-        return {"answer": text, "citations": list(draft.citations), "outcome": outcome}
+        return {
+            "answer": text,
+            "citations": list(draft.citations),
+            "answer_check": draft.check,
+            "outcome": outcome,
+        }
 
     def _audit(self, checked: Sequence[tuple[Verdict, str]]) -> None:
         if self.parts.audit is not None and checked:

@@ -38,13 +38,24 @@ _SETUP_LOCK = 0x706F6E64657263  # "ponderc"
 
 def _serializer() -> JsonPlusSerializer:
     # Only Ponder's own state types may be revived from a checkpoint.
-    from ponder.agents.compose import Citation, Draft
+    from ponder.agents.compose import AnswerCheck, Citation, Draft
+    from ponder.agents.computation import ToolResult
     from ponder.agents.reasoning.hidden import HiddenChain
     from ponder.agents.router import Route
     from ponder.constitution import RuleHit, Verdict
     from ponder.knowledge import Evidence
 
-    types = (Citation, Draft, HiddenChain, Route, RuleHit, Verdict, Evidence)
+    types = (
+        AnswerCheck,
+        Citation,
+        Draft,
+        HiddenChain,
+        Route,
+        RuleHit,
+        ToolResult,
+        Verdict,
+        Evidence,
+    )
     return JsonPlusSerializer(allowed_msgpack_modules=[(t.__module__, t.__name__) for t in types])
 
 

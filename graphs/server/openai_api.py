@@ -223,6 +223,7 @@ def ponder_extension(reply: Reply) -> dict[str, Any]:
         "route_reason": reply.route_reason,
         "review": reply.review.model_dump() if reply.review else None,
         "citations": [c.model_dump() for c in reply.citations],
+        "claims": reply.claims.model_dump() if reply.claims else None,
         "verdicts": [
             {
                 "checkpoint": v.checkpoint,

@@ -11,7 +11,7 @@ import pytest
 from ponder.agents.models.testing import FunctionChatModel
 from ponder.graphs import build_assistant
 from ponder.graphs.assistant import sqlite_checkpointer
-from ponder.graphs.settings import Settings
+from ponder.graphs.settings import AnswerSettings, Settings
 
 SECRET_STEP = "SECRET-STEP-7f3a"
 
@@ -36,8 +36,10 @@ def _language_model(replies: list[str] | None = None) -> FunctionChatModel:
     return FunctionChatModel(fn, score_fn=lambda m, c: -0.7)
 
 
-def _build(tmp_path: Path, store, policy, language=None, max_revisions=2):
-    settings = Settings(data_dir=tmp_path, max_revisions=max_revisions)
+def _build(tmp_path: Path, store, policy, language=None, max_revisions=2, claim_check=True):
+    # Tests of the output check turn claim checking off: their drafts are not evidence.
+    answers = AnswerSettings(claim_check=claim_check)
+    settings = Settings(data_dir=tmp_path, max_revisions=max_revisions, answers=answers)
     return build_assistant(
         settings,
         language_model=language or _language_model(),
@@ -74,9 +76,9 @@ def test_forbidden_request_is_refused_naming_the_rule(tmp_path, store, policy):
 def test_reasoning_is_hidden_and_counted(tmp_path, store, policy):
     assistant = _build(tmp_path, store, policy)
 
-    reply = assistant.invoke("What is 17 * 23?")
+    reply = assistant.invoke("Solve: a crate holds 17 rows of 23 cans; how many cans in all?")
 
-    assert reply.abilities == ["reasoning"]
+    assert "reasoning" in reply.abilities
     assert "391" in reply.answer
     assert reply.usage.reasoning_tokens > 0
     assert SECRET_STEP not in reply.model_dump_json()
@@ -94,7 +96,7 @@ def _until_critiqued(first: str, after: str) -> FunctionChatModel:
 
 def test_draft_that_breaks_a_revise_rule_is_rewritten(tmp_path, store, policy):
     language = _until_critiqued("Write to jane.doe@example.com for details.", "Use the form.")
-    assistant = _build(tmp_path, store, policy, language=language)
+    assistant = _build(tmp_path, store, policy, language=language, claim_check=False)
 
     reply = assistant.invoke("How can I reach the support team?")
 
@@ -106,7 +108,9 @@ def test_draft_that_breaks_a_revise_rule_is_rewritten(tmp_path, store, policy):
 
 def test_rewrites_that_keep_failing_end_in_redaction(tmp_path, store, policy):
     stubborn = _until_critiqued("Mail jane.doe@example.com now.", "Mail jane.doe@example.com!")
-    assistant = _build(tmp_path, store, policy, language=stubborn, max_revisions=1)
+    assistant = _build(
+        tmp_path, store, policy, language=stubborn, max_revisions=1, claim_check=False
+    )
 
     reply = assistant.invoke("How can I reach the support team?")
 

@@ -8,7 +8,7 @@ from ponder.agents.models.testing import FunctionChatModel
 from ponder.constitution import Policy, SqliteAuditLog
 from ponder.graphs import build_assistant
 from ponder.graphs.assistant import sqlite_checkpointer
-from ponder.graphs.settings import Settings
+from ponder.graphs.settings import AnswerSettings, Settings
 
 
 def _language(first: str = "It was completed in 1889 [1].", after: str = "") -> FunctionChatModel:
@@ -60,7 +60,9 @@ def test_every_verdict_of_an_answered_turn_is_recorded(tmp_path, store, policy):
 
 def test_a_revised_draft_records_each_check_and_keeps_text_when_asked(tmp_path, store, policy):
     language = _language("Write to jane.doe@example.com for details.", "Use the contact form.")
-    assistant = _build(tmp_path, store, policy, language, audit_keep_text=True)
+    # Claim checking off: the test follows the output check, and its drafts are not evidence.
+    answers = AnswerSettings(claim_check=False)
+    assistant = _build(tmp_path, store, policy, language, audit_keep_text=True, answers=answers)
 
     reply = assistant.invoke("How can I reach the support team?")
 

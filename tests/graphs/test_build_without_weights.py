@@ -78,11 +78,13 @@ def test_an_assistant_on_fakes_builds_and_answers_without_weights(
     ) as assistant:
         assistant.load()
         cited = assistant.invoke("When was the Eiffel Tower completed?")
-        reasoned = assistant.invoke("What is 17 * 23?")
+        reasoned = assistant.invoke(
+            "Solve: a crate holds 17 rows of 23 cans; how many cans in all?"
+        )
 
     assert cited.answer == "It was completed in 1889 [1]." and cited.citations
     assert cited.citations[0].title == "Eiffel Tower"
-    assert "391" in reasoned.answer and reasoned.usage.reasoning_tokens > 0
+    assert "391" in reasoned.answer and "reasoning" in reasoned.abilities
     assert model.loads == 1  # one model for both roles, loaded once
     assert not {m.split(".")[0] for m in sys.modules} & set(WEIGHTS_PACKAGES)
 

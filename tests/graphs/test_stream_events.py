@@ -18,7 +18,7 @@ from ponder.graphs.events import (
     RouteDecided,
     VerdictReached,
 )
-from ponder.graphs.settings import Settings
+from ponder.graphs.settings import AnswerSettings, Settings
 
 SECRET_STEP = "SECRET-STEP-7f3a"
 CLEAN = "Fireworks were invented in China more than a thousand years ago. " * 8
@@ -35,9 +35,10 @@ def _language(answer=None) -> FunctionChatModel:
     return FunctionChatModel(fn, score_fn=lambda m, c: -0.7)
 
 
-def _build(tmp_path: Path, store, policy, language=None):
+def _build(tmp_path: Path, store, policy, language=None, claim_check=True):
+    # Tests of the output check turn claim checking off: their drafts are not evidence.
     return build_assistant(
-        Settings(data_dir=tmp_path),
+        Settings(data_dir=tmp_path, answers=AnswerSettings(claim_check=claim_check)),
         language_model=language or _language(),
         reasoning_model=FunctionChatModel(
             lambda m, n, s: [f"{SECRET_STEP} 17 * 23 = 391\nAnswer: 391"] * n
@@ -70,7 +71,11 @@ def test_a_knowledge_turn_streams_its_steps_then_the_reply(tmp_path, store, poli
 
 
 def test_reasoning_streams_as_counts_only(tmp_path, store, policy):
-    events = list(_build(tmp_path, store, policy).stream("What is 17 * 23?"))
+    events = list(
+        _build(tmp_path, store, policy).stream(
+            "Solve: a crate holds 17 rows of 23 cans; how many cans in all?"
+        )
+    )
 
     progress = [e for e in events if isinstance(e, ReasoningProgress)]
     assert progress and progress[0].tokens == events[-1].reply.usage.reasoning_tokens > 0
@@ -88,7 +93,7 @@ def test_a_refused_input_announces_its_verdict_then_the_refusal(tmp_path, store,
 
 def test_a_violation_mid_answer_stops_the_stream_before_it(tmp_path, store, policy):
     draft = f"{CLEAN}Then pack the pipe with nails for shrapnel and attach the detonator."
-    assistant = _build(tmp_path, store, policy, _language(lambda m: draft))
+    assistant = _build(tmp_path, store, policy, _language(lambda m: draft), claim_check=False)
 
     events = list(assistant.stream("Tell me about fireworks"))
 
@@ -107,7 +112,7 @@ def test_a_late_revise_rule_redacts_the_rest_instead_of_rewriting(tmp_path, stor
         calls.append(messages[0]["content"])
         return f"{CLEAN}Write to jane.doe@example.com for the schedule."
 
-    assistant = _build(tmp_path, store, policy, _language(answer))
+    assistant = _build(tmp_path, store, policy, _language(answer), claim_check=False)
 
     events = list(assistant.stream("Tell me about fireworks"))
 

@@ -40,6 +40,9 @@ def store(tmp_path: Path) -> KnowledgeStore:
 @pytest.fixture
 def make_assistant(tmp_path: Path, store, policy) -> Callable[..., Assistant]:
     def make(language: FunctionChatModel | None = None, **settings) -> Assistant:
+        # The server's tests send the fake model's drafts as written: claim checking
+        # (tests/agents/test_compose_claims.py) would hold them to the one-line corpus.
+        settings.setdefault("answers", {"claim_check": False})
         return build_assistant(
             Settings(data_dir=tmp_path, **settings),
             language_model=language or language_model(),

@@ -46,7 +46,8 @@ def test_streamed_answer_arrives_in_chunks_and_ends_with_done(serve):
 
 def test_reasoning_is_counted_and_never_sent(serve):
     url, _ = serve()
-    question = [{"role": "user", "content": "What is 17 * 23?"}]
+    problem = "Solve: a crate holds 17 rows of 23 cans; how many cans in all?"
+    question = [{"role": "user", "content": problem}]
 
     completion = client(url).chat.completions.create(model="ponder", messages=question)
     usage_chunk = list(

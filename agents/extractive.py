@@ -1,0 +1,172 @@
+"""Extractive answers: the evidence sentence that best answers a question, quoted and cited.
+
+When no draft of the language model survives claim checking, the answer is the evidence
+itself: right by construction, cited by construction. The best sentence is the one most
+like the question (embedding similarity and shared content words) that also holds what
+the question asks for: a date for "when", a number for "how many", a name for "who".
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from ponder.agents.atoms import atoms_of, content_words, words_in
+from ponder.agents.claims import Passage, Source, TextEncoder, cosine, sentences_of
+
+__all__ = [
+    "DECLINE",
+    "AnswerType",
+    "Extract",
+    "answer_type",
+    "best_passages",
+    "extractive_answer",
+    "fits_question",
+]
+
+DECLINE = "The sources I have do not say."
+"""What the assistant says when the evidence does not answer the question."""
+
+AnswerType = Literal["date", "number", "name", "place", "other"]
+
+_MEASURES = "height|length|depth|area|population|speed|temperature|weight|size|distance|age"
+_TYPES: tuple[tuple[re.Pattern[str], AnswerType], ...] = (
+    (re.compile(r"\b(when|what year|which year|what date|which century)\b", re.I), "date"),
+    (
+        re.compile(r"\bhow (many|much|tall|high|long|far|deep|old|big|large|heavy|fast)\b", re.I),
+        "number",
+    ),
+    (re.compile(rf"\b(what|which) (is|was) the ({_MEASURES}|number)\b", re.I), "number"),
+    (re.compile(r"\b(who|whom|whose)\b", re.I), "name"),
+    (re.compile(r"\bwhere\b", re.I), "place"),
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Extract:
+    """An extractive answer and what it rests on."""
+
+    text: str
+    """The answer, with its ``[n]`` marker."""
+    numbers: tuple[int, ...]
+    """The evidence numbers it cites."""
+    score: float
+    """How well the chosen passage answers the question, in [0, 1]."""
+
+
+def answer_type(question: str) -> AnswerType:
+    """What kind of answer ``question`` asks for, from its question word."""
+    for pattern, kind in _TYPES:
+        if pattern.search(question):
+            return kind
+    return "other"
+
+
+def fits_question(text: str, question: str) -> bool:
+    """Whether ``text`` holds the kind of thing ``question`` asks for (a date for
+    "when", a number for "how many", a name for "who" or "where" beyond the question's
+    own words); any text fits a question of another kind."""
+    kind = answer_type(question)
+    if kind == "other":
+        return True
+    atoms = atoms_of(text)
+    if kind == "date":
+        return any(a.kind == "date" or (a.kind == "number" and _year(a.text)) for a in atoms)
+    if kind == "number":
+        return any(a.kind in ("number", "quantity", "date") for a in atoms) or bool(
+            re.search(r"\b(one|a|an) (hundred|thousand|million|billion)\b|\bhalf\b", text, re.I)
+        )
+    asked = set(words_in(question))
+    return any(a.kind == "name" and a.value not in asked for a in atoms)
+
+
+def _year(text: str) -> bool:
+    digits = re.sub(r"\D", "", text)
+    return len(digits) in (3, 4) or text.endswith("s")
+
+
+def best_passages(
+    question: str,
+    sources: Sequence[Source],
+    encoder: TextEncoder | None,
+    *,
+    limit: int = 3,
+) -> list[tuple[float, Passage]]:
+    """The single sentences of ``sources`` that best answer ``question``, best first.
+
+    A sentence scores the mean of its similarity to the question and the share of the
+    question's content words it (or its title) holds; one that lacks what the question
+    asks for (a date for "when", ...) scores half.
+
+    Args:
+        question: The user's message.
+        sources: Numbered evidence chunks.
+        encoder: Embeds the question and sentences; ``None``: shared words alone.
+        limit: How many to return.
+
+    Returns:
+        ``(score, passage)`` pairs, best first.
+    """
+    passages = [p for s in sources if s.number is not None for p in sentences_of(s)]
+    passages = [p for p in passages if len(p.text) > 20 and not p.text.startswith("#")]
+    if not passages:
+        return []
+    asked = content_words(question)
+    vectors = encoder.embed([question, *[p.text for p in passages]]) if encoder else None
+    scored: list[tuple[float, Passage]] = []
+    for i, passage in enumerate(passages, start=1):
+        held = content_words(passage.text)
+        overlap = len(asked & held) / len(asked) if asked else 0.0
+        if vectors is not None:
+            score = (max(0.0, cosine(vectors[0], vectors[i])) + overlap) / 2
+        else:
+            score = overlap
+        if not fits_question(passage.text, question):
+            score /= 2
+        scored.append((score, passage))
+    scored.sort(key=lambda pair: -pair[0])
+    return scored[:limit]
+
+
+def extractive_answer(
+    question: str,
+    sources: Sequence[Source],
+    encoder: TextEncoder | None,
+    *,
+    min_score: float = 0.0,
+) -> Extract | None:
+    """The evidence sentence that best answers ``question``, cited; ``None`` if no sentence
+    scores ``min_score`` or more or none holds what the question asks for.
+
+    Args:
+        question: The user's message.
+        sources: Numbered evidence chunks.
+        encoder: Embeds the question and sentences.
+        min_score: Least score of a sentence worth quoting.
+
+    Returns:
+        The answer, or ``None``.
+    """
+    ranked = best_passages(question, sources, encoder, limit=1)
+    if not ranked:
+        return None
+    score, passage = ranked[0]
+    if score < min_score or not fits_question(passage.text, question):
+        return None
+    number = passage.source.number
+    assert number is not None
+    sentence = _standalone(passage.text.rstrip(), passage.source.title)
+    if sentence[-1] not in ".!?":
+        sentence += "."
+    return Extract(text=f"{sentence[:-1]} [{number}]{sentence[-1]}", numbers=(number,), score=score)
+
+
+def _standalone(sentence: str, title: str) -> str:
+    """``sentence`` with a leading "It" replaced by what the source is about (its title),
+    so that a quoted sentence reads on its own."""
+    match = re.match(r"^It\s+(?=(was|is|has|had|were|are|became|takes|lies|stands)\b)", sentence)
+    if match is None or not title:
+        return sentence
+    return f"{title} {sentence[match.end() :]}"
