@@ -35,6 +35,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from ponder.agents.core.errors import ConfigError
+from ponder.constitution.checker import Checker
 from ponder.constitution.diff import Change
 from ponder.constitution.editor._yaml import load
 from ponder.constitution.editor.form import form_values, merge_form
@@ -95,6 +96,7 @@ def create_app(
     *,
     trusted_hosts: Collection[str] | None = LOOPBACK_HOSTS,
     suggestions: SuggestionLog | None = None,
+    checker: Callable[[Policy], Checker] = Checker,
 ) -> FastAPI:
     """The editor app for one policy folder.
 
@@ -104,6 +106,8 @@ def create_app(
             behind your own authentication).
         suggestions: The assistant's suggested examples, to accept or dismiss on the
             page; ``None`` hides them.
+        checker: Builds the checker that runs a rule's tests and the outcome diff;
+            default: patterns only.
 
     Returns:
         The app, to run with uvicorn.
@@ -111,7 +115,7 @@ def create_app(
     Raises:
         ConfigError: ``root`` is not a folder.
     """
-    routes = _Routes(PolicyStore(root), suggestions)
+    routes = _Routes(PolicyStore(root), suggestions, checker)
     app = FastAPI(title="Ponder policy editor", docs_url=None, redoc_url=None, openapi_url=None)
     app.middleware("http")(_guard(trusted_hosts))
     app.add_api_route("/", routes.index, response_class=HTMLResponse)
@@ -133,9 +137,15 @@ def create_app(
 class _Routes:
     """The route handlers over one store (FastAPI reads their parameters from the request)."""
 
-    def __init__(self, store: PolicyStore, log: SuggestionLog | None) -> None:
+    def __init__(
+        self,
+        store: PolicyStore,
+        log: SuggestionLog | None,
+        make_checker: Callable[[Policy], Checker],
+    ) -> None:
         self.store = store
         self.log = log
+        self.make_checker = make_checker
         self.page = (
             importlib.resources.files(__package__).joinpath("static", "editor.html").read_text()
         )
@@ -170,7 +180,7 @@ class _Routes:
         if policy is None:
             return {"issues": _issues(issues)}
         new_id = _entry_id(draft)
-        report = report_rule(policy, new_id)
+        report = report_rule(policy, new_id, self.make_checker(policy))
         score = report.score
         return {
             "issues": [],
@@ -194,7 +204,7 @@ class _Routes:
             old = self.store.policy()
         except ConfigError:
             return answer  # the saved folder does not load: no outcomes to compare
-        answer["changes"] = [_change(c) for c in outcome_changes(old, new)]
+        answer["changes"] = [_change(c) for c in outcome_changes(old, new, self.make_checker)]
         answer["old_version"], answer["new_version"] = old.version, new.version
         return answer
 

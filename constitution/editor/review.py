@@ -1,13 +1,15 @@
 """What an edit would change: the rule's own tests, the text diff, and changed outcomes.
 
-Tests and outcome diffs run the pattern-only checker (no semantic stage, no model), as
-``ponder rules test --no-semantic`` does: fast enough to run on every click, and exactly
-what the edited patterns decide.
+Tests and outcome diffs run the checker the caller builds for a policy (``ponder rules
+serve`` builds the assistant's: patterns and the learned stage, which knows every example
+by heart, so a rule's own examples cost no embedding); by default the pattern-only
+checker, exactly what the edited patterns decide.
 """
 
 from __future__ import annotations
 
 import difflib
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from ponder.constitution.checker import Checker
@@ -31,12 +33,13 @@ class RuleReport:
     """The rule's precision and recall over every example of the policy."""
 
 
-def report_rule(policy: Policy, rule_id: str) -> RuleReport:
+def report_rule(policy: Policy, rule_id: str, checker: Checker | None = None) -> RuleReport:
     """Run every example of ``policy`` and report on one rule.
 
     Args:
         policy: The policy as it would be saved.
         rule_id: The rule to report on.
+        checker: The checker over ``policy``; default: patterns only.
 
     Returns:
         The rule's results, its false alarms and its score.
@@ -45,7 +48,7 @@ def report_rule(policy: Policy, rule_id: str) -> RuleReport:
         KeyError: ``policy`` has no such rule.
     """
     policy.rule(rule_id)
-    results = run_examples(policy)
+    results = run_examples(policy, checker)
     score = next(s for s in score_rules(policy, results) if s.rule_id == rule_id)
     return RuleReport(
         results=tuple(r for r in results if r.rule_id == rule_id),
@@ -78,14 +81,17 @@ def text_diff(draft: Draft) -> str:
     return "".join(lines)
 
 
-def outcome_changes(old: Policy, new: Policy) -> list[Change]:
+def outcome_changes(
+    old: Policy, new: Policy, make: Callable[[Policy], Checker] = Checker
+) -> list[Change]:
     """The examples of either policy that the new one decides differently.
 
     Args:
         old: The policy as saved.
         new: The policy as it would be saved.
+        make: Builds the checker for a policy (the same stages for both).
 
     Returns:
         One change per input whose action or fired rules differ.
     """
-    return diff_outcomes(Checker(old), Checker(new), diff_inputs(old, new))
+    return diff_outcomes(make(old), make(new), diff_inputs(old, new))

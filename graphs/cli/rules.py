@@ -364,6 +364,7 @@ def rules_serve(
     from ponder.constitution.editor import create_app
     from ponder.constitution.editor.app import LOOPBACK_HOSTS
     from ponder.constitution.suggest import SuggestionLog, suggestions_path
+    from ponder.graphs.parts_from_settings import make_checker, make_embedder
     from ponder.graphs.server import is_loopback
 
     settings = load_cli_settings(config)
@@ -379,8 +380,12 @@ def rules_serve(
             param_hint="--host",
         )
     suggestions = SuggestionLog(suggestions_path(settings.data_dir))
+    embedder = make_embedder(settings) if settings.semantic or settings.classifier else None
     app = create_app(
-        folder, trusted_hosts=None if allow_remote else LOOPBACK_HOSTS, suggestions=suggestions
+        folder,
+        trusted_hosts=None if allow_remote else LOOPBACK_HOSTS,
+        suggestions=suggestions,
+        checker=lambda policy: make_checker(settings, policy, None, embedder, reload=False),
     )
     console.print(f"editing {escape(str(folder))} at http://{host}:{port}/ (Ctrl+C to stop)")
     uvicorn.run(app, host=host, port=port, log_level="warning")

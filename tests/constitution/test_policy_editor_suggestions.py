@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
 from fastapi.testclient import TestClient
-from learned_helpers import EXPLOSIVES_YAML
+from learned_helpers import DEV, EXPLOSIVES_YAML
 
-from ponder.constitution import load_policy
+from ponder.constitution import (
+    Checker,
+    ClassifierMatcher,
+    PatternMatcher,
+    Policy,
+    default_policy_path,
+    load_policy,
+)
 from ponder.constitution.editor import create_app
 from ponder.constitution.suggest import SuggestionLog, suggest_from_review
+from ponder.knowledge.testing import HashingEmbedder
 
 
 def test_the_editor_lists_accepts_and_dismisses_suggestions(
@@ -50,3 +59,19 @@ def test_an_editor_without_a_log_has_no_suggestions(write_policy: Callable[..., 
     client = TestClient(create_app(folder), base_url="http://127.0.0.1:8765")
 
     assert client.get("/api/suggestions").status_code == 404
+
+
+def test_the_editor_tests_rules_with_the_checker_it_is_given(tmp_path: Path) -> None:
+    folder = Path(shutil.copytree(default_policy_path(), tmp_path / "policy"))
+
+    def learned(policy: Policy) -> Checker:
+        heads = ClassifierMatcher(policy, HashingEmbedder(), devset=DEV, cache_dir=tmp_path)
+        return Checker(policy, matchers=[PatternMatcher(policy), heads])
+
+    client = TestClient(create_app(folder, checker=learned), base_url="http://127.0.0.1:8765")
+    rule = client.get("/api/rules/no-weapons").json()
+
+    tests = client.post("/api/rules/no-weapons/test", json={"yaml": rule["yaml"]}).json()
+
+    assert tests["results"] and all(r["passed"] for r in tests["results"])
+    assert tests["score"]["recall"] == 1.0
