@@ -22,10 +22,12 @@ def test_hashing_embedder_ranks_shared_words_higher() -> None:
     assert _cosine(query, near) > _cosine(query, far)
 
 
+@pytest.mark.weights
 def test_packaged_model_dir_is_found() -> None:
     assert (packaged_model_dir() / "modules.json").is_file()
 
 
+@pytest.mark.weights
 def test_real_embedder_is_lazy_and_named() -> None:
     embedder = SentenceTransformerEmbedder()  # must not load: the autouse switch forbids it
 

@@ -84,5 +84,6 @@ def test_unknown_preset_lists_the_known_ones() -> None:
         get_preset("gpt-17")
 
 
+@pytest.mark.weights
 def test_default_preset_file_matches_its_pin() -> None:
     assert locate_gguf(get_preset("smollm2-135m")).name.endswith(".gguf")

@@ -16,7 +16,8 @@ from server_helpers import client
 from ponder.agents.models import GenerationSettings
 from ponder.agents.models.testing import FunctionChatModel
 
-TEA = [{"role": "user", "content": "Tell me about green tea."}]
+# No knowledge or reasoning cue, so the language model writes the answer straight away.
+TEA = [{"role": "user", "content": "Write two lines on green tea."}]
 
 
 class _RecordingModel:
