@@ -121,8 +121,17 @@ def _fast_path(
     if classifier is not None:
         classifier.prepare()
     checker.check("warm up", "input")
-    seconds = [sum(r.seconds for r in checker.explain(text, "input").stages) for text in texts]
-    return latency_ms(seconds)
+    totals: list[float] = []
+    stages: dict[str, list[float]] = {}
+    for text in texts:
+        reports = checker.explain(text, "input").stages
+        totals.append(sum(r.seconds for r in reports))
+        for report in reports:
+            stages.setdefault(report.stage, []).append(report.seconds)
+    return {
+        **latency_ms(totals),
+        "stages": {stage: latency_ms(seconds) for stage, seconds in stages.items()},
+    }
 
 
 def run_benchmark(
