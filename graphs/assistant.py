@@ -20,7 +20,14 @@ from langgraph.types import Command
 
 from ponder.agents.models.base import ChatModel
 from ponder.agents.router import KeywordRouter, Router
-from ponder.constitution import AuditLog, Policy, default_policy_path, load_policy
+from ponder.constitution import (
+    AuditLog,
+    ClassifierMatcher,
+    Policy,
+    SemanticMatcher,
+    default_policy_path,
+    load_policy,
+)
 from ponder.constitution.suggest import SuggestionLog, suggest_from_review, suggestions_path
 from ponder.graphs._threaded import iterate_in_thread
 from ponder.graphs.events import Done, Event, events_from_part
@@ -88,11 +95,16 @@ class Assistant:
         self.close()
 
     def load(self) -> None:
-        """Load the models' weights now, so that the first answer is not the slow one
-        (``ponder ask``, ``chat`` and ``serve`` call it before taking questions)."""
+        """Load the models' weights and the checker's learned heads now, so that the first
+        answer is not the slow one (``ponder ask``, ``chat`` and ``serve`` call it before
+        taking questions)."""
         self.parts.language_model.load()
         if self.parts.reasoning_model is not self.parts.language_model:
             self.parts.reasoning_model.load()
+        # The embedding stages embed the examples and fit (or load) the learned heads.
+        for matcher in self.parts.checker.matchers:
+            if isinstance(matcher, SemanticMatcher | ClassifierMatcher):
+                matcher.prepare()
 
     def invoke(
         self, message: str, *, thread_id: str | None = None, max_tokens: int | None = None
