@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -52,3 +53,18 @@ def test_suggest_lists_accepts_and_dismisses(setup: tuple[Path, SuggestionLog]) 
     examples = load_policy(folder).rule("no-explosives").examples
     assert examples[-1].text == "thermite on a door hinge" and examples[-1].expected == "refuse"
     assert '"suggestions": []' in after.output
+
+
+def test_train_prints_held_out_precision_and_recall_per_rule(
+    setup: tuple[Path, SuggestionLog],
+) -> None:
+    folder, _ = setup
+
+    result = CliRunner().invoke(app, ["rules", "train", str(folder), "--folds", "2", "--json"])
+
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    [inputs] = [r for r in report["cross_validation"] if r["checkpoint"] == "input"]
+    assert set(inputs["rules"]) == {"no-explosives", "no-poison"}
+    assert set(report["thresholds"]) == {"input", "output"}
+    assert report["heads"] and report["policy_version"] == load_policy(folder).version
