@@ -75,7 +75,11 @@ def fits_question(text: str, question: str) -> bool:
     if kind == "date":
         return any(a.kind == "date" or (a.kind == "number" and _year(a.text)) for a in atoms)
     if kind == "number":
-        return any(a.kind in ("number", "quantity", "date") for a in atoms) or bool(
+        # A year answers "when", not "how many": 1889 is no height.
+        amounts = [
+            a for a in atoms if a.kind == "quantity" or (a.kind == "number" and not _year(a.text))
+        ]
+        return bool(amounts) or bool(
             re.search(r"\b(one|a|an) (hundred|thousand|million|billion)\b|\bhalf\b", text, re.I)
         )
     asked = set(words_in(question))
@@ -83,8 +87,10 @@ def fits_question(text: str, question: str) -> bool:
 
 
 def _year(text: str) -> bool:
-    digits = re.sub(r"\D", "", text)
-    return len(digits) in (3, 4) or text.endswith("s")
+    """Whether a number as written reads as a year ("1889", "1550s", "776")."""
+    if not re.fullmatch(r"\d{3,4}s?", text.strip()):
+        return False
+    return 100 <= int(text.strip().rstrip("s")) <= 2100
 
 
 def best_passages(

@@ -50,9 +50,14 @@ _REASONING_WORDS = re.compile(
     r"divided|multiplied|equation|if .+ then)\b",
     re.IGNORECASE,
 )
+_NUMBER = re.compile(
+    r"\d|\b(two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|hundred|"
+    r"thousand|dozen|half|twice|double|triple)\b",
+    re.IGNORECASE,
+)
 _KNOWLEDGE_WORDS = re.compile(
     r"\b(who|what|when|where|which|why|"
-    r"how (tall|old|long|far|big|deep|high|large|does|did|do|is|are|was|were)|"
+    r"how (tall|old|long|far|big|deep|high|large|many|much|does|did|do|is|are|was|were)|"
     r"tell me about|explain|describe|history of|facts? about|define|definition)\b",
     re.IGNORECASE,
 )
@@ -78,7 +83,9 @@ class KeywordRouter:
         reasons: list[str] = []
         expression = only_computation(question)
         arithmetic = _ARITHMETIC.search(question)
-        reasoning_cue = _REASONING_WORDS.search(question)
+        # A word problem carries its numbers; "how many chambers does the heart have?"
+        # asks for a fact, which the knowledge node finds and the search cannot.
+        reasoning_cue = _REASONING_WORDS.search(question) if _NUMBER.search(question) else None
         reasoning = bool(expression or arithmetic or reasoning_cue)
         if expression:
             reasons.append(f"reasoning: computes {expression!r} with a tool")

@@ -1,0 +1,118 @@
+"""Claim checking: atoms in normal form, and claims held to the passages they cite."""
+
+from __future__ import annotations
+
+import pytest
+
+from ponder.agents.atoms import DateValue, atoms_of, dates_in, numbers_in, split_sentences
+from ponder.agents.claims import Source, check_claims
+from ponder.knowledge.testing import HashingEmbedder
+
+APOLLO = Source(
+    number=1,
+    title="The Apollo 11 Moon Landing",
+    text=(
+        "# The Apollo 11 Moon Landing\n\nApollo 11 was the first crewed mission to land on the "
+        "Moon. It was launched on 16 July 1969.\n\nOn 20 July 1969 Armstrong and Aldrin landed "
+        "the lunar module Eagle in the Sea of Tranquility. They collected about 21.5 kilograms "
+        "of rock.\n\nThe crew splashed down in the Pacific Ocean on 24 July 1969."
+    ),
+)
+EIFFEL = Source(
+    number=1,
+    title="The Eiffel Tower",
+    text="When it was completed in 1889, the tower was about 300 metres tall.",
+)
+
+
+def test_dates_read_the_same_in_every_spelling() -> None:
+    [(day_first, _)] = dates_in("on 20 July 1969")
+    [(month_first, _)] = dates_in("on July 20th, 1969")
+    [(month_only, _)] = dates_in("in September 1928")
+
+    assert day_first == month_first == DateValue(year=1969, month=7, day=20)
+    assert month_only == DateValue(year=1928, month=9, day=None)
+    assert month_only.within(DateValue(year=1928, month=9, day=3))
+    assert not day_first.within(DateValue(year=1969, month=7, day=24))
+
+
+def test_numbers_have_one_normal_form() -> None:
+    assert [v for _, v in numbers_in("2.5 million rivets, 2,500,000 of them")] == [
+        "2500000",
+        "2500000",
+    ]
+    assert [v for _, v in numbers_in("twelve astronauts")] == ["12"]
+
+
+def test_atoms_name_what_a_claim_asserts() -> None:
+    kinds = {(a.kind, a.text) for a in atoms_of('Fleming said "the mould" in 1928 at 300 metres.')}
+
+    assert ("name", "Fleming") in kinds
+    assert ("quote", "the mould") in kinds
+    assert ("number", "1928") in kinds
+    assert ("quantity", "300 metres") in kinds
+
+
+def test_citation_markers_stay_with_their_sentence() -> None:
+    assert split_sentences("It landed in 1969. [1] It was 1889 [2].") == [
+        "It landed in 1969. [1]",
+        "It was 1889 [2].",
+    ]
+
+
+def test_a_right_claim_is_supported() -> None:
+    report = check_claims(
+        "Armstrong and Aldrin landed the lunar module on 20 July 1969 [1].",
+        [APOLLO],
+        question="When did Apollo 11 land on the Moon?",
+        encoder=HashingEmbedder(),
+    )
+
+    assert report.all_supported
+    assert report.claims[0].passage is not None and "20 July 1969" in report.claims[0].passage
+
+
+def test_a_date_from_another_event_is_not_support() -> None:
+    # 24 July 1969 is in the article, but only in the splashdown sentence.
+    report = check_claims(
+        "Armstrong and Aldrin landed the lunar module on 24 July 1969 [1].",
+        [APOLLO],
+        question="When did Apollo 11 land on the Moon?",
+        encoder=HashingEmbedder(),
+    )
+
+    assert not report.all_supported
+    assert report.claims[0].missing == ()  # the date exists...
+    assert report.claims[0].support < report.threshold  # ...but says something else
+
+
+@pytest.mark.parametrize(
+    ("answer", "missing"),
+    [
+        ("The tower was completed on 1st July 1889.", "1st July 1889"),  # an invented day
+        ("It is currently 382.68 metres tall.", "382.68 metres"),  # an invented height
+        ("It was designed by Gustave Eiffel in 1889.", "Gustave"),  # a name not in the source
+    ],
+)
+def test_atoms_the_sources_lack_are_named(answer: str, missing: str) -> None:
+    report = check_claims(answer, [EIFFEL], question="When was the Eiffel Tower completed?")
+
+    assert not report.all_supported
+    assert missing in report.unsupported_spans
+
+
+def test_a_tool_result_supports_the_number_it_computed() -> None:
+    tool = Source(number=None, title="", text="17 * 23 = 391")
+
+    assert check_claims("17 * 23 = 391.", [tool]).all_supported
+    assert not check_claims("17 * 23 = 381.", [tool]).all_supported
+
+
+def test_a_claim_is_held_to_the_chunk_it_cites() -> None:
+    other = Source(number=2, title="Other", text="Armstrong was born in 1930.")
+
+    cited_wrong = check_claims("Armstrong was born in 1930 [1].", [APOLLO, other])
+    cited_right = check_claims("Armstrong was born in 1930 [2].", [APOLLO, other])
+
+    assert not cited_wrong.all_supported
+    assert cited_right.all_supported
