@@ -195,7 +195,8 @@ def _run_item(
     for method in methods:
         if method not in SEARCHES:
             continue
-        levels = budget_levels(greedy_tokens, config.budgets, floor=settings.max_step_tokens)
+        # The floor is what one step needs to start (a search never starts below it).
+        levels = budget_levels(greedy_tokens, config.budgets, floor=settings.max_step_tokens // 4)
         for multiplier, tokens in zip(sorted(config.budgets, reverse=True), levels, strict=True):
             outcome = run_method(method, item.question, model, settings, replay, tokens)
             keep(method, fmt, outcome, multiplier, tokens)
@@ -340,6 +341,7 @@ def run_benchmark(
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmark from the command line; print the table."""
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+    logging.getLogger("ponder.agents.reasoning").setLevel(logging.WARNING)  # one line a search
     config = parse_config(argv)
     model = load_model(config.model, config.endpoint_model, **config.model_options)
     compare = (

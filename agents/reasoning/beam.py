@@ -8,9 +8,10 @@ while they stay among the best; the search ends when the whole beam is finished 
 budget runs out. When the tokens left cannot pay for two more rounds, the beam's
 unfinished chains are finished one step at a time instead (width 1: the greedy
 continuation with a greedy-sibling proposer), so a tight budget still ends in answers
-rather than in half-grown chains. Every candidate that falls out of the beam is pruned
-with its value and the value it lost to. The answer is a value-weighted vote over every
-chain that finished, in the beam or not (see :func:`~ponder.agents.reasoning.phases.vote`).
+rather than in half-grown chains; the root is always branched first. Every candidate
+that falls out of the beam is pruned with its value and the value it lost to. The
+answer is a value-weighted vote over every chain that finished, in the beam or not
+(see :func:`~ponder.agents.reasoning.phases.vote`).
 """
 
 from __future__ import annotations
@@ -68,7 +69,7 @@ def beam_search(
         unfinished = [node_id for node_id in beam if tree.node(node_id).status == "open"]
         if not unfinished:
             break
-        if _budget_is_low(meter, len(unfinished), expansion_width):
+        if beam != [tree.root.id] and _budget_is_low(meter, len(unfinished), expansion_width):
             _finish_greedily(tree, unfinished, proposer, scorer, meter)
             break
         finished = [node_id for node_id in beam if tree.node(node_id).status == "terminal"]
