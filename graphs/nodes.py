@@ -38,6 +38,7 @@ from ponder.graphs.release import Release, release_checked
 from ponder.graphs.review import HOLD_MESSAGE, ReviewDecision, pending_payload
 from ponder.graphs.settings import Settings
 from ponder.graphs.state import Outcome, TurnState
+from ponder.knowledge.lexical import hybrid_query
 from ponder.knowledge.store import KnowledgeStore
 
 logger = logging.getLogger(__name__)
@@ -94,7 +95,15 @@ class Nodes:
         # Fetch spare chunks, so that a planted chunk that gets dropped cannot crowd
         # honest evidence out of the top k.
         knowledge = self.parts.settings.knowledge
-        found = self.parts.store.query(state["question"], k=2 * knowledge.top_k)
+        if knowledge.lexical:
+            found = hybrid_query(
+                self.parts.store,
+                state["question"],
+                k=2 * knowledge.top_k,
+                pool=knowledge.lexical_pool,
+            )
+        else:
+            found = self.parts.store.query(state["question"], k=2 * knowledge.top_k)
         relevant = [e for e in found if e.score >= knowledge.min_score]
         verdicts = self.parts.checker.check_many([e.text for e in relevant], "knowledge")
         self._audit([(v, e.text) for v, e in zip(verdicts, relevant, strict=True)])

@@ -91,6 +91,11 @@ class KnowledgeSettings(_Section):
     """Chunks retrieved per question."""
     min_score: float = Field(default=0.25, ge=-1, le=1)
     """Chunks less similar than this (cosine) are not shown to the model."""
+    lexical: bool = True
+    """Rank chunks by their words too (BM25 over the dense pool, fused by reciprocal rank;
+    ``knowledge/lexical.py``), kept because it raised recall@3 on the answer benchmark."""
+    lexical_pool: int = Field(default=30, ge=1, le=200)
+    """Chunks the dense search proposes for lexical fusion."""
     chunk_chars: int = Field(default=800, ge=100)
     """Most characters per chunk at ingest."""
     chunk_overlap: int = Field(default=120, ge=0)

@@ -14,12 +14,12 @@ from typing import Any
 
 import pytest
 
-from ponder.agents.compose import compose
+from ponder.agents.compose import AnswerPlan, compose
 from ponder.agents.reasoning import ALGORITHMS, Budget, ReasoningConfig
 from ponder.constitution import SemanticMatcher
 from ponder.graphs.nodes import Parts
 from ponder.graphs.release import ReleasePlan
-from ponder.graphs.settings import ReasoningSettings, ReleaseSettings, Settings
+from ponder.graphs.settings import AnswerSettings, ReasoningSettings, ReleaseSettings, Settings
 from ponder.knowledge import ingest
 from ponder.knowledge.chunking import chunk_text
 
@@ -55,6 +55,7 @@ def _declared(cls: type) -> dict[str, dataclasses.Field[Any]]:
         (Budget, ReasoningConfig),
         (ReasoningConfig, ReasoningSettings),
         (ReleasePlan, ReleaseSettings),
+        (AnswerPlan, AnswerSettings),
     ],
 )
 def test_each_layer_inherits_the_declarations_instead_of_copying_them(declaration, section):
@@ -66,6 +67,10 @@ def test_each_layer_inherits_the_declarations_instead_of_copying_them(declaratio
 
 def test_the_release_plan_defaults_are_the_settings(defaults) -> None:
     assert dataclasses.asdict(defaults.release) == _defaults(ReleasePlan)
+
+
+def test_the_answer_plan_defaults_are_the_settings(defaults) -> None:
+    assert dataclasses.asdict(defaults.answers) == _defaults(AnswerPlan)
 
 
 def test_parts_carry_the_settings_and_no_option_defaults_of_their_own() -> None:
