@@ -6,12 +6,13 @@ A draft is split into claims (sentences). Each claim is checked twice:
    quoted phrases must appear, in normal form, in the chunks the claim cites (all chunks
    shown, if it cites none) or in a tool result of the reasoning node. Names may also come
    from the question (the user's own words).
-2. **Support**: the claim must say what a passage says, not only reuse its numbers. A
-   passage is one sentence or two neighbouring sentences of one paragraph; only passages
-   that hold all the claim's dates, numbers and quantities count. The support score is
-   the mean of the passage's embedding similarity to the claim and the share of the
-   claim's content words it holds. "Apollo 11 landed on 24 July 1969" shares its date
-   only with the splashdown sentence, and that sentence says nothing of landing.
+2. **Support**: the claim must say what one sentence of a source says, not only reuse
+   its numbers. Only sentences that hold all the claim's dates, numbers and quantities
+   (those the question does not already state) count. The support score is the mean of
+   the sentence's embedding similarity to the claim and the share of the claim's content
+   words it holds. "Apollo 11 landed on 24 July 1969" shares its date only with the
+   splashdown sentence, and that sentence says nothing of landing. One sentence, never
+   two: a neighbour would lend its words to the other's date.
 
 A claim is supported when no atom is missing and its support reaches the threshold.
 Nothing here generates text; :func:`~ponder.agents.compose.compose` decides what to do
@@ -200,7 +201,7 @@ def check_claims(
         rests_on = [s for s in evidence if s.number in cited] or evidence
         atoms = atoms_of(text)
         missing = [a for a in atoms if not _found(a, [*rests_on, *tools], question_names)]
-        passages = [p for s in [*rests_on, *tools] for p in passages_of(s)]
+        passages = [p for s in [*rests_on, *tools] for p in sentences_of(s)]
         # What the question already says (the topic) need not be in the same passage.
         numeric = [a for a in atoms if a.kind in _NUMERIC and a.text not in question]
         holding = [

@@ -125,6 +125,8 @@ class AnswerCheck:
     """Drafts of the model that were checked."""
     rejected_spans: tuple[str, ...] = ()
     """Unsupported spans of the rejected drafts (for the trace, never the answer)."""
+    claim_results: tuple[tuple[str, bool], ...] = ()
+    """Each claim of the released answer and whether it was supported, for the trace."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -276,12 +278,14 @@ def _fallback(
     best evidence sentence, or a decline."""
 
     def draft(text: str, kind: AnswerKind, claims: int, cited: bool = False) -> Draft:
+        # A tool's result and a quoted sentence are supported by construction.
         check = AnswerCheck(
             kind=kind,
             claims=claims,
             supported=claims,
             drafts_checked=found.checked,
             rejected_spans=found.rejected,
+            claim_results=((text, True),) if claims else (),
         )
         citations = _cited(text, evidence) if cited else ()
         return Draft(text=text, citations=citations, tokens=found.tokens, check=check)
@@ -312,6 +316,7 @@ def _released(
         supported=report.supported,
         drafts_checked=checked,
         rejected_spans=tuple(rejected),
+        claim_results=tuple((c.text, c.supported) for c in report.claims),
     )
     return Draft(text=text, citations=_cited(text, evidence), tokens=tokens, check=check)
 

@@ -103,8 +103,8 @@ def best_passages(
     """The single sentences of ``sources`` that best answer ``question``, best first.
 
     A sentence scores the mean of its similarity to the question and the share of the
-    question's content words it (or its title) holds; one that lacks what the question
-    asks for (a date for "when", ...) scores half.
+    question's content words beyond the source's title that it holds; one that lacks what
+    the question asks for (a date for "when", ...) scores half.
 
     Args:
         question: The user's message.
@@ -123,8 +123,11 @@ def best_passages(
     vectors = encoder.embed([question, *[p.text for p in passages]]) if encoder else None
     scored: list[tuple[float, Passage]] = []
     for i, passage in enumerate(passages, start=1):
+        # What the question asks beyond the source's topic (its title) must be in the
+        # sentence: "originally painted" for the colour of the tower, not "tower" alone.
+        beyond = asked - content_words(passage.source.title) or asked
         held = content_words(passage.text)
-        overlap = len(asked & held) / len(asked) if asked else 0.0
+        overlap = len(beyond & held) / len(beyond) if beyond else 0.0
         if vectors is not None:
             score = (max(0.0, cosine(vectors[0], vectors[i])) + overlap) / 2
         else:

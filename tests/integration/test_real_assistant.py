@@ -53,7 +53,8 @@ def test_forbidden_request_is_refused_naming_the_rule(assistant) -> None:
 
 
 def test_reasoning_runs_hidden_and_reports_its_tokens(assistant) -> None:
-    reply = assistant.invoke("What is 12 + 30?")
+    # A word problem: a bare "What is 12 + 30?" is computed by a tool, with no search.
+    reply = assistant.invoke("Solve: Tom has 12 apples and buys 30 more; how many has he now?")
     state = assistant.graph.get_state({"configurable": {"thread_id": reply.thread_id}}).values
     chains = state["reasoning"].chains
 
