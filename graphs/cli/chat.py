@@ -49,6 +49,12 @@ def _print_reply(reply: Reply, seconds: float | None = None) -> None:
     abilities = ", ".join(reply.abilities) or "none"
     console.print(f"[dim]abilities: {abilities} ({reply.route_reason})[/dim]", highlight=False)
     console.print(f"[dim]rules checked: {'; '.join(reply.rules_checked())}[/dim]", highlight=False)
+    if reply.claims is not None:
+        claims = reply.claims
+        console.print(
+            f"[dim]claims: {claims.supported}/{claims.claims} supported ({claims.kind})[/dim]",
+            highlight=False,
+        )
     timing = f", {seconds:.1f} s" if seconds is not None else ""
     console.print(
         f"[dim]reasoning tokens: {reply.usage.reasoning_tokens}{timing}, "
