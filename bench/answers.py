@@ -43,6 +43,7 @@ from typing import Any
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.answers_calibration import calibrate_extractive
 from bench.answers_data import Question, load_questions, subsample
 from bench.answers_report import aggregate, print_table
 from bench.answers_retrieval import measure_retrieval
@@ -57,7 +58,7 @@ RESULTS = ROOT / "bench" / "results" / "answers.json"
 RECORDS = ROOT / "bench" / "results" / "answers-records"
 MODELS = ("smollm2-135m", "gemma3-270m", "qwen2.5-coder-0.5b", "qwen2.5-coder-1.5b")
 DEFAULT_MODEL = "smollm2-135m"
-EVERY = {"smollm2-135m": 1, "gemma3-270m": 3, "qwen2.5-coder-0.5b": 3, "qwen2.5-coder-1.5b": 10}
+EVERY = {"smollm2-135m": 1, "gemma3-270m": 6, "qwen2.5-coder-0.5b": 6, "qwen2.5-coder-1.5b": 20}
 """Each model runs every n-th question (all for the default; a fixed subset for slow ones)."""
 
 
@@ -112,9 +113,16 @@ def _record(assistant: Any, question: Question) -> dict[str, Any]:
 
 
 def run_model(
-    model: str, config: str, questions: Sequence[Question], store: Any, *, fresh: bool
+    model: str,
+    config: str,
+    questions: Sequence[Question],
+    store: Any,
+    *,
+    fresh: bool,
+    ask: bool = True,
 ) -> list[dict[str, Any]]:
-    """Ask every question of ``questions`` not yet recorded for ``model`` and ``config``."""
+    """Ask every question of ``questions`` not yet recorded for ``model`` and ``config``
+    (none with ``ask=False``); return the records of ``questions``."""
     RECORDS.mkdir(parents=True, exist_ok=True)
     path = RECORDS / f"{model}-{config}.jsonl"
     if fresh and path.exists():
@@ -125,7 +133,7 @@ def run_model(
             row = json.loads(line)
             done[row["id"]] = row
     todo = [q for q in questions if q.id not in done]
-    if todo:
+    if todo and ask:
         with (
             tempfile.TemporaryDirectory(prefix="ponder-answers-") as data_dir,
             _assistant(model, config, Path(data_dir), store) as assistant,
@@ -149,6 +157,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, default=None, help="the first n questions only")
     parser.add_argument("--fresh", action="store_true", help="forget recorded replies")
     parser.add_argument("--skip-retrieval", action="store_true")
+    parser.add_argument(
+        "--no-ask", action="store_true", help="only tabulate the replies already recorded"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -164,12 +175,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     ):
         if not args.skip_retrieval:
             results["retrieval"] = measure_retrieval(store, questions)
+            # Thresholds are chosen on every other question (the development half).
+            results["retrieval"]["extractive"] = calibrate_extractive(store, questions[::2])
+            _write(results, load_before)
         for model in [m for m in args.models.split(",") if m]:
             every = args.every or EVERY.get(model, 1)
             chosen = subsample(questions, every)[: args.limit]
             results.setdefault("subsets", {})[model] = {"every": every, "questions": len(chosen)}
             for config in [c for c in args.configs.split(",") if c]:
-                rows = run_model(model, config, chosen, store, fresh=args.fresh)
+                rows = run_model(
+                    model, config, chosen, store, fresh=args.fresh, ask=not args.no_ask
+                )
+                if not rows:
+                    continue
                 entry = aggregate([(by_id[r["id"]], r) for r in rows])
                 results["models"].setdefault(model, {})[config] = entry
                 _write(results, load_before)

@@ -1,0 +1,90 @@
+"""The answer benchmark's question set and scoring, without a model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bench.answers_data import (
+    declined,
+    exact_match,
+    load_questions,
+    normalize,
+    subsample,
+    token_f1,
+)
+from bench.answers_report import aggregate, markdown_table
+from bench.answers_retrieval import calibrate_threshold
+
+CORPUS = Path(__file__).resolve().parents[2] / "examples" / "corpus"
+
+
+def test_the_set_has_150_answerable_and_20_unanswerable_questions_over_the_corpus() -> None:
+    questions = load_questions()
+    answerable = [q for q in questions if q.answerable]
+
+    assert len(answerable) >= 150
+    assert len(questions) - len(answerable) >= 20
+    for q in answerable:  # every gold answer is written in its article
+        article = normalize((CORPUS / q.article).read_text("utf-8"))
+        assert any(normalize(g) in article for g in q.answers), q.id
+
+
+def test_matching_ignores_case_punctuation_and_digit_groups() -> None:
+    assert normalize("About 7,300 Tonnes!") == "about 7300 tonnes"
+    assert exact_match("It landed on 20 July 1969 [1].", ["20 July 1969"])
+    assert not exact_match("It landed on 120 July 1969.", ["20 July 1969"])
+    assert token_f1("Gustave Eiffel", ["Gustave Eiffel"]) == 1.0
+    assert 0 < token_f1("designed by Eiffel's company", ["Gustave Eiffel"]) < 1
+
+
+def test_declines_are_recognised() -> None:
+    assert declined("The sources I have do not say.")
+    assert declined("I don't know; the sources do not mention it.")
+    assert not declined("It was completed in 1889 [1].")
+
+
+def test_aggregate_counts_scores_citations_claims_and_declines() -> None:
+    questions = {q.id: q for q in load_questions()}
+    rows = [
+        (questions["apollo-1"], _row("It landed on 20 July 1969 [1].", ["On 20 July 1969"], 1, 0)),
+        (questions["eiffel-1"], _row("It opened in 1887 [1].", ["built 1887"], 1, 1)),
+        (questions["none-11"], _row("The sources I have do not say.", [], 0, 0)),
+    ]
+
+    result = aggregate(rows)
+
+    assert result["answer_score"] == pytest.approx(0.5)
+    assert result["citation_accuracy"] == pytest.approx(0.5)
+    assert result["unsupported_claim_rate"] == pytest.approx(0.5)
+    assert result["declined_unanswerable"] == 1.0
+    assert result["n"] == 3
+    assert "| x | on | 3 | 0.50 |" in markdown_table({"models": {"x": {"checked": result}}})
+
+
+def _row(answer: str, cited: list[str], claims: int, unsupported: int) -> dict:
+    return {
+        "answer": answer,
+        "cited_texts": cited,
+        "claims": claims,
+        "unsupported": unsupported,
+        "seconds": 1.0,
+    }
+
+
+def test_subsets_keep_the_readme_questions() -> None:
+    chosen = {q.id for q in subsample(load_questions(), 20)}
+
+    assert {"apollo-1", "eiffel-1", "penicillin-1"} <= chosen
+    assert any(i.startswith("none-") for i in chosen)
+
+
+def test_the_threshold_keeps_the_answerable_questions() -> None:
+    questions = load_questions()
+    scores = [0.6 if q.answerable else 0.2 for q in questions]
+
+    calibrated = calibrate_threshold(questions, scores)
+
+    assert calibrated["answerable_kept"] == 1.0
+    assert calibrated["unanswerable_turned_away"] == 1.0
