@@ -16,8 +16,10 @@ corpus. Per model and configuration (``checked``: claim checking on, the default
 - ``seconds_per_answer``: mean seconds per question, the model loaded and warm.
 
 Retrieval is measured once: recall@k with and without lexical matching, and the
-calibrated relevance threshold (see :mod:`bench.answers_retrieval`). Every reply is kept
-in ``bench/results/answers-records/MODEL-CONFIG.jsonl``, so a stopped run continues where
+relevance and extractive thresholds, calibrated on every other question (the development
+half; :mod:`bench.answers_retrieval`, :mod:`bench.answers_calibration`); the answers are
+asked with those thresholds. Every reply is kept in
+``bench/results/answers-records/MODEL-CONFIG.jsonl``, so a stopped run continues where
 it stopped (``--fresh`` starts over). Writes ``bench/results/answers.json`` and prints the
 table::
 
@@ -73,16 +75,34 @@ def _open_store(data_dir: Path) -> Any:
     return store
 
 
-def _assistant(model: str, config: str, data_dir: Path, store: Any) -> Any:
+def _assistant(
+    model: str, config: str, data_dir: Path, store: Any, thresholds: dict[str, float]
+) -> Any:
     from ponder.graphs import build_assistant
     from ponder.graphs.settings import Settings
 
+    knowledge = {"min_score": thresholds["min_score"]} if "min_score" in thresholds else {}
+    answers: dict[str, Any] = {"claim_check": config == "checked"}
+    if "extractive_min_score" in thresholds:
+        answers["extractive_min_score"] = thresholds["extractive_min_score"]
     settings = Settings(
         data_dir=data_dir,
         language_model={"source": model},
-        answers={"claim_check": config == "checked"},
+        answers=answers,
+        knowledge=knowledge,
     )
     return build_assistant(settings, store=store)
+
+
+def _thresholds(results: dict[str, Any]) -> dict[str, float]:
+    """The thresholds calibrated on the development half, if this run measured them."""
+    retrieval = results.get("retrieval") or {}
+    found: dict[str, float] = {}
+    if "threshold" in retrieval:
+        found["min_score"] = retrieval["threshold"]["threshold"]
+    if "extractive" in retrieval:
+        found["extractive_min_score"] = retrieval["extractive"]["threshold"]
+    return found
 
 
 def _record(assistant: Any, question: Question) -> dict[str, Any]:
@@ -120,6 +140,7 @@ def run_model(
     *,
     fresh: bool,
     ask: bool = True,
+    thresholds: dict[str, float] | None = None,
 ) -> list[dict[str, Any]]:
     """Ask every question of ``questions`` not yet recorded for ``model`` and ``config``
     (none with ``ask=False``); return the records of ``questions``."""
@@ -136,7 +157,7 @@ def run_model(
     if todo and ask:
         with (
             tempfile.TemporaryDirectory(prefix="ponder-answers-") as data_dir,
-            _assistant(model, config, Path(data_dir), store) as assistant,
+            _assistant(model, config, Path(data_dir), store, thresholds or {}) as assistant,
         ):
             assistant.invoke("Who discovered penicillin?")  # load and warm, not timed
             for i, question in enumerate(todo, 1):
@@ -176,7 +197,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not args.skip_retrieval:
             results["retrieval"] = measure_retrieval(store, questions)
             # Thresholds are chosen on every other question (the development half).
-            results["retrieval"]["extractive"] = calibrate_extractive(store, questions[::2])
+            retrieval_threshold = results["retrieval"]["threshold"]["threshold"]
+            results["retrieval"]["extractive"] = calibrate_extractive(
+                store, questions[::2], min_score=retrieval_threshold
+            )
             _write(results, load_before)
         for model in [m for m in args.models.split(",") if m]:
             every = args.every or EVERY.get(model, 1)
@@ -184,7 +208,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             results.setdefault("subsets", {})[model] = {"every": every, "questions": len(chosen)}
             for config in [c for c in args.configs.split(",") if c]:
                 rows = run_model(
-                    model, config, chosen, store, fresh=args.fresh, ask=not args.no_ask
+                    model,
+                    config,
+                    chosen,
+                    store,
+                    fresh=args.fresh,
+                    ask=not args.no_ask,
+                    thresholds=_thresholds(results),
                 )
                 if not rows:
                     continue
