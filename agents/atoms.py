@@ -224,9 +224,13 @@ def words_in(text: str) -> list[str]:
 
 
 def content_words(text: str) -> set[str]:
-    """Words that carry meaning (no function words, no numbers), as crude stems so that
-    "landed" meets "landing"."""
-    return {_stem(w) for w in words_in(text) if w not in _STOPWORDS and not w[0].isdigit()}
+    """Words that carry meaning (no function words, numbers or months: dates are atoms),
+    as crude stems so that "landed" meets "landing"."""
+    return {
+        _stem(w)
+        for w in words_in(text)
+        if w not in _STOPWORDS and not w[0].isdigit() and w not in _MONTHS
+    }
 
 
 def _stem(word: str) -> str:

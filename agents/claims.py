@@ -9,8 +9,9 @@ A draft is split into claims (sentences). Each claim is checked twice:
 2. **Support**: the claim must say what one sentence of a source says, not only reuse
    its numbers. Only sentences that hold all the claim's dates, numbers and quantities
    (those the question does not already state) count. The support score is the mean of
-   the sentence's embedding similarity to the claim and the share of the claim's content
-   words it holds. "Apollo 11 landed on 24 July 1969" shares its date only with the
+   the sentence's embedding similarity to the claim and the share of the words the claim
+   adds to the question that it holds (similarity alone if it adds none). "Apollo 11
+   landed on 24 July 1969" shares its date only with the
    splashdown sentence, and that sentence says nothing of landing. One sentence, never
    two: a neighbour would lend its words to the other's date.
 
@@ -208,7 +209,7 @@ def check_claims(
             p for p in passages if all(_found(a, [p.source], set(), p.text) for a in numeric)
         ]
         drafts.append((text, cited, atoms, missing, holding))
-    scores = _support_scores(drafts, encoder)
+    scores = _support_scores(drafts, encoder, question)
     claims: list[Claim] = []
     for (text, cited, atoms, missing, holding), best in zip(drafts, scores, strict=True):
         support, passage = best
@@ -258,8 +259,16 @@ def _in_text(atom: Atom, text: str) -> bool:
 def _support_scores(
     drafts: Sequence[tuple[str, tuple[int, ...], list[Atom], list[Atom], list[Passage]]],
     encoder: TextEncoder | None,
+    question: str,
 ) -> list[tuple[float, str | None]]:
-    """For each claim, the best support over its passages, and that passage."""
+    """For each claim, the best support over its passages, and that passage.
+
+    Shared words count only for what the claim adds to the question: "Apollo 11 landed
+    on the Moon" restates the question, which the sentence need not repeat, while "by
+    Howard Florey" is new and must be there. A claim that adds no word is scored by
+    similarity alone.
+    """
+    asked = content_words(question)
     texts: list[str] = []
     for claim, _, _, _, passages in drafts:
         texts.append(claim)
@@ -271,13 +280,20 @@ def _support_scores(
         claim_vector = vectors[position] if vectors is not None else None
         position += 1
         words = content_words(claim)
+        new = words - asked
         best: tuple[float, str | None] = (0.0, None)
         for passage in passages:
-            overlap = len(words & content_words(passage.text)) / len(words) if words else 1.0
+            held = content_words(passage.text)
+            similarity = None
             if vectors is not None and claim_vector is not None:
-                score = (max(0.0, cosine(claim_vector, vectors[position])) + overlap) / 2
+                similarity = max(0.0, cosine(claim_vector, vectors[position]))
+            if new:
+                overlap = len(new & held) / len(new)
+                score = overlap if similarity is None else (similarity + overlap) / 2
+            elif similarity is not None:
+                score = similarity
             else:
-                score = overlap
+                score = len(words & held) / len(words) if words else 1.0
             position += 1
             if score > best[0]:
                 best = (score, passage.text)
