@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from ponder.agents.atoms import atoms_of, content_words, words_in
+from ponder.agents.atoms import atoms_of, content_words, dates_in, words_in
 from ponder.agents.claims import Passage, Source, TextEncoder, cosine, sentences_of
 
 __all__ = [
@@ -103,8 +103,9 @@ def best_passages(
     """The single sentences of ``sources`` that best answer ``question``, best first.
 
     A sentence scores the mean of its similarity to the question and the share of the
-    question's content words beyond the source's title that it holds; one that lacks what
-    the question asks for (a date for "when", ...) scores half.
+    question's content words beyond the source's title that it holds (one half when the
+    question asks about the title alone); one that lacks what the question asks for (a
+    date for "when", ...) scores half, and for "when" a full date earns a small bonus.
 
     Args:
         question: The user's message.
@@ -120,23 +121,41 @@ def best_passages(
     if not passages:
         return []
     asked = content_words(question)
+    kind = answer_type(question)
     vectors = encoder.embed([question, *[p.text for p in passages]]) if encoder else None
     scored: list[tuple[float, Passage]] = []
     for i, passage in enumerate(passages, start=1):
         # What the question asks beyond the source's topic (its title) must be in the
         # sentence: "originally painted" for the colour of the tower, not "tower" alone.
-        beyond = asked - content_words(passage.source.title) or asked
+        # A question about the topic alone ("When did Apollo 11 land on the Moon?" of
+        # "The Apollo 11 Moon Landing") says nothing through its words: neutral.
+        beyond = asked - content_words(passage.source.title)
         held = content_words(passage.text)
-        overlap = len(beyond & held) / len(beyond) if beyond else 0.0
+        overlap = len(beyond & held) / len(beyond) if beyond else 0.5
         if vectors is not None:
             score = (max(0.0, cosine(vectors[0], vectors[i])) + overlap) / 2
         else:
             score = overlap
+        # The question's own words in the sentence itself break near ties ("landed").
+        score += 0.1 * (len(asked & held) / len(asked) if asked else 0.0)
         if not fits_question(passage.text, question):
             score /= 2
+        elif kind == "date":
+            score += _date_precision(passage.text)
         scored.append((score, passage))
     scored.sort(key=lambda pair: -pair[0])
     return scored[:limit]
+
+
+def _date_precision(text: str) -> float:
+    """A bonus for the most precise date a sentence gives: an event's day outranks a
+    year mentioned in passing ("Kennedy's 1961 goal")."""
+    dates = [d for d, _ in dates_in(text)]
+    if any(d.day is not None and d.year is not None for d in dates):
+        return 0.2
+    if any(d.month is not None and d.year is not None for d in dates):
+        return 0.1
+    return 0.0
 
 
 def extractive_answer(
