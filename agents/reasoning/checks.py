@@ -9,6 +9,8 @@ what the calculator cannot (it computes any expression it is given):
   spider has 8 legs") fails this check too, so scorers penalize it softly.
 - backing: a numeric final answer should be a value the chain computed;
   :func:`answer_backed` says whether it is.
+- coverage: a finished chain should compute with every number the question gives;
+  :func:`unused_numbers` lists the ones it left out.
 """
 
 from __future__ import annotations
@@ -20,7 +22,14 @@ from decimal import Decimal
 from ponder.agents.reasoning.answers import normalize_answer
 from ponder.agents.reasoning.types import Step
 
-__all__ = ["FREE_NUMBERS", "answer_backed", "known_numbers", "numbers_in", "unsupported_numbers"]
+__all__ = [
+    "FREE_NUMBERS",
+    "answer_backed",
+    "known_numbers",
+    "numbers_in",
+    "unsupported_numbers",
+    "unused_numbers",
+]
 
 _LITERAL = re.compile(r"(?<![\w.])\d+(?:,\d{3})*(?:\.\d+)?(?![\w])")
 _PERCENT = re.compile(r"(\d+(?:\.\d+)?)\s*(?:%|percent\b)", re.IGNORECASE)
@@ -99,6 +108,32 @@ def unsupported_numbers(question: str, earlier: Sequence[Step], step: Step) -> l
         if number not in known and number not in unsupported:
             unsupported.append(number)
     return unsupported
+
+
+def unused_numbers(question: str, steps: Sequence[Step]) -> list[str]:
+    """The question's numbers that no calculation of the chain computed with.
+
+    A finished chain that leaves a given number out has usually dropped a term
+    (``0 + -2 + -4`` for ``0 + -2 + -4 * 0 * 3``) or a step; word problems rarely give
+    numbers they do not need. A percentage counts as used in either form (``80`` or
+    ``0.8``); :data:`FREE_NUMBERS` never count.
+
+    Returns:
+        The unused numbers, in the order the question gives them (each once).
+    """
+    used = {number for step in steps if step.calculation for number in numbers_in(step.calculation)}
+    fractions = {
+        normalize_answer(match.group(1)): normalize_answer(str(Decimal(match.group(1)) / 100))
+        for match in _PERCENT.finditer(question)
+    }
+    unused: list[str] = []
+    for number in numbers_in(question):
+        if number in FREE_NUMBERS or number in unused or number in used:
+            continue
+        if fractions.get(number) in used:
+            continue
+        unused.append(number)
+    return unused
 
 
 def answer_backed(steps: Sequence[Step]) -> bool | None:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from ponder.agents.core.errors import ModelOutputError
 from ponder.agents.models.base import ChatModel, Message
 from ponder.agents.reasoning.answers import normalize_answer, tally
-from ponder.agents.reasoning.checks import answer_backed, unsupported_numbers
+from ponder.agents.reasoning.checks import answer_backed, unsupported_numbers, unused_numbers
 from ponder.agents.reasoning.prompts import SELF_EVAL_SYSTEM_PROMPT, SELF_EVAL_TEMPLATE, render
 from ponder.agents.reasoning.protocols import Scorer
 from ponder.agents.reasoning.types import SearchState
@@ -151,7 +151,9 @@ class CalculationScorer:
       failed;
     - ``unsupported``: the step computed with a number found neither in the question
       nor among earlier results (see :func:`~ponder.agents.reasoning.checks.unsupported_numbers`),
-      or the final answer is a number the chain never computed.
+      or the final answer is a number the chain never computed;
+    - ``unused``: for a finished chain, each number of the question no calculation used
+      (see :func:`~ponder.agents.reasoning.checks.unused_numbers`).
 
     An answer step is judged like any other step: a chain whose answer is the value it
     computed is worth as much as its checked steps, so it can outrank an unfinished
@@ -161,14 +163,17 @@ class CalculationScorer:
         wrong: Factor for each step whose arithmetic is refuted.
         unsupported: Factor for each step that uses a number from nowhere, and for an
             answer the chain did not compute.
+        unused: Factor for each number of the question a finished chain left out.
     """
 
     wrong: float = 0.0
     unsupported: float = 0.5
+    unused: float = 0.7
 
     def __post_init__(self) -> None:
         _check_prior("CalculationScorer.wrong", self.wrong)
         _check_prior("CalculationScorer.unsupported", self.unsupported)
+        _check_prior("CalculationScorer.unused", self.unused)
 
     def score(self, state: SearchState) -> float:
         """The product of the factors of every check the chain fails (1 if none)."""
@@ -180,8 +185,10 @@ class CalculationScorer:
                 value *= self.wrong
             if unsupported_numbers(state.question, state.steps[:index], step):
                 value *= self.unsupported
-        if answer_backed(state.steps) is False:
-            value *= self.unsupported
+        if state.is_terminal:
+            if answer_backed(state.steps) is False:
+                value *= self.unsupported
+            value *= self.unused ** len(unused_numbers(state.question, state.steps))
         return value
 
 

@@ -44,7 +44,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ponder.agents.core.errors import PonderError
-from ponder.agents.reasoning.checks import unsupported_numbers
+from ponder.agents.reasoning.checks import unsupported_numbers, unused_numbers
 from ponder.agents.reasoning.tree import Node, NodeStatus
 from ponder.agents.reasoning.types import LogprobSummary, SearchResult
 
@@ -115,6 +115,8 @@ class TraceNode(_Record):
     """Why the step's arithmetic or code is wrong; None if it checks out."""
     unsupported: list[str]
     """Numbers the step computed with from neither the question nor an earlier result."""
+    unused: list[str]
+    """For a finished chain, the question's numbers no calculation used; [] otherwise."""
     finished: bool
     """Whether the step gives a final answer."""
     answer: str | None
@@ -245,7 +247,9 @@ def _trace_node(
 ) -> TraceNode:
     step = node.step
     path = result.tree.path(node.id)
-    unsupported = unsupported_numbers(result.tree.question, path[:-1], step) if step else []
+    question = result.tree.question
+    unsupported = unsupported_numbers(question, path[:-1], step) if step else []
+    finished = bool(step and step.answer is not None)
     return TraceNode(
         id=node.id,
         parent=node.parent,
@@ -261,7 +265,8 @@ def _trace_node(
         valid=step.valid if step else True,
         calc_error=step.calc_error if step else None,
         unsupported=unsupported,
-        finished=bool(step and step.answer is not None),
+        unused=unused_numbers(question, path) if finished else [],
+        finished=finished,
         answer=step.answer if step else None,
         reward=reward(step.answer) if step and step.valid else None,
     )

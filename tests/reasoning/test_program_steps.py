@@ -4,10 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import pytest
+
 from ponder.agents.models.base import GenerationSettings, Message
 from ponder.agents.models.testing import FunctionChatModel
 from ponder.agents.reasoning import Budget, CalculationScorer, ModelProposer, SearchState, greedy
-from ponder.agents.reasoning.checks import answer_backed, known_numbers, unsupported_numbers
+from ponder.agents.reasoning.checks import (
+    answer_backed,
+    known_numbers,
+    unsupported_numbers,
+    unused_numbers,
+)
 from ponder.agents.reasoning.program_steps import parse_program_step
 
 QUESTION = "Thomas has 36 marbles. Sara has half as many plus 24. How many does Sara have?"
@@ -120,3 +127,17 @@ def test_a_percentage_in_the_question_supports_its_fraction() -> None:
     known = known_numbers("80% of 120 students and 12.5 percent of 40 teachers", [])
 
     assert {"80", "0.8", "12.5", "0.125", "100"} <= known
+
+
+def test_a_finished_chain_that_leaves_a_number_of_the_question_out_is_worth_less() -> None:
+    question = "Calculate 0 + -2 + -4 * 0 * 3."
+    dropped = _steps("result = 0 + -2 + -4", "answer = result")
+    whole = _steps("result = 0 + -2 + -4 * 0 * 3", "answer = result")
+
+    assert unused_numbers(question, dropped) == ["3"]
+    assert unused_numbers(question, whole) == []
+    assert unused_numbers("Keep 80% of 50.", _steps("x = 0.8 * 50")) == []
+    scorer = CalculationScorer(unused=0.7)
+    assert scorer.score(SearchState(question, tuple(dropped))) == pytest.approx(0.7)
+    assert scorer.score(SearchState(question, tuple(whole))) == 1.0
+    assert scorer.score(SearchState(question, tuple(dropped[:1]))) == 1.0  # not finished yet

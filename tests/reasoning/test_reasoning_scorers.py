@@ -65,7 +65,7 @@ def test_self_eval_is_stable_for_extreme_log_probs_and_refuses_no_probability() 
 
 
 def test_calculation_scorer_multiplies_the_factors_of_the_checks_a_chain_fails() -> None:
-    scorer = CalculationScorer(wrong=0.1, unsupported=0.5)
+    scorer = CalculationScorer(wrong=0.1, unsupported=0.5, unused=0.7)
 
     assert scorer.score(_state("<calc>2+2</calc> = 5")) == pytest.approx(0.1 * 0.5)  # 2 not in Q
     assert scorer.score(_state("<calc>6*7</calc> = 42")) == 1.0
@@ -74,7 +74,8 @@ def test_calculation_scorer_multiplies_the_factors_of_the_checks_a_chain_fails()
     assert scorer.score(_state("<calc>6*7</calc> = 41", "So the answer is 41")) == 0.1
     assert scorer.score(_state("<calc>6*7</calc> = 42", "Answer: 42")) == 1.0
     assert scorer.score(_state("<calc>6*7</calc> = 42", "Answer: 43")) == 0.5
-    assert scorer.score(_state("Answer: forty-two")) == 1.0  # nothing a calculation backs
+    assert scorer.score(_state("Answer: forty-two")) == pytest.approx(0.7**2)  # 6, 7 unused
+    assert scorer.score(_state("<calc>6+1</calc> = 7", "Answer: 7")) == pytest.approx(0.7)
 
 
 def test_verifier_scorer_checks_answers_and_uses_its_prior_otherwise() -> None:
