@@ -23,7 +23,8 @@ Node fields (``nodes``, in id order; node 0 is the question)
     ``value_sum`` (MCTS back-propagation), ``status`` (``open``, ``expanded``,
     ``pruned``, ``terminal``), ``prune_reason``, ``valid``, ``calc_error`` (why the
     step's arithmetic or code is wrong), ``unsupported`` (numbers the step computed
-    with that neither the question nor an earlier result holds), ``finished`` (the
+    with that neither the question nor an earlier result holds), ``unused`` (for a
+    finished chain, the question's numbers it never computed with), ``finished`` (the
     step gives a final answer), ``answer`` (that answer as written) and ``reward`` (the
     verifier's reward of that answer, for finished nodes when a verifier ran).
 
