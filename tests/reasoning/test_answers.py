@@ -70,3 +70,11 @@ def test_tally_orders_by_votes_then_score() -> None:
 def test_tally_rejects_mismatched_scores() -> None:
     with pytest.raises(ValueError, match="2 answers but 1 scores"):
         tally(["a", "b"], scores=[1.0])
+
+
+def test_a_value_weighted_tally_ranks_by_summed_value_then_votes() -> None:
+    counts = tally(["x", "y", "y", "z", "z"], scores=[0.9, 0.4, 0.4, 0.0, 0.0], by="value")
+
+    assert [(c.answer, c.votes) for c in counts] == [("x", 1), ("y", 2), ("z", 2)]
+    tied = tally(["a", "b", "b"], scores=[0.3, 0.1, 0.2], by="value")
+    assert [c.answer for c in tied] == ["b", "a"]  # 0.1 + 0.2 ties 0.3; more chains win
