@@ -2,10 +2,17 @@
 
 Greedy decoding is one sequence at a time, so on a CPU it leaves most of a batched
 forward pass idle. With a model that offers ``generate_many`` (``LocalModel``), the
-greedy chains of a whole family are rolled out in lockstep, a batch of items per call,
-and every call's result is stored in that item's :class:`~bench.reasoning_methods.Replay`
-under the state it continued. The greedy search then replays them: it runs unchanged,
-and any state the lockstep did not reach is simply decoded for real.
+first ``steps`` greedy steps of a whole family are decoded in lockstep, a batch of items
+per call, and every call's result is stored in that item's
+:class:`~bench.reasoning_methods.Replay` under the state it continued. The greedy search
+then replays them: it runs unchanged, and any state the lockstep did not reach is
+decoded for real, one item at a time.
+
+Only the first step is batched by default: every item reads its question then anyway,
+while a later lockstep step reads each item's whole chain again (a batch of different
+prompts shares no prefix cache). Measured on Qwen2.5-Coder-0.5B on 2 shared CPU cores,
+whole prose chains of 3 gsm_symbolic items took 562 s in lockstep; one item at a time
+with the prefix cache, such chains took about 37 s each.
 """
 
 from __future__ import annotations
@@ -30,6 +37,7 @@ def prefetch_greedy(
     questions: Sequence[str],
     replays: Sequence[Replay],
     batch: int = 8,
+    steps: int = 1,
 ) -> bool:
     """Roll out the greedy chains of ``questions`` in lockstep, into their replays.
 
@@ -40,6 +48,7 @@ def prefetch_greedy(
         questions: One question per item.
         replays: One replay per item, in the same order.
         batch: Items per ``generate_many`` call; below 2 nothing is prefetched.
+        steps: How many steps of each chain to decode in lockstep.
 
     Returns:
         Whether anything was prefetched.
@@ -49,7 +58,7 @@ def prefetch_greedy(
         return False
     proposer = greedy_proposer(method, model, settings)
     name = f"{method}/{settings.step_format}"
-    depth = 1 if method == "greedy_no_tools" else settings.max_depth
+    depth = 1 if method == "greedy_no_tools" else min(steps, settings.max_depth)
     states = [SearchState(question) for question in questions]
     active = list(range(len(states)))
     for _ in range(depth):

@@ -195,7 +195,7 @@ def test_greedy_chains_prefetched_in_batches_are_replayed_not_decoded_again(
     questions = ["Calculate 2 + 3.", "Calculate 1 + 4.", "Calculate 0 + 5."]
     replays = [Replay() for _ in questions]
 
-    assert prefetch_greedy("greedy", model, settings, questions, replays, batch=2)
+    assert prefetch_greedy("greedy", model, settings, questions, replays, batch=2, steps=8)
     outcomes = [
         run_method("greedy", q, model, settings, r) for q, r in zip(questions, replays, strict=True)
     ]
@@ -203,3 +203,16 @@ def test_greedy_chains_prefetched_in_batches_are_replayed_not_decoded_again(
     assert model.batches == 4  # two steps (calculation, answer) of two batches each
     assert model.calls == 0 and all(replay.calls == 0 for replay in replays)
     assert [o.answer for o in outcomes] == ["5", "5", "5"]
+
+
+def test_by_default_only_the_first_step_is_decoded_across_items() -> None:
+    model = BatchingFake(_reply, score_fn=_score)
+    questions = ["Calculate 2 + 3.", "Calculate 1 + 4.", "Calculate 0 + 5."]
+    replays = [Replay() for _ in questions]
+
+    prefetch_greedy("greedy", model, MethodSettings(), questions, replays, batch=8)
+    for question, replay in zip(questions, replays, strict=True):
+        run_method("greedy", question, model, MethodSettings(), replay)
+
+    assert model.batches == 1  # the three first steps together
+    assert model.calls == 3  # each answer step decoded on its own, from the cached prompt
