@@ -265,8 +265,9 @@ def _support_scores(
 
     Shared words count only for what the claim adds to the question: "Apollo 11 landed
     on the Moon" restates the question, which the sentence need not repeat, while "by
-    Howard Florey" is new and must be there. A claim that adds no word is scored by
-    similarity alone.
+    Howard Florey" is new and must be there. A claim that adds no word must hold its
+    words beyond the source's title ("completed" of "The Eiffel Tower was completed in
+    1887"); one with none left is scored by similarity alone.
     """
     asked = content_words(question)
     texts: list[str] = []
@@ -287,13 +288,16 @@ def _support_scores(
             similarity = None
             if vectors is not None and claim_vector is not None:
                 similarity = max(0.0, cosine(claim_vector, vectors[position]))
-            if new:
-                overlap = len(new & held) / len(new)
+            # The words that must be in the sentence: what the claim adds to the question,
+            # else what it says beyond the source's topic (its title).
+            needed = new or words - content_words(passage.source.title)
+            if needed:
+                overlap = len(needed & held) / len(needed)
                 score = overlap if similarity is None else (similarity + overlap) / 2
             elif similarity is not None:
                 score = similarity
             else:
-                score = len(words & held) / len(words) if words else 1.0
+                score = 1.0 if not words else len(words & held) / len(words)
             position += 1
             if score > best[0]:
                 best = (score, passage.text)

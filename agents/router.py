@@ -8,7 +8,7 @@ from typing import Protocol
 
 from ponder.agents.computation import only_computation
 
-__all__ = ["KeywordRouter", "Route", "Router"]
+__all__ = ["KeywordRouter", "Route", "Router", "retrieval_query"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -111,3 +111,25 @@ class KeywordRouter:
             factual=knowledge and bool(knowledge_cue),
             expression=expression,
         )
+
+
+_FOLLOW_UP = re.compile(
+    r"\b(it|its|it's|he|she|they|them|his|her|their|this|that|these|those)\b", re.I
+)
+
+
+def retrieval_query(question: str, earlier_questions: list[str]) -> str:
+    """What to search the knowledge store for: the question, and for a follow-up that
+    points back with a pronoun ("How tall is it?") the user's previous question too, so
+    that retrieval finds the article the conversation is about.
+
+    Args:
+        question: The user's message.
+        earlier_questions: The user's earlier messages in the thread, oldest first.
+
+    Returns:
+        The search text.
+    """
+    if not earlier_questions or not _FOLLOW_UP.search(question):
+        return question
+    return f"{earlier_questions[-1]} {question}"

@@ -20,7 +20,7 @@ from ponder.agents.compose import Draft, compose
 from ponder.agents.computation import compute
 from ponder.agents.models.base import ChatModel
 from ponder.agents.reasoning.engine import reason, write_trace_jsonl
-from ponder.agents.router import Router
+from ponder.agents.router import Router, retrieval_query
 from ponder.constitution import AuditLog, Checkpoint, Policy, Verdict
 from ponder.constitution.checker import PolicyChecker
 from ponder.constitution.decide import (
@@ -95,15 +95,14 @@ class Nodes:
         # Fetch spare chunks, so that a planted chunk that gets dropped cannot crowd
         # honest evidence out of the top k.
         knowledge = self.parts.settings.knowledge
+        earlier = [m["content"] for m in state.get("messages", [])[:-1] if m["role"] == "user"]
+        query = retrieval_query(state["question"], earlier)
         if knowledge.lexical:
             found = hybrid_query(
-                self.parts.store,
-                state["question"],
-                k=2 * knowledge.top_k,
-                pool=knowledge.lexical_pool,
+                self.parts.store, query, k=2 * knowledge.top_k, pool=knowledge.lexical_pool
             )
         else:
-            found = self.parts.store.query(state["question"], k=2 * knowledge.top_k)
+            found = self.parts.store.query(query, k=2 * knowledge.top_k)
         relevant = [e for e in found if e.score >= knowledge.min_score]
         verdicts = self.parts.checker.check_many([e.text for e in relevant], "knowledge")
         self._audit([(v, e.text) for v, e in zip(verdicts, relevant, strict=True)])

@@ -61,3 +61,16 @@ def test_a_factual_how_many_question_is_not_a_word_problem() -> None:
     )
 
     assert route.abilities == ["knowledge"] and route.factual
+
+
+def test_a_follow_up_with_a_pronoun_searches_with_the_question_before() -> None:
+    from ponder.agents.router import retrieval_query
+
+    earlier = ["Who designed the Eiffel Tower?"]
+
+    assert (
+        retrieval_query("How tall is it?", earlier)
+        == "Who designed the Eiffel Tower? How tall is it?"
+    )
+    assert retrieval_query("How tall is Everest?", earlier) == "How tall is Everest?"
+    assert retrieval_query("How tall is it?", []) == "How tall is it?"
