@@ -8,7 +8,8 @@ in this order:
    is relevant: the model is not asked to guess.
 2. **Drafted**: the model's greedy draft, when every claim in it is supported by the
    chunks it cites or by a tool result (:mod:`ponder.agents.claims`) and it holds what the
-   question asks for (a date for "when").
+   question asks for (a date for "when"); **trimmed**: its supported sentences, when
+   they still answer the question.
 3. **Repaired**: drafts sampled with the unsupported spans named, the best supported kept.
 4. **Computed** (a tool result): the executed expression and its value, stated plainly.
 5. **Extractive** (:mod:`ponder.agents.extractive`): the evidence sentence that best
@@ -37,6 +38,7 @@ from ponder.agents.claims import (
     Source,
     TextEncoder,
     check_claims,
+    claim_sentences,
 )
 from ponder.agents.computation import ToolResult
 from ponder.agents.core.fields import check_fields
@@ -56,7 +58,14 @@ __all__ = [
 ]
 
 AnswerKind = Literal[
-    "drafted", "repaired", "computed", "reasoned", "extractive", "declined", "unchecked"
+    "drafted",
+    "trimmed",
+    "repaired",
+    "computed",
+    "reasoned",
+    "extractive",
+    "declined",
+    "unchecked",
 ]
 """How an answer came to be (see the module docstring); ``unchecked`` with checking off."""
 
@@ -234,6 +243,11 @@ def compose(
     rejected = list(report.unsupported_spans)
     if ok:
         return _released(greedy[0].text.strip(), "drafted", report, 1, rejected, tokens, evidence)
+    trimmed = _supported_part(greedy[0].text.strip(), report)
+    if trimmed is not None:
+        ok, kept = judge(trimmed)
+        if ok:
+            return _released(trimmed, "trimmed", kept, 1, rejected, tokens, evidence)
     checked = 1
     if plan.repair_candidates and (evidence or tool_results or reasoning_answer):
         spans = list(report.unsupported_spans) or [greedy[0].text.strip()]
@@ -253,6 +267,18 @@ def compose(
     return _fallback(
         question, evidence, tool_results, reasoning_answer, sources, encoder, plan, found
     )
+
+
+def _supported_part(text: str, report: ClaimReport) -> str | None:
+    """The sentences of ``text`` whose claims are supported, or ``None`` if none or all
+    are: an answer with one invented detail keeps the rest in the model's own words."""
+    sentences = claim_sentences(text)
+    if len(sentences) != len(report.claims):
+        return None
+    kept = [s for s, c in zip(sentences, report.claims, strict=True) if c.supported]
+    if not kept or len(kept) == len(sentences):
+        return None
+    return " ".join(kept)
 
 
 @dataclass(frozen=True, kw_only=True)

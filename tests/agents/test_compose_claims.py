@@ -137,3 +137,14 @@ def test_with_claim_checking_off_the_draft_goes_as_written() -> None:
 
     assert result.text == wrong
     assert result.check is not None and result.check.kind == "unchecked"
+
+
+def test_an_invented_sentence_is_dropped_and_the_supported_one_kept() -> None:
+    right = "Armstrong and Aldrin landed the lunar module Eagle on 20 July 1969 [1]."
+    model = ScriptedChatModel(responses=[f"{right} They spent 31 days on the Moon."])
+
+    result = compose(QUESTION, model, evidence=[APOLLO], encoder=ENCODER, needs_evidence=True)
+
+    assert result.text == right
+    assert result.check is not None and result.check.kind == "trimmed"
+    assert "31 days" in result.check.rejected_spans
