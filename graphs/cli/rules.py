@@ -14,9 +14,9 @@ line a safety team works from.
 
 A ``POLICY...`` list is a floor followed by its overlays; without one, the settings'
 ``policy`` (or the policy shipped with Ponder) is used. ``test``, ``diff`` and ``explain``
-run the real checker: patterns and the semantic stage (``--no-semantic`` to leave it out),
-and model deliberation only with ``--model``. The audit log is the settings' ``audit_url``
-(PostgreSQL) or ``audit_db`` (default ``<data_dir>/audit.sqlite``).
+run the checker the assistant runs (patterns and the learned stage; ``--semantic`` adds the
+semantic stage), and model deliberation only with ``--model``. The audit log is the
+settings' ``audit_url`` (PostgreSQL) or ``audit_db`` (default ``<data_dir>/audit.sqlite``).
 """
 
 from __future__ import annotations
@@ -59,7 +59,11 @@ ModelOption = Annotated[
     typer.Option(help="Deliberate with this model (a preset, folder or server model id)."),
 ]
 SemanticOption = Annotated[
-    bool, typer.Option("--semantic/--no-semantic", help="Run the semantic stage.")
+    bool | None,
+    typer.Option(
+        "--semantic/--no-semantic",
+        help="Run the semantic stage or not (default: as the settings say; off by default).",
+    ),
 ]
 CheckpointName = Literal["input", "output", "knowledge"]
 
@@ -72,7 +76,9 @@ def _policy(settings: Settings, paths: Sequence[Path] | None) -> Policy:
     return load_policy(settings.policy or default_policy_path(), *settings.policy_overlays)
 
 
-def _checker(settings: Settings, policy: Policy, *, model: str | None, semantic: bool) -> Checker:
+def _checker(
+    settings: Settings, policy: Policy, *, model: str | None, semantic: bool | None
+) -> Checker:
     """The real checker: patterns, the semantic stage, and deliberation with ``model``.
 
     Weights and embeddings load here, before any check, so stage timings leave them out.
@@ -87,8 +93,9 @@ def _checker(settings: Settings, policy: Policy, *, model: str | None, semantic:
             chat_model.load()
     if chat_model is not None and settings.deliberation == "off":
         settings = settings.model_copy(update={"deliberation": "all"})  # --model asks for it
-    settings = settings.model_copy(update={"semantic": semantic})
-    embedder = make_embedder(settings) if semantic or settings.classifier else None
+    if semantic is not None:
+        settings = settings.model_copy(update={"semantic": semantic})
+    embedder = make_embedder(settings) if settings.semantic or settings.classifier else None
     checker = make_checker(settings, policy, chat_model, embedder)
     stages = [m for m in checker.matchers if isinstance(m, SemanticMatcher | ClassifierMatcher)]
     if stages:
@@ -155,7 +162,7 @@ def rules_test(
     policies: PoliciesArgument = None,
     config: ConfigOption = None,
     model: ModelOption = None,
-    semantic: SemanticOption = True,
+    semantic: SemanticOption = None,
 ) -> None:
     """Run every rule's examples through the checker; exit 1 if any fails."""
     from ponder.constitution import run_examples, score_rules
@@ -232,7 +239,7 @@ def rules_diff(
     new: Annotated[Path, typer.Argument(help="The proposed policy.")],
     config: ConfigOption = None,
     model: ModelOption = None,
-    semantic: SemanticOption = True,
+    semantic: SemanticOption = None,
     json_output: JsonOption = False,
 ) -> None:
     """Show the examples and audit-log inputs whose outcome would change."""
@@ -303,7 +310,7 @@ def rules_explain(
     ] = None,
     config: ConfigOption = None,
     model: ModelOption = None,
-    semantic: SemanticOption = True,
+    semantic: SemanticOption = None,
     json_output: JsonOption = False,
 ) -> None:
     """Show which stages fired on TEXT and why, and the verdict."""
