@@ -167,8 +167,8 @@ def test_diff_lists_the_examples_whose_outcome_changes(tmp_path: Path) -> None:
 
 
 @pytest.mark.real_embedder
-def test_rules_test_passes_on_the_default_policy_with_the_semantic_stage(tmp_path: Path) -> None:
+def test_rules_test_runs_the_assistants_stages_by_default(tmp_path: Path) -> None:
     result = _run("rules", "test", data=tmp_path)
 
-    assert "stages: patterns, semantic, no deliberation" in result.stdout
+    assert "stages: patterns, classifier, no deliberation" in result.stdout
     assert "all examples pass" in result.stdout
