@@ -42,7 +42,12 @@ def make_model(settings: ModelSettings, progress: Callable[[str], None] | None =
         )
     from ponder.agents.models.local import LocalModel
 
-    kwargs: dict[str, Any] = {"device": settings.device, "max_seconds": settings.timeout_s}
+    kwargs: dict[str, Any] = {
+        "device": settings.device,
+        "dtype": settings.dtype,
+        "threads": settings.threads,
+        "max_seconds": settings.timeout_s,
+    }
     if progress is not None:
         kwargs["progress"] = progress
     return LocalModel(settings.source, **kwargs)

@@ -1,34 +1,40 @@
 """``LocalModel``: a chat model on local weights with transformers and torch.
 
 It loads once per process (a loaded model is shared by every ``LocalModel`` with the
-same weights, device and dtype), picks ``cuda`` when available, else ``cpu``, and the
-fastest dtype for the device: bfloat16 on both (measured on a 2-core CPU, SmolLM2-135M:
-26.6 tok/s greedy in bfloat16 against 17.3 in float32).
+same weights, device and dtype) on ``cuda`` when available, else ``cpu``. The dtype
+``auto`` is chosen from the hardware (see :mod:`~ponder.agents.models.dtype`): float32
+on a CPU without native bfloat16, where bfloat16 reads prompts 5-7x slower, bfloat16 on
+a GPU or a CPU with AVX-512 BF16 or AMX. torch's CPU threads are set once per process
+(see :mod:`~ponder.agents.models.threads`).
 
-Sibling samples share their prompt, so the prompt is computed once: it is prefilled with
-batch 1 into a KV cache, the cache is repeated to ``n`` rows, and only the new tokens
-are decoded in a batch. With ``prefix_cache_size`` the caches of recent prompts are
-kept, so a prompt that extends an earlier one (a search node's children continue its
-parent's chain; a scorer asks "Yes" then "No" after the same chat) computes only the
-tokens it adds.
+No prompt is read twice. A prompt is prefilled with batch 1 into a KV cache, the cache
+is repeated to ``n`` rows, and only the new tokens are decoded in a batch. The caches
+of earlier prompts are kept in a :class:`~ponder.agents.models.prefix_cache.PrefixCache`
+bounded in bytes, so a prompt that extends an earlier one (a search step continues its
+parent's chain; the drafts of an answer share their prompt; a judge asks "Yes" then
+"No" after the same text; every request starts with the same system prompt) computes
+only the tokens it adds.
 Models whose cache cannot be reused this way take the plain ``generate`` path.
 """
 
 from __future__ import annotations
 
-import copy
 import logging
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from ponder.agents.core.errors import ConfigError
 from ponder.agents.models.base import Completion, GenerationSettings, Message
+from ponder.agents.models.dtype import DtypeChoice, check_dtype_name, choose_dtype
+from ponder.agents.models.prefix_cache import PrefixCache, common_prefix
 from ponder.agents.models.presets import PRESETS, get_preset, materialize
+from ponder.agents.models.threads import CPU_COMPUTE_LOCK, configure_threads
 
 if TYPE_CHECKING:
     import torch
@@ -41,54 +47,9 @@ _DEFAULT = GenerationSettings()
 _LOADED: dict[tuple[str, str, str], _Loaded] = {}
 _LOAD_LOCK = threading.Lock()
 
-
-class _PrefixCaches:
-    """The KV caches of the last few prompts, most recently used last.
-
-    Entries are never handed out: :meth:`take` returns a copy, because generation
-    appends to the cache it is given. Callers hold the model's lock.
-    """
-
-    def __init__(self, capacity: int) -> None:
-        self.capacity = capacity
-        self._entries: OrderedDict[tuple[int, ...], Cache] = OrderedDict()
-
-    def take(self, ids: tuple[int, ...]) -> tuple[Cache | None, int]:
-        """A copy of the cache sharing the longest prefix with ``ids``, cropped to it.
-
-        Returns:
-            The cache and how many leading tokens of ``ids`` it holds; ``(None, 0)``
-            when no entry shares a first token, or the one that does cannot be cut.
-        """
-        best, shared = None, 0
-        for key in self._entries:
-            common = _common_prefix(key, ids)
-            if common > shared:
-                best, shared = key, common
-        if best is None or (len(best) > shared and not self._entries[best].is_croppable):
-            return None, 0
-        self._entries.move_to_end(best)
-        cache = copy.deepcopy(self._entries[best])
-        if len(best) > shared:
-            cache.crop(shared - len(best))  # crop takes minus the tokens to drop
-        return cache, shared
-
-    def put(self, ids: tuple[int, ...], cache: Cache) -> None:
-        """Keep a copy of ``cache``, which holds exactly the tokens ``ids``."""
-        if self.capacity < 1:
-            return
-        self._entries[ids] = copy.deepcopy(cache)
-        self._entries.move_to_end(ids)
-        while len(self._entries) > self.capacity:
-            self._entries.popitem(last=False)
-
-
-def _common_prefix(a: tuple[int, ...], b: tuple[int, ...]) -> int:
-    n = min(len(a), len(b))
-    for i in range(n):
-        if a[i] != b[i]:
-            return i
-    return n
+DEFAULT_PREFIX_CACHE_BYTES = 256 * 2**20
+"""Bytes of prompt KV caches kept per loaded model by default: about 5,800 tokens of
+SmolLM2-135M or 10,900 of Qwen2.5-0.5B in float32."""
 
 
 @dataclass(frozen=True)
@@ -96,7 +57,9 @@ class _Loaded:
     model: PreTrainedModel
     tokenizer: PreTrainedTokenizerBase
     lock: threading.Lock
-    prefixes: _PrefixCaches = field(default_factory=lambda: _PrefixCaches(0))
+    """Held while computing: the process-wide CPU lock on a CPU, one per model on a GPU."""
+    prefixes: PrefixCache
+    dtype: DtypeChoice
 
 
 def default_device() -> str:
@@ -128,16 +91,18 @@ class LocalModel:
         source: A preset name (``smollm2-135m``), a Hugging Face model folder, or a
             ``.gguf`` file. Weights load lazily on first use.
         device: ``cuda`` or ``cpu``; defaults to the best available.
-        dtype: ``bfloat16``, ``float16`` or ``float32``; defaults to ``bfloat16``.
+        dtype: ``auto`` (the default: chosen from the hardware and logged at load),
+            ``float32``, ``bfloat16`` or ``float16``.
+        threads: torch's CPU threads for this process; None takes ``OMP_NUM_THREADS``
+            or the cores this process may use. The first model loaded sets them.
         max_seconds: Wall-clock limit of one ``generate`` call; output generated by then
             is returned with ``finish_reason="length"`` and ``extra["timed_out"]``.
         share_prefix: Compute the prompt once for all ``n`` samples (the default);
             False runs plain ``generate`` with the prompt repeated ``n`` times, for
             comparison.
-        prefix_cache_size: How many recent prompts' KV caches to keep per loaded model
-            (shared by every ``LocalModel`` on the same weights) for reuse by later
-            calls; 0, the default, keeps none. Experimental: a long test session with
-            reuse on once produced a wrong greedy answer that a fresh cache did not.
+        prefix_cache_bytes: Most bytes of earlier prompts' KV caches kept for reuse by
+            later calls, per loaded model (shared by every ``LocalModel`` on the same
+            weights, sized by the largest request); 0 reuses nothing across calls.
         progress: Called with a line of text during long loads.
     """
 
@@ -146,28 +111,36 @@ class LocalModel:
         source: str = "smollm2-135m",
         *,
         device: str | None = None,
-        dtype: str = "bfloat16",
+        dtype: str = "auto",
+        threads: int | None = None,
         max_seconds: float | None = None,
         share_prefix: bool = True,
-        prefix_cache_size: int = 0,
+        prefix_cache_bytes: int = DEFAULT_PREFIX_CACHE_BYTES,
         progress: Callable[[str], None] = logger.info,
     ) -> None:
-        if dtype not in ("bfloat16", "float16", "float32"):
-            raise ConfigError(f"dtype must be bfloat16, float16 or float32, got {dtype!r}")
-        if prefix_cache_size < 0:
-            raise ConfigError(f"prefix_cache_size must be >= 0, got {prefix_cache_size}")
+        check_dtype_name(dtype)
+        if prefix_cache_bytes < 0:
+            raise ConfigError(f"prefix_cache_bytes must be >= 0, got {prefix_cache_bytes}")
+        if threads is not None and threads < 1:
+            raise ConfigError(f"threads must be >= 1, got {threads}")
         self.source = source
         self.device = device
         self.dtype = dtype
+        self.threads = threads
         self.max_seconds = max_seconds
         self.share_prefix = share_prefix
-        self.prefix_cache_size = prefix_cache_size
+        self.prefix_cache_bytes = prefix_cache_bytes
         self._progress = progress
         self._loaded: _Loaded | None = None
 
     @property
     def name(self) -> str:
         return self.source if self.source in PRESETS else Path(self.source).name
+
+    @property
+    def resolved_dtype(self) -> str:
+        """The dtype the weights run in (loads them if needed): ``auto`` resolved."""
+        return self._ensure_loaded().dtype.dtype
 
     def load(self) -> None:
         """Load the weights now instead of on first use."""
@@ -177,33 +150,48 @@ class LocalModel:
         if self._loaded is not None:
             return self._loaded
         device = self.device or default_device()
-        key = (self.source, device, self.dtype)
+        choice = choose_dtype(self.dtype, device)
+        key = (self.source, device, choice.dtype)
         with _LOAD_LOCK:
+            if device == "cpu":
+                configure_threads(self.threads)
             if key not in _LOADED:
                 _LOADED[key] = self._load(device)
-            self._loaded = _LOADED[key]
-        return self._loaded
+            loaded = _LOADED[key]
+            # One cache per loaded model, as large as its largest user asks.
+            loaded.prefixes.max_bytes = max(loaded.prefixes.max_bytes, self.prefix_cache_bytes)
+            self._loaded = loaded
+        return loaded
 
     def _load(self, device: str) -> _Loaded:
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
+        choice = choose_dtype(self.dtype, device)
         folder, gguf_file = _resolve_weights(self.source, self._progress)
-        self._progress(f"loading {self.name} on {device} ({self.dtype})")
+        self._progress(f"loading {self.name} on {device} in {choice.dtype} ({choice.reason})")
         started = time.perf_counter()
         tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=gguf_file)
         model = AutoModelForCausalLM.from_pretrained(
-            folder, gguf_file=gguf_file, dtype=getattr(torch, self.dtype)
+            folder, gguf_file=gguf_file, dtype=getattr(torch, choice.dtype)
         )
         model.to(device).eval()
         if tokenizer.pad_token is None:
             tokenizer.pad_token = tokenizer.eos_token
-        logger.info("loaded %s in %.1f s", self.name, time.perf_counter() - started)
+        logger.info(
+            "loaded %s on %s in %s in %.1f s (%s)",
+            self.name,
+            device,
+            choice.dtype,
+            time.perf_counter() - started,
+            choice.reason,
+        )
         return _Loaded(
             model=model,
             tokenizer=tokenizer,
-            lock=threading.Lock(),
-            prefixes=_PrefixCaches(self.prefix_cache_size),
+            lock=CPU_COMPUTE_LOCK if device == "cpu" else threading.Lock(),
+            prefixes=PrefixCache(self.prefix_cache_bytes),
+            dtype=choice,
         )
 
     def _prompt_ids(self, loaded: _Loaded, messages: Sequence[Message]) -> torch.Tensor:
@@ -274,8 +262,9 @@ class LocalModel:
         loaded = self._ensure_loaded()
         prompts = [tuple(self._prompt_ids(loaded, chat)[0].tolist()) for chat in chats]
         shared = min(len(ids) for ids in prompts) - 1  # keep a token per row to decode from
+        first = np.asarray(prompts[0])
         for ids in prompts[1:]:
-            shared = min(shared, _common_prefix(prompts[0], ids))
+            shared = min(shared, common_prefix(first, np.asarray(ids)))
         device = loaded.model.device
         kwargs = self._generate_kwargs(loaded, settings)
         with loaded.lock, torch.inference_mode():
@@ -346,19 +335,24 @@ class LocalModel:
         )
 
     def _prefill(self, loaded: _Loaded, ids: torch.Tensor) -> Cache | None:
-        """A batch-1 KV cache holding ``ids`` (1, m), computing only the tokens no recent
-        prompt shared; None for an empty ``ids``."""
+        """A batch-1 KV cache holding ``ids`` (1, m), computing only the tokens no earlier
+        prompt in the prefix cache shared; None for an empty ``ids``.
+
+        The cache returned is the caller's to extend: the prefix cache keeps its own copy.
+        """
         from transformers import DynamicCache
 
         if ids.shape[1] == 0:
             return None
-        key = tuple(ids[0].tolist())
-        cache, done = loaded.prefixes.take(key)
+        key = ids[0].tolist()
+        reuse = self.prefix_cache_bytes > 0
+        cache, done = loaded.prefixes.take(key) if reuse else (None, 0)
         if cache is None:
             cache = DynamicCache(config=loaded.model.config)
         if done < len(key):
             loaded.model(ids[:, done:], cache=cache, use_cache=True, logits_to_keep=1)
-        loaded.prefixes.put(key, cache)
+        if reuse:
+            loaded.prefixes.put(key, cache)
         return cache
 
     def _completion(
@@ -438,3 +432,13 @@ def _eos_ids(loaded: _Loaded) -> set[int]:
     if loaded.tokenizer.eos_token_id is not None:
         found.add(loaded.tokenizer.eos_token_id)
     return found
+
+
+def release_loaded_models() -> None:
+    """Forget every loaded model (and its prefix cache), so its memory can be freed.
+
+    A ``LocalModel`` that already holds one keeps it; a new one loads again. For
+    benchmarks that measure several models in turn in one process.
+    """
+    with _LOAD_LOCK:
+        _LOADED.clear()

