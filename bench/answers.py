@@ -205,8 +205,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         for model in [m for m in args.models.split(",") if m]:
             every = args.every or EVERY.get(model, 1)
             chosen = subsample(questions, every)[: args.limit]
-            results.setdefault("subsets", {})[model] = {"every": every, "questions": len(chosen)}
             for config in [c for c in args.configs.split(",") if c]:
+                subset = {"every": every, "questions": len(chosen)}
+                results.setdefault("subsets", {})[f"{model}/{config}"] = subset
                 rows = run_model(
                     model,
                     config,
