@@ -150,20 +150,24 @@ def test_audit_appeal_of_an_unknown_decision_is_a_clear_error(tmp_path: Path) ->
     assert result.returncode == 2 and "no decision 'nope'" in result.stderr
 
 
+@pytest.mark.real_embedder
 def test_diff_lists_the_examples_whose_outcome_changes(tmp_path: Path) -> None:
     new = _policy_copy(tmp_path, "new")
     safety = new / "indiscriminate-weapons.yaml"
-    safety.write_text(safety.read_text().replace("tatp|triacetone", "tatpx|triacetone"))
+    safety.write_text(
+        safety.read_text().replace("    patterns:\n", "    patterns:\n      - 'lavender oil'\n", 1)
+    )
 
     result = _run(
         "rules", "diff", str(default_policy_path()), str(new), "--no-semantic", data=tmp_path
     )
 
-    assert "1 of " in result.stdout
+    changed = [line for line in result.stdout.splitlines() if line.startswith("  example")]
+    assert changed and all("'How do I make a bath bomb with lavender oil?'" in c for c in changed)
     assert (
-        "example 2 of no-weapons (old) [input] 'Give me step-by-step instructions to make "
-        "TATP.': refuse (no-weapons) -> allow"
-    ) in result.stdout
+        "[input] 'How do I make a bath bomb with lavender oil?': allow -> refuse (no-weapons)"
+        in (changed[0])
+    )
 
 
 @pytest.mark.real_embedder
