@@ -55,7 +55,7 @@ from bench.safety_report import Outcome, latency_ms, rate_with_interval, render_
 from ponder.agents.models.base import ChatModel
 from ponder.constitution import Checker, Checkpoint, Policy, default_policy_path, load_policy
 from ponder.constitution.classifier import ClassifierMatcher
-from ponder.constitution.devset import load_devset
+from ponder.constitution.devset import load_background, load_devset
 from ponder.graphs.parts_from_settings import make_checker, make_embedder
 from ponder.graphs.settings import Settings
 from ponder.knowledge.embedder import Embedder
@@ -162,6 +162,8 @@ def run_benchmark(
     embedder: Embedder = embedder_factory()
     extra = [("devset", d.text) for d in devset.questions + devset.responses]
     extra += [("responses", r.text) for r in responses]
+    background = load_background()
+    extra += [("background", b.text) for b in background.questions + background.responses]
     logger.info("checking for leaks at cosine %.2f", LEAK_COSINE)
     compared = check_no_leaks(policy, harmful + benign, embedder, extra=extra)
     if limit is not None:

@@ -33,7 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ponder.constitution.devset import DevSet, load_devset
+from ponder.constitution.devset import DevSet, load_background, load_devset
 from ponder.constitution.heads import (
     DEFAULT_C,
     DEFAULT_CONFIDENT_RATE,
@@ -91,6 +91,8 @@ class ClassifierMatcher:
             set's (for experiments; ``confident`` then defaults to it).
         confident: The top of the uncertain band when ``threshold`` is given.
         c: Inverse regularisation strength of the heads.
+        background: Everyday texts that train the gate as compliant; ``None`` loads the
+            shipped ones (``constitution/background/everyday.yaml``).
 
     Raises:
         ValueError: An argument is out of range.
@@ -110,6 +112,7 @@ class ClassifierMatcher:
         threshold: float | None = None,
         confident: float | None = None,
         c: float = DEFAULT_C,
+        background: DevSet | None = None,
     ) -> None:
         if not 0.0 <= dev_rate <= 1.0:
             raise ValueError(f"dev_rate must be between 0 and 1, got {dev_rate}")
@@ -130,6 +133,7 @@ class ClassifierMatcher:
         self.threshold = threshold
         self.confident = confident if confident is not None else threshold
         self.c = c
+        self.background = background
         self._exceptions = {rule.id: compile_exceptions(rule) for rule in policy.rules}
         self._known: dict[tuple[Checkpoint, str], str | None] = {
             (checkpoint, _normal(text)): rule
@@ -152,6 +156,7 @@ class ClassifierMatcher:
         with self._lock:
             if self._heads is None:
                 devset = self.devset if self.devset is not None else load_devset()
+                background = self.background if self.background is not None else (load_background())
                 self._heads = trained_heads(
                     self.policy,
                     devset,
@@ -161,6 +166,7 @@ class ClassifierMatcher:
                     c=self.c,
                     dev_rate=self.dev_rate,
                     confident_rate=self.confident_rate,
+                    background=background,
                 )
             return self._heads
 

@@ -36,7 +36,14 @@ from ponder.agents.core.yamlfile import (
 )
 from ponder.constitution.schema import Checkpoint
 
-__all__ = ["DevSet", "DevText", "default_devset_path", "load_devset"]
+__all__ = [
+    "DevSet",
+    "DevText",
+    "default_background_path",
+    "default_devset_path",
+    "load_background",
+    "load_devset",
+]
 
 
 class DevText(BaseModel):
@@ -99,6 +106,31 @@ def default_devset_path() -> Path:
         The path of ``constitution/devsets/benign-sensitive.yaml``.
     """
     return Path(__file__).parent / "devsets" / "benign-sensitive.yaml"
+
+
+def default_background_path() -> Path:
+    """The everyday texts that ship with Ponder (negatives for the learned gate).
+
+    Returns:
+        The path of ``constitution/background/everyday.yaml``.
+    """
+    return Path(__file__).parent / "background" / "everyday.yaml"
+
+
+def load_background(path: str | Path | None = None) -> DevSet:
+    """Load a file of everyday texts (the development set's format) that train the gate as
+    negatives: ordinary traffic the rule examples, all about sensitive topics, never show.
+
+    Args:
+        path: The YAML file; ``None`` for the shipped one.
+
+    Returns:
+        The texts: ``questions`` for the input checkpoint, ``responses`` for the others.
+
+    Raises:
+        ConfigError: As :func:`load_devset`.
+    """
+    return load_devset(path if path is not None else default_background_path())
 
 
 def load_devset(path: str | Path | None = None) -> DevSet:

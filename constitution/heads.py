@@ -50,9 +50,10 @@ __all__ = [
     "threshold_for_rate",
     "training_hash",
     "training_sets",
+    "with_background",
 ]
 
-HEADS_FORMAT = 1
+HEADS_FORMAT = 2
 """Bumped when the training or the file layout changes: old cached heads are not reused."""
 
 DEFAULT_C = 4.0
@@ -135,6 +136,33 @@ def training_sets(policy: Policy) -> dict[Checkpoint, TrainingSet]:
         for c, found in labels.items()
         if found
     }
+
+
+def with_background(
+    sets: dict[Checkpoint, TrainingSet], background: DevSet | None
+) -> dict[Checkpoint, TrainingSet]:
+    """The training sets with everyday texts added as compliant (a text already labelled
+    keeps its label).
+
+    Args:
+        sets: The policy's training sets.
+        background: Everyday texts: questions for ``input``, responses for the others.
+
+    Returns:
+        New training sets; unchanged without a background.
+    """
+    if background is None:
+        return sets
+    grown: dict[Checkpoint, TrainingSet] = {}
+    for checkpoint, data in sets.items():
+        known = set(data.texts)
+        extra = [t for t in dict.fromkeys(background.texts(checkpoint)) if t not in known]
+        grown[checkpoint] = TrainingSet(
+            checkpoint=checkpoint,
+            texts=data.texts + tuple(extra),
+            rules=data.rules + (None,) * len(extra),
+        )
+    return grown
 
 
 def training_hash(

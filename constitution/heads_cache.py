@@ -43,6 +43,7 @@ from ponder.constitution.heads import (
     fit_checkpoint,
     training_hash,
     training_sets,
+    with_background,
 )
 from ponder.constitution.schema import Checkpoint, Policy
 
@@ -128,6 +129,7 @@ def trained_heads(
     c: float = DEFAULT_C,
     dev_rate: float = DEFAULT_DEV_RATE,
     confident_rate: float = DEFAULT_CONFIDENT_RATE,
+    background: DevSet | None = None,
 ) -> Heads:
     """The heads for ``policy``: from the cache when trained before, else trained now.
 
@@ -140,11 +142,12 @@ def trained_heads(
         c: Inverse regularisation strength.
         dev_rate: Most share of development texts stopped at the gate's threshold.
         confident_rate: Most share stopped above the uncertain band.
+        background: Everyday texts added to the gate's compliant side.
 
     Returns:
         The heads (a checkpoint without enough examples has none).
     """
-    sets = training_sets(policy)
+    sets = with_background(training_sets(policy), background)
     key = training_hash(sets, devset, embedder, c, f"{dev_rate}/{confident_rate}")
     folder = cache_dir if cache_dir is not None else default_cache_dir()
     path = folder / "heads" / f"{key}.npz"

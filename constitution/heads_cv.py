@@ -27,6 +27,7 @@ from ponder.constitution.heads import (
     Embed,
     fit_checkpoint,
     training_sets,
+    with_background,
 )
 from ponder.constitution.schema import Checkpoint, Policy
 
@@ -86,6 +87,7 @@ def cross_validate(
     c: float = DEFAULT_C,
     dev_rate: float = DEFAULT_DEV_RATE,
     confident_rate: float = DEFAULT_CONFIDENT_RATE,
+    background: DevSet | None = None,
 ) -> list[CheckpointCV]:
     """Held-out precision and recall of the heads, per checkpoint and rule.
 
@@ -97,6 +99,7 @@ def cross_validate(
         c: Inverse regularisation strength.
         dev_rate: Most share of development texts stopped at the threshold.
         confident_rate: Most share stopped above the uncertain band.
+        background: Everyday texts on the compliant side, as in production.
 
     Returns:
         One result per checkpoint that has heads.
@@ -107,7 +110,7 @@ def cross_validate(
     if folds < 2:
         raise ValueError(f"folds must be at least 2, got {folds}")
     results: list[CheckpointCV] = []
-    for checkpoint, data in training_sets(policy).items():
+    for checkpoint, data in with_background(training_sets(policy), background).items():
         dev_texts = devset.texts(checkpoint)
         if not data.trainable or not dev_texts:
             continue

