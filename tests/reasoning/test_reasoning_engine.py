@@ -134,3 +134,23 @@ def test_the_reasoning_package_imports_neither_torch_nor_langgraph() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
 
     assert out.stdout.strip() == "[]"
+
+
+def _coder(messages: Sequence[Message], n: int, settings: GenerationSettings) -> list[str]:
+    """A code model: one line per call, the greedy line right, the sampled ones broken."""
+    lines = ["eggs = 7 * 12", "answer = eggs"]
+    done = [line for line in messages[-1]["content"].split("\n") if line]
+    line = lines[min(len(done), len(lines) - 1)]
+    return [line if settings.temperature == 0 else "eggs = boxes * 12"] * n
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+def test_the_program_step_format_runs_lines_and_answers(algorithm: str) -> None:
+    config = ReasoningConfig(algorithm=algorithm, step_format="program", scorer="calculation")
+
+    outcome = reason(QUESTION, FunctionChatModel(_coder), config)
+
+    assert outcome.answer == "84"
+    trace = outcome.hidden.get_secret_value()
+    assert trace["step_format"] == "program"
+    assert "eggs = 7 * 12  # = 84" in outcome.hidden.chains[0]
