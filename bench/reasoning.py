@@ -23,6 +23,7 @@ import logging
 import os
 import sys
 import time
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -131,43 +132,52 @@ class _Run:
         self.done |= {record.key for record in records}
 
 
-def _run_item(
-    model: ChatModel,
-    label: str,
-    config: BenchConfig,
-    task: TaskSet,
-    item: Item,
-    replay: Replay,
-    methods: Sequence[Method],
-    prefix: str,
-) -> tuple[list[Record], list[Trace]]:
-    """Every method on one item: greedy in each format, then each search, largest budget
-    first (smaller budgets replay it)."""
-    settings = config.family_settings(task)
-    fmt = settings.step_format
-    records: list[Record] = []
-    traces: list[Trace] = []
+class _ItemRun:
+    """Runs methods on one item and turns their outcomes into records and traces."""
+
+    def __init__(
+        self, model: ChatModel, label: str, config: BenchConfig, task: TaskSet, item: Item
+    ) -> None:
+        self.model, self.label, self.config, self.task, self.item = model, label, config, task, item
+        self.settings = config.family_settings(task)
+        self.records: list[Record] = []
+        self.traces: list[Trace] = []
+
+    def run(
+        self,
+        method: Method,
+        replay: Replay,
+        prefix: str,
+        step_format: StepFormat,
+        budget: tuple[int, int] | None = None,
+    ) -> None:
+        """Run ``method`` (at ``(multiple, tokens)`` for a search) and keep what it did."""
+        settings = replace(self.settings, step_format=step_format)
+        tokens = None if budget is None else budget[1]
+        outcome = run_method(method, self.item.question, self.model, settings, replay, tokens)
+        self.keep(prefix + method, step_format, outcome, budget)
 
     def keep(
-        method: str, fmt_: StepFormat, outcome: Outcome, budget: int | None, tokens: int | None
+        self, method: str, step_format: StepFormat, outcome: Outcome, budget: tuple[int, int] | None
     ) -> None:
+        item, task = self.item, self.task
         trace = trace_of(
             outcome.result,
             verify=lambda answer: task.reward(item, answer),
             question_id=item.id,
             family=task.family.name,
-            step_format=fmt_,
-            model=label,
+            step_format=step_format,
+            model=self.label,
         )
         leaves = [node for node in trace.nodes if node.finished and node.reward is not None]
-        records.append(
+        self.records.append(
             Record(
                 family=task.family.name,
                 index=item.index,
-                method=prefix + method,
-                step_format=fmt_,
-                budget=budget,
-                budget_tokens=tokens,
+                method=method,
+                step_format=step_format,
+                budget=None if budget is None else budget[0],
+                budget_tokens=None if budget is None else budget[1],
                 answer=outcome.answer,
                 reward=task.reward(item, outcome.answer),
                 oracle=any(node.reward is not None and node.reward >= 1.0 for node in leaves),
@@ -178,29 +188,65 @@ def _run_item(
                 seconds=round(outcome.seconds, 3),
             )
         )
-        traces.append(trace)
+        self.traces.append(trace)
 
-    greedy_tokens = 0
+
+def _baselines(
+    run: _Run,
+    model: ChatModel,
+    label: str,
+    task: TaskSet,
+    methods: Sequence[Method],
+    prefix: str,
+    replays: dict[int, Replay],
+) -> list[Item]:
+    """Greedy (each step format) and any other baseline on every item not done yet; the
+    first greedy step of all of them is decoded in batches across items."""
+    config = run.config
+    fmt = config.settings.step_format
+    baselines = [m for m in methods if m not in SEARCHES]
+    todo = [item for item in task.items if not run.item_done(task, item, baselines, prefix)]
     formats = config.formats if not prefix else [fmt]
-    for method in methods:
-        if method in SEARCHES:
-            continue
-        for fmt_ in formats if method == "greedy" else [fmt]:
-            outcome = run_method(
-                method, item.question, model, replace(settings, step_format=fmt_), replay
-            )
-            keep(method, fmt_, outcome, None, None)
-            if method == "greedy" and fmt_ == fmt:
-                greedy_tokens = outcome.tokens
-    for method in methods:
-        if method not in SEARCHES:
-            continue
-        # The floor is what one step needs to start (a search never starts below it).
-        levels = budget_levels(greedy_tokens, config.budgets, floor=settings.max_step_tokens // 4)
-        for multiplier, tokens in zip(sorted(config.budgets, reverse=True), levels, strict=True):
-            outcome = run_method(method, item.question, model, settings, replay, tokens)
-            keep(method, fmt, outcome, multiplier, tokens)
-    return records, traces
+    if "greedy" in baselines and todo:
+        for step_format in formats:
+            started = time.monotonic()
+            settings = replace(config.family_settings(task), step_format=step_format)
+            questions = [item.question for item in todo]
+            batched = [replays[item.index] for item in todo]
+            if prefetch_greedy("greedy", model, settings, questions, batched, batch=config.batch):
+                logger.info(
+                    "%s%s: first greedy steps (%s) of %d items in batches of %d (%.0f s)",
+                    prefix,
+                    task.family.name,
+                    step_format,
+                    len(todo),
+                    config.batch,
+                    time.monotonic() - started,
+                )
+    for item in todo:
+        item_run = _ItemRun(model, label, config, task, item)
+        for method in baselines:
+            for step_format in formats if method == "greedy" else [fmt]:
+                item_run.run(method, replays[item.index], prefix, step_format)
+        run.add([r for r in item_run.records if r.key not in run.done], item_run.traces)
+        _write(run, complete=False)
+    return todo
+
+
+def _family_budgets(run: _Run, task: TaskSet, prefix: str) -> list[tuple[int, int]]:
+    """The searches' budgets on a family: multiples of greedy's mean tokens there."""
+    config = run.config
+    greedy = [
+        r.tokens
+        for r in run.records
+        if r.family == task.family.name
+        and r.method == prefix + "greedy"
+        and r.step_format == config.settings.step_format
+    ]
+    mean = round(sum(greedy) / len(greedy)) if greedy else config.settings.max_step_tokens
+    floor = config.settings.max_step_tokens // 4  # what one step needs to start
+    levels = budget_levels(mean, config.budgets, floor=floor)
+    return list(zip(sorted(config.budgets, reverse=True), levels, strict=True))
 
 
 def _run_family(
@@ -212,43 +258,39 @@ def _run_family(
     prefix: str,
     progress: _Progress,
 ) -> None:
-    """Every method on every item of one family not done yet; greedy is prefetched in
-    batches across items."""
+    """Every method on every item of one family not done yet: the baselines on all items
+    first (the budgets are multiples of greedy's mean tokens), then the searches."""
     config = run.config
-    todo = [item for item in task.items if not run.item_done(task, item, methods, prefix)]
-    if not todo:
+    replays: dict[int, Replay] = defaultdict(Replay)
+    baselines_done = _baselines(run, model, label, task, methods, prefix, replays)
+    searches = [m for m in methods if m in SEARCHES]
+    if not searches:
+        for item in baselines_done:
+            progress.step(f"{prefix}{item.id}: {_marks(run, task, item, prefix)}")
         return
-    replays = {item.index: Replay() for item in todo}
-    if "greedy" in methods:
-        formats = config.formats if not prefix else [config.settings.step_format]
-        for fmt in formats:
-            started = time.monotonic()
-            settings = replace(config.family_settings(task), step_format=fmt)
-            questions = [item.question for item in todo]
-            batched = [replays[item.index] for item in todo]
-            if prefetch_greedy("greedy", model, settings, questions, batched, batch=config.batch):
-                logger.info(
-                    "%s%s: greedy (%s) for %d items in batches of %d (%.0f s)",
-                    prefix,
-                    task.family.name,
-                    fmt,
-                    len(todo),
-                    config.batch,
-                    time.monotonic() - started,
-                )
-    for item in todo:
-        records, traces = _run_item(
-            model, label, config, task, item, replays[item.index], methods, prefix
-        )
-        run.add([r for r in records if r.key not in run.done], traces)
+    budgets = _family_budgets(run, task, prefix)
+    fmt = config.settings.step_format
+    for item in task.items:
+        if run.item_done(task, item, methods, prefix):
+            continue
+        item_run = _ItemRun(model, label, config, task, item)
+        for method in searches:
+            for budget in budgets:  # largest first: smaller budgets replay its calls
+                item_run.run(method, replays[item.index], prefix, fmt, budget)
+        run.add([r for r in item_run.records if r.key not in run.done], item_run.traces)
         _write(run, complete=False)
-        marks = " ".join(
-            f"{r.method}{'' if r.budget is None else f'@x{r.budget}'}"
-            f"{'' if r.step_format == config.settings.step_format else f'[{r.step_format}]'}"
-            f"={'ok' if r.solved else 'x'}"
-            for r in records
-        )
-        progress.step(f"{prefix}{item.id}: {marks}")
+        progress.step(f"{prefix}{item.id}: {_marks(run, task, item, prefix)}")
+
+
+def _marks(run: _Run, task: TaskSet, item: Item, prefix: str) -> str:
+    fmt = run.config.settings.step_format
+    return " ".join(
+        f"{r.method}{'' if r.budget is None else f'@x{r.budget}'}"
+        f"{'' if r.step_format == fmt else f'[{r.step_format}]'}"
+        f"={'ok' if r.solved else 'x'}"
+        for r in run.records
+        if r.family == task.family.name and r.index == item.index and r.method.startswith(prefix)
+    )
 
 
 def _write(run: _Run, complete: bool) -> dict[str, Any]:

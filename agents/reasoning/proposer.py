@@ -264,7 +264,8 @@ class ChainProposer(_SamplingProposer):
     """Proposes whole chains, each down to its answer, by sampling a chat model.
 
     Each returned :class:`Step` is a multi-line chain; its text after the answer line
-    is dropped. Generation stops only at the model's end or ``max_chain_tokens``.
+    is dropped. Generation stops at the model's end or ``max_chain_tokens`` (a program
+    also at a blank line or a closing code fence).
 
     Args:
         model: The chat model.
@@ -289,5 +290,6 @@ class ChainProposer(_SamplingProposer):
         return self.max_chain_tokens
 
     def stop(self) -> tuple[str, ...]:
-        """No stop string: a chain runs to the model's end."""
-        return ()
+        """Prose runs to the model's end; a program ends at a blank line or a closing code
+        fence, after which code models explain or print what they computed."""
+        return ("\n\n", "\n```") if self.step_format == "program" else ()
