@@ -65,8 +65,9 @@ class MethodSettings:
 
     step_format: StepFormat = "program"
     """How steps are written (``prose`` with ``<calc>``, or ``program`` lines)."""
-    max_step_tokens: int = 48
-    """Most tokens of one step (greedy, beam, MCTS)."""
+    max_step_tokens: int = 64
+    """Most tokens of one step (greedy, beam, MCTS): a sum of seven 4-digit numbers
+    written as one line of code takes about 48."""
     max_chain_tokens: int = 128
     """Most tokens of one chain (self-consistency); each family sets its own."""
     no_tools_tokens: int = 256
@@ -80,8 +81,9 @@ class MethodSettings:
     samples."""
     exploration: float = 1.0
     """MCTS's UCT constant, on values normalized to [0, 1]."""
-    temperature: float = 0.8
-    """Sampling temperature of the sampled siblings and chains."""
+    temperature: float = 1.0
+    """Sampling temperature of the sampled siblings and chains (the greedy sibling is
+    already the model's most likely step; the others are there to differ from it)."""
     scorer: ScorerName = "calculation"
     """``calculation``: the tool checks alone (free); ``self_eval``: averaged with the
     model's own yes/no judgement of each step (two scoring passes a step)."""

@@ -104,7 +104,11 @@ def parse_program_step(
                 notes.append("dropped text after the answer")
             break
     text = "\n".join(shown)
-    invalid = invalid_reason(text, answer, truncated=truncated, tokens=tokens)
+    # A line cut at the token limit is cut mid-expression, even if what is left runs
+    # ("total = 1476 + 9879 - 147"), so a truncated program step is never usable.
+    invalid = invalid_reason(
+        text, None if truncated else answer, truncated=truncated, tokens=tokens
+    )
     error = errors[0] if errors else None
     return Step(
         text=text,

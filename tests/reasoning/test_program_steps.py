@@ -141,3 +141,10 @@ def test_a_finished_chain_that_leaves_a_number_of_the_question_out_is_worth_less
     assert scorer.score(SearchState(question, tuple(dropped))) == pytest.approx(0.7)
     assert scorer.score(SearchState(question, tuple(whole))) == 1.0
     assert scorer.score(SearchState(question, tuple(dropped[:1]))) == 1.0  # not finished yet
+
+
+def test_a_line_cut_at_the_token_limit_is_unusable_even_if_it_runs() -> None:
+    step = parse_program_step("answer = 1476 + 9879 - 147", earlier=(), tokens=48, truncated=True)
+
+    assert not step.valid  # invalid steps are pruned, so the answer never counts
+    assert "cut off at 48 tokens" in step.note
