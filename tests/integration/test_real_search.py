@@ -40,7 +40,7 @@ def test_tree_search_runs_on_the_real_model_within_budget(smollm2, tmp_path, alg
     assert 1 <= result.expansions <= budget.max_expansions
     assert 0 < result.tokens <= budget.max_tokens
     root_children = result.tree.children(result.tree.root.id)
-    assert len(root_children) == 2  # one batched call proposed both siblings
+    assert len(root_children) == 2  # the greedy step and one sampled sibling
     steps = [node for node in result.tree if node.step is not None]
     assert all(node.step.text.strip() for node in steps)
     assert sum(node.step.tokens for node in steps) == result.tokens
