@@ -5,7 +5,8 @@ With claim checking on (:class:`AnswerPlan`, ``answers:`` in settings), an answe
 in this order:
 
 1. **Declined** at once when the question needed evidence and retrieval found none that
-   is relevant: the model is not asked to guess.
+   is relevant, or none that names what the question names: the model is not asked to
+   guess.
 2. **Drafted**: the model's greedy draft, when every claim in it is supported by the
    chunks it cites or by a tool result (:mod:`ponder.agents.claims`) and it holds what the
    question asks for (a date for "when"); **trimmed**: its supported sentences, when
@@ -42,7 +43,12 @@ from ponder.agents.claims import (
 )
 from ponder.agents.computation import ToolResult
 from ponder.agents.core.fields import check_fields
-from ponder.agents.extractive import DECLINE, extractive_answer, fits_question
+from ponder.agents.extractive import (
+    DECLINE,
+    about_the_question,
+    extractive_answer,
+    fits_question,
+)
 from ponder.agents.grounding import most_grounded
 from ponder.agents.models.base import ChatModel, Completion, GenerationSettings, Message
 
@@ -228,6 +234,10 @@ def compose(
     ] + [Source(number=None, title="", text=t.text) for t in tool_results]
     if reasoning_answer and not tool_results:
         sources.append(Source(number=None, title="", text=f"The answer is {reasoning_answer}."))
+    if needs_evidence and not tool_results and not about_the_question(question, sources):
+        # The evidence is about something else (another capital, not Peru's): no draft
+        # could be supported by it, so none is written.
+        return Draft(text=DECLINE, citations=(), tokens=0, check=AnswerCheck(kind="declined"))
 
     def judge(text: str) -> tuple[bool, ClaimReport]:
         report = check_claims(

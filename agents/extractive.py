@@ -20,6 +20,7 @@ __all__ = [
     "DECLINE",
     "AnswerType",
     "Extract",
+    "about_the_question",
     "answer_type",
     "best_passages",
     "extractive_answer",
@@ -86,6 +87,22 @@ def fits_question(text: str, question: str) -> bool:
     return any(a.kind == "name" and a.value not in asked for a in atoms)
 
 
+def about_the_question(question: str, sources: Sequence[Source]) -> bool:
+    """Whether the sources speak of what the question names: every name in the question
+    ("Peru", "Mount Everest") appears in one source's text and title. Evidence about
+    another capital cannot answer "What is the capital of Peru?", however similar.
+
+    Args:
+        question: The user's message.
+        sources: The evidence chunks.
+
+    Returns:
+        True if the question names nothing, or every name it uses is in the sources.
+    """
+    names = {a.value for a in atoms_of(question) if a.kind == "name"}
+    return any(names <= set(words_in(f"{s.title} {s.text}")) for s in sources) or not names
+
+
 def _year(text: str) -> bool:
     """Whether a number as written reads as a year ("1889", "1550s", "776")."""
     if not re.fullmatch(r"\d{3,4}s?", text.strip()):
@@ -116,7 +133,12 @@ def best_passages(
     Returns:
         ``(score, passage)`` pairs, best first.
     """
-    passages = [p for s in sources if s.number is not None for p in sentences_of(s)]
+    passages = [
+        p
+        for s in sources
+        if s.number is not None and about_the_question(question, [s])
+        for p in sentences_of(s)
+    ]
     passages = [p for p in passages if len(p.text) > 20 and not p.text.startswith("#")]
     if not passages:
         return []

@@ -88,3 +88,41 @@ def test_the_threshold_keeps_the_answerable_questions() -> None:
 
     assert calibrated["answerable_kept"] == 1.0
     assert calibrated["unanswerable_turned_away"] == 1.0
+
+
+def test_a_run_records_each_reply_and_continues_where_it_stopped(tmp_path, monkeypatch) -> None:
+    import bench.answers as runner
+    from ponder.agents.models.testing import FunctionChatModel
+    from ponder.constitution import default_policy_path, load_policy
+    from ponder.graphs import build_assistant
+    from ponder.graphs.settings import Settings
+    from ponder.knowledge import ingest
+    from ponder.knowledge.testing import FakeKnowledgeStore, HashingEmbedder
+
+    store = FakeKnowledgeStore(HashingEmbedder())
+    ingest(CORPUS, store)
+    built: list[str] = []
+
+    def fake_assistant(model, config, data_dir, store, thresholds):
+        built.append(config)
+        write = FunctionChatModel(lambda m, n, s: ["It was completed in 1889 [1]."] * n)
+        settings = Settings(
+            data_dir=data_dir, classifier=False, answers={"claim_check": config == "checked"}
+        )
+        return build_assistant(
+            settings, language_model=write, policy=load_policy(default_policy_path()), store=store
+        )
+
+    monkeypatch.setattr(runner, "_assistant", fake_assistant)
+    monkeypatch.setattr(runner, "RECORDS", tmp_path)
+    chosen = [q for q in load_questions() if q.id in ("eiffel-1", "apollo-1", "none-12")]
+
+    rows = runner.run_model("fake", "checked", chosen, store, fresh=True)
+    again = runner.run_model("fake", "checked", chosen, store, fresh=False)
+
+    assert [r["id"] for r in rows] == ["apollo-1", "eiffel-1", "none-12"]
+    assert again == rows and built == ["checked"]  # the second run asked nothing
+    by_id = {r["id"]: r for r in rows}
+    assert "1889" in by_id["eiffel-1"]["answer"] and by_id["eiffel-1"]["cited_texts"]
+    assert declined(by_id["none-12"]["answer"])  # Don Quixote: the corpus names no such book
+    assert (tmp_path / "fake-checked.jsonl").read_text().count("\n") == 3
