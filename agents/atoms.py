@@ -150,7 +150,9 @@ _NOT_NAMES = frozenset(
     why how yes you your after also although because before both during each however many
     most one only over since some such though through under until while with yet about
     according answer answers around between today there's it's that's here sources source
-    note sorry unfortunately overall finally first second third sure""".split()  # noqa: SIM905
+    note sorry unfortunately overall finally first second third sure solve tell name list
+    explain describe give show find compute calculate please define compare summarise
+    summarize can could would should is are was were do does did""".split()  # noqa: SIM905
 )
 _STOPWORDS = _NOT_NAMES | frozenset(
     """is are was were be been being has have had do does did will would can could may

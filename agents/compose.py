@@ -234,7 +234,8 @@ def compose(
     ] + [Source(number=None, title="", text=t.text) for t in tool_results]
     if reasoning_answer and not tool_results:
         sources.append(Source(number=None, title="", text=f"The answer is {reasoning_answer}."))
-    if needs_evidence and not tool_results and not about_the_question(question, sources):
+    grounded_elsewhere = bool(tool_results or reasoning_answer)
+    if needs_evidence and not grounded_elsewhere and not about_the_question(question, sources):
         # The evidence is about something else (another capital, not Peru's): no draft
         # could be supported by it, so none is written.
         return Draft(text=DECLINE, citations=(), tokens=0, check=AnswerCheck(kind="declined"))
