@@ -168,6 +168,7 @@ class _ItemRun:
             family=task.family.name,
             step_format=step_format,
             model=self.label,
+            budget_tokens=None if budget is None else budget[1],
         )
         leaves = [node for node in trace.nodes if node.finished and node.reward is not None]
         self.records.append(

@@ -10,7 +10,8 @@ Search fields
     null), ``answer`` (the chosen answer as written, or null), ``chosen_node`` (the id
     of the node it came from; the furthest unfinished node without an answer),
     ``score`` (the search's confidence), ``reward`` (the verifier's reward of the chosen
-    answer, or null when none ran), ``reasoning_tokens``, ``expansions``,
+    answer, or null when none ran), ``budget_tokens`` (the search's token budget, or
+    null), ``reasoning_tokens``, ``expansions``,
     ``stop_reason``, ``chains`` (the chosen chain's text first, then every other
     finished chain), ``written_at`` (ISO time, or null) and ``nodes``.
 
@@ -141,6 +142,7 @@ class Trace(_Record):
     chosen_node: int
     score: float
     reward: float | None = None
+    budget_tokens: int | None = None
     reasoning_tokens: int
     expansions: int
     stop_reason: str
@@ -194,6 +196,7 @@ def trace_of(
     family: str | None = None,
     step_format: str | None = None,
     model: str | None = None,
+    budget_tokens: int | None = None,
     written_at: str | None = None,
 ) -> Trace:
     """The trace of one search.
@@ -207,6 +210,7 @@ def trace_of(
         family: The task family.
         step_format: How steps were written.
         model: The model that proposed the steps.
+        budget_tokens: The search's token budget, if it had one of its own.
         written_at: When; None leaves it out.
 
     Returns:
@@ -234,6 +238,7 @@ def trace_of(
         chosen_node=result.best_node,
         score=result.score,
         reward=reward(result.answer),
+        budget_tokens=budget_tokens,
         reasoning_tokens=result.tokens,
         expansions=result.expansions,
         stop_reason=result.stop_reason,
