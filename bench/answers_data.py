@@ -101,7 +101,11 @@ def load_questions(path: Path = QUESTIONS) -> list[Question]:
 
 def normalize(text: str) -> str:
     """Lower case, accents and punctuation dropped, digit groups joined, single spaces."""
-    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    # Accents go; any other character outside ASCII ("°", "−") separates words.
+    decomposed = unicodedata.normalize("NFKD", text)
+    text = "".join(
+        c if c.isascii() else ("" if unicodedata.combining(c) else " ") for c in decomposed
+    )
     text = re.sub(r"(?<=\d),(?=\d{3})", "", text.lower())
     text = re.sub(r"\[\d+\]", " ", text)
     return " ".join(re.sub(r"[^\w.%]+|(?<!\d)\.|\.(?!\d)", " ", text).split())
