@@ -47,7 +47,7 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
 
 from bench.answers_calibration import calibrate_extractive
 from bench.answers_data import Question, load_questions, subsample
-from bench.answers_report import aggregate, print_table
+from bench.answers_report import aggregate, details, print_table
 from bench.answers_retrieval import measure_retrieval
 
 __all__ = ["main", "run_model"]
@@ -219,8 +219,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 )
                 if not rows:
                     continue
-                entry = aggregate([(by_id[r["id"]], r) for r in rows])
-                results["models"].setdefault(model, {})[config] = entry
+                pairs = [(by_id[r["id"]], r) for r in rows]
+                results["models"].setdefault(model, {})[config] = aggregate(pairs)
+                results.setdefault("details", {}).setdefault(model, {})[config] = details(pairs)
                 _write(results, load_before)
     print_table(results)
     return 0

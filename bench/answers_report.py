@@ -9,7 +9,7 @@ from typing import Any
 
 from bench.answers_data import Question, declined, exact_match, token_f1
 
-__all__ = ["aggregate", "markdown_table", "print_table"]
+__all__ = ["aggregate", "details", "markdown_table", "print_table"]
 
 
 def _mean(values: Sequence[float]) -> float:
@@ -45,6 +45,24 @@ def aggregate(rows: Sequence[tuple[Question, dict[str, Any]]]) -> dict[str, Any]
         "declined_unanswerable": _mean([float(declined(r["answer"])) for r in unanswerable]),
         "seconds_per_answer": _mean([r["seconds"] for _, r in rows]),
         "n": len(rows),
+    }
+
+
+def details(rows: Sequence[tuple[Question, dict[str, Any]]]) -> dict[str, Any]:
+    """What lies behind the six numbers: exact match and F1 apart, how each answer came
+    to be, and how many questions the constitution refused (a refusal scores as wrong)."""
+    answerable = [(q, r) for q, r in rows if q.answerable]
+    kinds: dict[str, int] = {}
+    for _, r in rows:
+        kind = r["kind"] or r["outcome"]
+        kinds[kind] = kinds.get(kind, 0) + 1
+    return {
+        "exact_match": _mean([float(exact_match(r["answer"], q.answers)) for q, r in answerable]),
+        "token_f1": _mean([token_f1(r["answer"], q.answers) for q, r in answerable]),
+        "refused_by_policy": sum(1 for _, r in rows if r["outcome"] == "refused"),
+        "answer_kinds": dict(sorted(kinds.items())),
+        "answerable": len(answerable),
+        "unanswerable": len(rows) - len(answerable),
     }
 
 
