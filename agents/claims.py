@@ -7,13 +7,13 @@ A draft is split into claims (sentences). Each claim is checked twice:
    shown, if it cites none) or in a tool result of the reasoning node. Names may also come
    from the question (the user's own words).
 2. **Support**: the claim must say what one sentence of a source says, not only reuse
-   its numbers. Only sentences that hold all the claim's dates, numbers and quantities
-   (those the question does not already state) count. The support score is the mean of
-   the sentence's embedding similarity to the claim and the share of the words the claim
-   adds to the question that it holds (similarity alone if it adds none). "Apollo 11
-   landed on 24 July 1969" shares its date only with the
-   splashdown sentence, and that sentence says nothing of landing. One sentence, never
-   two: a neighbour would lend its words to the other's date.
+   its facts. Only sentences that hold all the claim's dates, numbers, quantities and
+   names (those the question does not already state) count. The support score is the
+   mean of the sentence's embedding similarity to the claim and the share of the words
+   (names aside) the claim adds to the question that the sentence holds; similarity
+   alone if it adds none. "Apollo 11 landed on 24 July 1969" shares its date only with
+   the splashdown sentence, which says nothing of landing. One sentence, never two: a
+   neighbour would lend its words to the other's date.
 
 A claim is supported when no atom is missing and its support reaches the threshold.
 Nothing here generates text; :func:`~ponder.agents.compose.compose` decides what to do
@@ -203,8 +203,15 @@ def check_claims(
         atoms = atoms_of(text)
         missing = [a for a in atoms if not _found(a, [*rests_on, *tools], question_names)]
         passages = [p for s in [*rests_on, *tools] for p in sentences_of(s)]
-        # What the question already says (the topic) need not be in the same passage.
-        numeric = [a for a in atoms if a.kind in _NUMERIC and a.text not in question]
+        # What the question already says (the topic) need not be in the same sentence;
+        # the claim's own numbers, dates and names must be ("discovered by Howard Florey
+        # in 1928" names a man of the article, but not of the 1928 sentence).
+        numeric = [
+            a
+            for a in atoms
+            if a.kind in _NUMERIC or a.kind == "name"
+            if a.text not in question and a.value not in question_names
+        ]
         holding = [
             p for p in passages if all(_found(a, [p.source], set(), p.text) for a in numeric)
         ]
@@ -280,7 +287,10 @@ def _support_scores(
     for claim, _, _, _, passages in drafts:
         claim_vector = vectors[position] if vectors is not None else None
         position += 1
-        words = content_words(claim)
+        # Names are checked as atoms; the words that relate them ("landed", "launched")
+        # are what a sentence must share, or a list of the right names passes any verb.
+        names = content_words(" ".join(a.text for a in atoms_of(claim) if a.kind == "name"))
+        words = content_words(claim) - names or content_words(claim)
         new = words - asked
         best: tuple[float, str | None] = (0.0, None)
         for passage in passages:
