@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ponder.agents.core.errors import ConfigError
-from ponder.knowledge.embedder import DEFAULT_EMBEDDER_NAME, packaged_model_dir
+from ponder.knowledge.packaged import DEFAULT_EMBEDDER_NAME, packaged_model_dir
 
 if TYPE_CHECKING:
     import onnxruntime
