@@ -26,6 +26,8 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from ponder.agents.atoms import dates_in
+
 __all__ = [
     "QUESTIONS",
     "Question",
@@ -99,8 +101,24 @@ def load_questions(path: Path = QUESTIONS) -> list[Question]:
     return parsed.questions
 
 
+_MONTH_NAMES = (
+    "january february march april may june july august september october november december"
+).split()
+
+
+def _dates_written_one_way(text: str) -> str:
+    """Every date as "20 July 1969", however it was written ("July 20th, 1969")."""
+    for value, (start, end) in sorted(dates_in(text), key=lambda d: -d[1][0]):
+        parts = [str(value.day) if value.day else "", _MONTH_NAMES[(value.month or 1) - 1]]
+        parts.append(str(value.year) if value.year else "")
+        text = text[:start] + " ".join(p for p in parts if p) + text[end:]
+    return text
+
+
 def normalize(text: str) -> str:
-    """Lower case, accents and punctuation dropped, digit groups joined, single spaces."""
+    """Dates written one way, lower case, accents and punctuation dropped, digit groups
+    joined, single spaces."""
+    text = _dates_written_one_way(text)
     # Accents go; any other character outside ASCII ("°", "−") separates words.
     decomposed = unicodedata.normalize("NFKD", text)
     text = "".join(

@@ -34,6 +34,7 @@ def test_the_set_has_150_answerable_and_20_unanswerable_questions_over_the_corpu
 def test_matching_ignores_case_punctuation_and_digit_groups() -> None:
     assert normalize("About 7,300 Tonnes!") == "about 7300 tonnes"
     assert exact_match("It was -89.2°C.", ["−89.2 °C"]) and normalize("Émile") == "emile"
+    assert exact_match("It landed on July 20th, 1969.", ["20 July 1969"])
     assert exact_match("It landed on 20 July 1969 [1].", ["20 July 1969"])
     assert not exact_match("It landed on 120 July 1969.", ["20 July 1969"])
     assert token_f1("Gustave Eiffel", ["Gustave Eiffel"]) == 1.0
