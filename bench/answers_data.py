@@ -101,9 +101,20 @@ def load_questions(path: Path = QUESTIONS) -> list[Question]:
     return parsed.questions
 
 
-_MONTH_NAMES = (
-    "january february march april may june july august september october november december"
-).split()
+_MONTH_NAMES = [
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+]
 
 
 def _dates_written_one_way(text: str) -> str:
