@@ -64,7 +64,7 @@ def find_expression(question: str) -> str | None:
     if match := _SQUARE_ROOT.search(text):
         return f"sqrt({match.group(1).replace(',', '')})"
     for pattern, operator in _WORDS:
-        text = pattern.sub(lambda m, op=operator: f"{m.group(1)} {op} {m.group(2)}", text)
+        text = pattern.sub(rf"\1 {operator} \2", text)
     candidates = [m.group(0).strip() for m in _EXPRESSION.finditer(text)]
     candidates = [c for c in candidates if not re.fullmatch(r"\d{3,4}\s*-\s*\d{2,4}", c)]
     if not candidates:

@@ -37,7 +37,7 @@ class _Rule:
     optional: bool
 
 
-def check_fields(obj: Any) -> None:
+def check_fields(obj: object) -> None:
     """Raise if a field of the dataclass ``obj`` breaks the constraint its type declares.
 
     Checks ``Literal`` choices and the ``annotated_types`` bounds ``Ge``, ``Gt``, ``Le`` and
@@ -50,8 +50,9 @@ def check_fields(obj: Any) -> None:
         ValueError: A value is not one of the choices, or is out of bounds; the message
             names ``Class.field``, the value and what is allowed.
     """
-    owner = type(obj).__name__
-    for rule in _rules(type(obj)):
+    cls: type = type(obj)  # as `type`: mypy takes a bare class object for unhashable
+    owner = cls.__name__
+    for rule in _rules(cls):
         value = getattr(obj, rule.name)
         if value is None and rule.optional:
             continue

@@ -28,10 +28,22 @@ import types
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Union, get_args, get_origin, get_type_hints
+from typing import (
+    TYPE_CHECKING,
+    Annotated,
+    Any,
+    TypeGuard,
+    Union,
+    get_args,
+    get_origin,
+    get_type_hints,
+)
 
 import yaml
 from pydantic import BaseModel, SecretStr, ValidationError
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 __all__ = [
     "Label",
@@ -399,9 +411,9 @@ def _is_union(origin: Any) -> bool:
     return origin is Union or origin is types.UnionType
 
 
-def _is_model(annotation: Any) -> bool:
+def _is_model(annotation: Any) -> TypeGuard[type[BaseModel]]:
     return isinstance(annotation, type) and issubclass(annotation, BaseModel)
 
 
-def _is_dataclass(annotation: Any) -> bool:
+def _is_dataclass(annotation: Any) -> TypeGuard[type[DataclassInstance]]:
     return isinstance(annotation, type) and dataclasses.is_dataclass(annotation)

@@ -58,7 +58,7 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
 
 _CONSTANTS: dict[str, float] = {"pi": math.pi, "e": math.e}
 
-_BINARY: dict[type[ast.operator], Callable[[Any, Any], Any]] = {
+_BINARY: dict[type[ast.operator], Callable[[Number, Number], Number]] = {
     ast.Add: operator.add,
     ast.Sub: operator.sub,
     ast.Mult: operator.mul,
@@ -66,7 +66,7 @@ _BINARY: dict[type[ast.operator], Callable[[Any, Any], Any]] = {
     ast.FloorDiv: lambda a, b: a // b,
     ast.Mod: operator.mod,
 }
-_UNARY: dict[type[ast.unaryop], Callable[[Any], Any]] = {
+_UNARY: dict[type[ast.unaryop], Callable[[Number], Number]] = {
     ast.UAdd: operator.pos,
     ast.USub: operator.neg,
 }
@@ -110,7 +110,9 @@ def calculate(expression: str) -> Number:
         raise CalculationError(f"cannot parse {expression!r}: {error.msg}") from None
     if sum(1 for _ in ast.walk(tree)) > MAX_NODES:
         raise CalculationError(f"{expression!r} has more than {MAX_NODES} parts")
-    return Evaluator(expression, time.monotonic() + MAX_SECONDS).visit(tree.body)
+    # The base evaluator refuses every value but a number (booleans, lists and names included).
+    value: Number = Evaluator(expression, time.monotonic() + MAX_SECONDS).visit(tree.body)
+    return value
 
 
 def format_number(value: Number) -> str:
@@ -128,7 +130,8 @@ class Evaluator:
     Subclasses widen the whitelist through three hooks, so the arithmetic, the size
     guards and the time limit stay in one place: :meth:`lookup` (what a name means),
     :meth:`visit_other` (node types beyond arithmetic) and :meth:`checked` (which
-    values may exist).
+    values may exist). The hooks' values are typed ``Any`` for that reason: a
+    :data:`Number` here, wider in a subclass (the interpreter's booleans and lists).
 
     Args:
         source: The expression as written, for error messages.

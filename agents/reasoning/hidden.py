@@ -31,6 +31,7 @@ class HiddenChain:
     """
 
     __slots__ = ("_trace",)
+    _trace: dict[str, Any]  # a JSON document: the search's own layout, read by key
 
     def __init__(self, trace: Mapping[str, Any]) -> None:
         # Round-trip through JSON: the payload must stay storable, and a frozen copy

@@ -40,6 +40,7 @@ from ponder.agents.reasoning.calculator import (
     MAX_INT_BITS,
     CalculationError,
     Evaluator,
+    Number,
     format_number,
 )
 
@@ -260,10 +261,11 @@ class _LineEvaluator(Evaluator):
         if name in self.functions:
             raise self.fail(f"{name!r} is a function: call it, e.g. {name}(...)")
         if name in ("pi", "e"):
-            return super().lookup(name)
+            constant: float = super().lookup(name)
+            return constant
         raise self.fail(f"name {name!r} is not defined")
 
-    def operate(self, op: ast.operator, left: Any, right: Any) -> Value:
+    def operate(self, op: ast.operator, left: Any, right: Any) -> Number:
         if isinstance(left, list) or isinstance(right, list):
             raise self.fail("arithmetic on lists is not allowed; use sum(), min() or max()")
         return super().operate(op, left, right)
@@ -341,7 +343,8 @@ class _LineEvaluator(Evaluator):
                     for part in (index.lower, index.upper, index.step)
                 ]
                 return container[slice(*bounds)]
-            return container[self.visit(index)]
+            item: Value = container[self.visit(index)]
+            return item
         except (IndexError, TypeError, ValueError) as error:
             raise self.fail(str(error)) from None
 

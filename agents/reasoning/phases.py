@@ -247,6 +247,7 @@ def finish(
         ``best_path`` the unfinished chain that got furthest.
     """
     stop_reason = stop_reason or meter.stop_reason() or "search finished"
+    final_score: float | None
     if chosen_id is None:
         path_end = _best_unfinished(tree)
         answer, final_score = None, 0.0

@@ -41,7 +41,7 @@ import os
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -63,7 +63,7 @@ __all__ = [
     "trace_of",
 ]
 
-TRACE_SCHEMA = "ponder.reasoning.trace/2"
+TRACE_SCHEMA: Final = "ponder.reasoning.trace/2"
 """Names the layout of a trace; bump it when a field changes meaning."""
 
 
