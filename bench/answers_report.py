@@ -63,6 +63,9 @@ def details(rows: Sequence[tuple[Question, dict[str, Any]]]) -> dict[str, Any]:
         "answer_kinds": dict(sorted(kinds.items())),
         "answerable": len(answerable),
         "unanswerable": len(rows) - len(answerable),
+        # The same numbers over the questions the constitution let through: what the
+        # language node itself did, apart from the checker's false refusals.
+        "without_refusals": aggregate([(q, r) for q, r in rows if r["outcome"] != "refused"]),
     }
 
 
