@@ -30,6 +30,7 @@ table::
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -37,7 +38,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -73,6 +74,12 @@ def _open_store(data_dir: Path) -> Any:
     store = ChromaStore.embedded(settings.knowledge_path, embedder=make_embedder(settings))
     ingest(CORPUS, store)
     return store
+
+
+@contextlib.contextmanager
+def _no_store() -> Iterator[None]:
+    """No store: tabulating recorded replies needs neither the corpus nor the embedder."""
+    yield None
 
 
 def _assistant(
@@ -192,7 +199,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     by_id = {q.id: q for q in questions}
     with (
         tempfile.TemporaryDirectory(prefix="ponder-answers-store-") as store_dir,
-        _open_store(Path(store_dir)) as store,
+        _no_store()
+        if args.no_ask and args.skip_retrieval
+        else _open_store(Path(store_dir)) as store,
     ):
         if not args.skip_retrieval:
             results["retrieval"] = measure_retrieval(store, questions)

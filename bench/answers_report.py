@@ -33,7 +33,8 @@ def aggregate(rows: Sequence[tuple[Question, dict[str, Any]]]) -> dict[str, Any]
     ]
     cited = [(q, r) for q, r in answerable if not declined(r["answer"]) and r["cited_texts"]]
     accurate = [any(exact_match(t, q.answers) for t in r["cited_texts"]) for q, r in cited]
-    released = [r for _, r in rows if not declined(r["answer"])]
+    # A refusal states no fact: released answers are those neither declined nor refused.
+    released = [r for _, r in rows if not declined(r["answer"]) and r["outcome"] != "refused"]
     claims = sum(r["claims"] for r in released)
     unanswerable = [r for q, r in rows if not q.answerable]
     return {
