@@ -68,6 +68,8 @@ def test_aggregate_counts_scores_citations_claims_and_declines() -> None:
 def _row(answer: str, cited: list[str], claims: int, unsupported: int) -> dict:
     return {
         "answer": answer,
+        "outcome": "answered",
+        "kind": "drafted",
         "cited_texts": cited,
         "claims": claims,
         "unsupported": unsupported,
