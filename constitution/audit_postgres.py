@@ -21,12 +21,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any, LiteralString
+from typing import LiteralString
 
 import psycopg
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
-from psycopg.rows import DictRow, dict_row
+from psycopg.rows import DictRow, TupleRow, dict_row
 from psycopg_pool import ConnectionPool
 
 from ponder.agents.core.errors import AuditError
@@ -144,7 +144,7 @@ class PostgresAuditLog:
             open=True,
         )
 
-    def _migrate(self, conn: psycopg.Connection[Any]) -> None:
+    def _migrate(self, conn: psycopg.Connection[TupleRow]) -> None:
         # Replicas starting together take turns, so only one creates the tables.
         with conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(%s)", [_MIGRATION_LOCK])
@@ -213,7 +213,7 @@ class PostgresAuditLog:
     ) -> list[Decision]:
         """See :meth:`AuditLog.decisions`."""
         where: list[sql.Composable] = []
-        values: list[Any] = []
+        values: list[str | int | datetime] = []
         if thread_id is not None:
             where.append(sql.SQL("thread_id = %s"))
             values.append(thread_id)
@@ -226,7 +226,7 @@ class PostgresAuditLog:
         if since is not None:
             where.append(sql.SQL("time >= %s"))
             values.append(since if since.tzinfo is not None else since.replace(tzinfo=UTC))
-        query = sql.SQL(f"SELECT {_COLUMNS} FROM audit_decisions")
+        query: sql.SQL | sql.Composed = sql.SQL(f"SELECT {_COLUMNS} FROM audit_decisions")
         if where:
             query += sql.SQL(" WHERE ") + sql.SQL(" AND ").join(where)
         query += sql.SQL(" ORDER BY time DESC, seq DESC")
@@ -296,7 +296,9 @@ class PostgresAuditLog:
                 "nothing was stored"
             ) from exc
 
-    def _read(self, query: sql.Composable, values: Sequence[Any]) -> list[DictRow]:
+    def _read(
+        self, query: sql.SQL | sql.Composed, values: Sequence[str | int | datetime]
+    ) -> list[DictRow]:
         try:
             with self._pool.connection() as conn:
                 return conn.execute(query, values).fetchall()
@@ -312,7 +314,7 @@ def _one_line(exc: Exception) -> str:
     return " ".join(str(exc).split())
 
 
-def _row(decision: Decision) -> tuple[Any, ...]:
+def _row(decision: Decision) -> tuple[object, ...]:
     return (
         decision.decision_id,
         decision.time if decision.time.tzinfo is not None else decision.time.replace(tzinfo=UTC),

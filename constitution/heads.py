@@ -242,7 +242,8 @@ class CheckpointHead:
         logits = vectors @ self.name_weights.T + self.name_bias  # (rows, rules)
         logits -= logits.max(axis=1, keepdims=True)
         exp = np.exp(logits)
-        return exp / exp.sum(axis=1, keepdims=True)
+        probabilities: Matrix = exp / exp.sum(axis=1, keepdims=True)  # numpy ufuncs give Any
+        return probabilities
 
 
 @dataclass(frozen=True)
@@ -300,7 +301,7 @@ def fit_checkpoint(
     gate = LogisticRegression(C=c, class_weight="balanced", max_iter=2000)
     gate.fit(vectors, labels)
     violating = [i for i, rule in enumerate(data.rules) if rule is not None]
-    rule_ids = tuple(sorted({data.rules[i] for i in violating if data.rules[i] is not None}))
+    rule_ids = tuple(sorted({rule for rule in data.rules if rule is not None}))
     dim = vectors.shape[1]
     if len(rule_ids) == 1:
         name_weights, name_bias = np.zeros((1, dim)), np.zeros(1)

@@ -254,7 +254,7 @@ def _write_npz(path: Path, **arrays: np.ndarray) -> None:
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
     try:
         with os.fdopen(handle, "wb") as file:
-            np.savez(file, **arrays)  # pyright: ignore[reportArgumentType]
+            np.savez(file, allow_pickle=False, **arrays)  # numbers only, never objects
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)

@@ -206,7 +206,8 @@ def embed_unit(embedder: Embedder, texts: list[str]) -> _Matrix:
             f"for {len(texts)} texts; expected one vector per text"
         )
     lengths = np.linalg.norm(vectors, axis=1, keepdims=True)  # (texts, 1)
-    return vectors / np.maximum(lengths, 1e-12)
+    unit: _Matrix = vectors / np.maximum(lengths, 1e-12)  # numpy types ufuncs' results as Any
+    return unit
 
 
 def _score(rule: _IndexedRule, similarities: _Matrix) -> _Score:

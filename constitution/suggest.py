@@ -31,7 +31,7 @@ from typing import Literal
 import yaml
 
 from ponder.agents.core.errors import ConfigError, PonderError
-from ponder.constitution.schema import Action, Checkpoint, Policy, RuleExample
+from ponder.constitution.schema import Action, Checkpoint, Policy, RuleExample, RuleOrigin
 
 __all__ = [
     "Status",
@@ -333,7 +333,7 @@ def accept(log: SuggestionLog, suggestion_id: str, policy: Policy, *, author: st
             "file of this policy; load the policy from its folder"
         )
     written: list[Path] = []
-    layer = origin
+    layer: RuleOrigin | None = origin
     while layer is not None:
         written.append(
             append_example(

@@ -226,7 +226,8 @@ def materialize(preset: Preset, progress: Progress = logger.info) -> Path:
         gguf.parent, gguf_file=gguf.name, dtype=torch.float32
     )
     # The saved copy is plain dequantized weights: drop the GGUF quantizer's markers.
-    model.hf_quantizer = None
+    # A plain attribute transformers sets on the model; its stubs type attributes as modules.
+    model.hf_quantizer = None  # type: ignore[assignment]
     if hasattr(model.config, "quantization_config"):
         del model.config.quantization_config
     folder.parent.mkdir(parents=True, exist_ok=True)

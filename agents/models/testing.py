@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from ponder.agents.models.base import Completion, GenerationSettings, Message
+from ponder.agents.models.base import Completion, FinishReason, GenerationSettings, Message
 
 _DEFAULT = GenerationSettings()
 
@@ -30,7 +30,7 @@ def _completion(messages: Sequence[Message], text: str, settings: GenerationSett
         if stop in text:
             text = text[: text.index(stop)]
     words = text.split()
-    finish = "stop"
+    finish: FinishReason = "stop"
     if len(words) > settings.max_tokens:
         text, finish = " ".join(words[: settings.max_tokens]), "length"
     prompt_tokens = sum(_count_tokens(m["content"]) for m in messages)

@@ -109,7 +109,7 @@ def _replace_fields(entry: str, changed: Mapping[str, Any]) -> str | None:
 
 def _loads_to(text: str, value: Any) -> bool:
     try:
-        return load(text) == value
+        return bool(load(text) == value)
     except yaml.YAMLError:
         return False
 
