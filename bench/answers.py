@@ -63,6 +63,10 @@ MODELS = ("smollm2-135m", "gemma3-270m", "qwen2.5-coder-0.5b", "qwen2.5-coder-1.
 DEFAULT_MODEL = "smollm2-135m"
 EVERY = {"smollm2-135m": 1, "gemma3-270m": 6, "qwen2.5-coder-0.5b": 6, "qwen2.5-coder-1.5b": 20}
 """Each model runs every n-th question (all for the default; a fixed subset for slow ones)."""
+LEARNED_STAGE = True
+"""Whether the constitution's learned stage checks the benchmark's messages and answers
+(``--no-learned-stage`` turns it off, to measure the language node apart from its false
+refusals; the JSON records which)."""
 
 
 def _open_store(data_dir: Path) -> Any:
@@ -97,6 +101,7 @@ def _assistant(
         language_model={"source": model},
         answers=answers,
         knowledge=knowledge,
+        classifier=LEARNED_STAGE,
     )
     return build_assistant(settings, store=store)
 
@@ -188,13 +193,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--no-ask", action="store_true", help="only tabulate the replies already recorded"
     )
+    parser.add_argument(
+        "--no-learned-stage",
+        action="store_true",
+        help="the constitution without its learned stage (patterns only)",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    global LEARNED_STAGE
+    LEARNED_STAGE = not args.no_learned_stage
     questions = load_questions()
     results: dict[str, Any] = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
     results.setdefault("models", {})
     results["default_model"] = DEFAULT_MODEL
+    if not args.no_ask:
+        results["constitution"] = (
+            "default" if LEARNED_STAGE else "default without the learned stage"
+        )
     load_before = os.getloadavg()
     by_id = {q.id: q for q in questions}
     with (
