@@ -9,9 +9,9 @@ A draft is split into claims (sentences). Each claim is checked twice:
 2. **Support**: the claim must say what one sentence of a source says, not only reuse
    its facts. Only sentences that hold all the claim's dates, numbers, quantities and
    names (those the question does not already state) count. The support score is the
-   mean of the sentence's embedding similarity to the claim and the share of the words
-   (names aside) the claim adds to the question that the sentence holds; similarity
-   alone if it adds none. "Apollo 11 landed on 24 July 1969" shares its date only with
+   mean of the sentence's embedding similarity to the claim and the share of the claim's
+   words (names and the source's title aside) that the sentence holds; similarity alone
+   if none is left. "Apollo 11 landed on 24 July 1969" shares its date only with
    the splashdown sentence, which says nothing of landing. One sentence, never two: a
    neighbour would lend its words to the other's date.
 
@@ -270,13 +270,11 @@ def _support_scores(
 ) -> list[tuple[float, str | None]]:
     """For each claim, the best support over its passages, and that passage.
 
-    Shared words count only for what the claim adds to the question: "Apollo 11 landed
-    on the Moon" restates the question, which the sentence need not repeat, while "by
-    Howard Florey" is new and must be there. A claim that adds no word must hold its
-    words beyond the source's title ("completed" of "The Eiffel Tower was completed in
-    1887"); one with none left is scored by similarity alone.
+    The shared words that count are the claim's words beyond its names and the source's
+    title: "Apollo 11 landed on the Moon" of "The Apollo 11 Moon Landing" leaves none (the
+    sentence need not repeat the topic; similarity alone decides), while "completed" of
+    "The Eiffel Tower was completed in 1887" must be in a sentence that holds 1887.
     """
-    asked = content_words(question)
     texts: list[str] = []
     for claim, _, _, _, passages in drafts:
         texts.append(claim)
@@ -291,16 +289,16 @@ def _support_scores(
         # are what a sentence must share, or a list of the right names passes any verb.
         names = content_words(" ".join(a.text for a in atoms_of(claim) if a.kind == "name"))
         words = content_words(claim) - names or content_words(claim)
-        new = words - asked
         best: tuple[float, str | None] = (0.0, None)
         for passage in passages:
             held = content_words(passage.text)
             similarity = None
             if vectors is not None and claim_vector is not None:
                 similarity = max(0.0, cosine(claim_vector, vectors[position]))
-            # The words that must be in the sentence: what the claim adds to the question,
-            # else what it says beyond the source's topic (its title).
-            needed = new or words - content_words(passage.source.title)
+            # The words that must be in the sentence: what the claim says beyond the
+            # source's topic (its title), question words included: "popularised the name"
+            # of a black hole is not in the sentence where Schwarzschild solved equations.
+            needed = words - content_words(passage.source.title)
             if needed:
                 overlap = len(needed & held) / len(needed)
                 score = overlap if similarity is None else (similarity + overlap) / 2
