@@ -47,7 +47,7 @@ logger = logging.getLogger(__name__)
 
 Algorithm = Literal["greedy", "self_consistency", "beam", "mcts"]
 ALGORITHMS: tuple[Algorithm, ...] = get_args(Algorithm)
-ScorerName = Literal["self_eval", "calculation"]
+ScorerName = Literal["self_eval", "calculation", "learned"]
 SCORERS: tuple[ScorerName, ...] = get_args(ScorerName)
 
 
@@ -74,9 +74,13 @@ class ReasoningConfig(Budget):
     exploration: Annotated[float, Ge(0)] = 1.0
     """MCTS's UCT exploration constant."""
     scorer: ScorerName = "calculation"
-    """How partial chains are valued: ``calculation``, the calculator check alone; or
+    """How partial chains are valued: ``calculation``, the calculator check alone;
     ``self_eval``, averaged with the model's own yes/no judgement of each step (needs
-    ``ChatModel.score``)."""
+    ``ChatModel.score``); or ``learned``, a value head trained on the policy's own
+    verified searches (needs a local model; see ``value_head``)."""
+    value_head: str | None = None
+    """The value-head file of ``scorer: learned``; None for the head shipped for the
+    policy (``ponder learn train-head`` makes one)."""
     max_step_tokens: Annotated[int, Ge(8)] = 64
     """Most tokens per step (greedy, beam search, MCTS)."""
     max_chain_tokens: Annotated[int, Ge(8)] = 160
@@ -190,6 +194,11 @@ def _scorer(model: ChatModel, config: ReasoningConfig) -> Scorer:
     calculation = CalculationScorer()
     if config.scorer == "calculation":
         return calculation
+    if config.scorer == "learned":
+        # Imported here: the learned scorer's features need numpy and the learning package.
+        from ponder.agents.reasoning.learned_scorer import learned_scorer_for
+
+        return learned_scorer_for(model, config.value_head, config.step_format)
     return WeightedScorer([(SelfEvalScorer(model), 1.0), (calculation, 1.0)])
 
 

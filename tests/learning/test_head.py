@@ -1,0 +1,121 @@
+"""The value head: trained by grouped cross-validation, calibrated, saved, loaded, refused."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ponder.agents.learning import SCALARS, FeatureRows, HeadError, TrainOptions, ValueHead
+from ponder.agents.learning.store import CollectionManifest, LabelledSet
+from ponder.agents.learning.train_head import head_metrics, train_head
+
+MANIFEST = CollectionManifest(
+    policy="fake-policy",
+    policy_sha256="f" * 64,
+    step_format="prose",
+    prompt_sha256="p" * 64,
+    layers=[-1],
+    scalars=list(SCALARS),
+    widths=[4, 2],
+    max_step_tokens=16,
+    max_depth=4,
+    temperature=1.0,
+    seed=0,
+)
+OPTIONS = TrainOptions(l2_grid=(1e-3, 1e-1), pca_dims=4, folds=3, epochs=100)
+
+
+def _synthetic(items: int, seed: int) -> LabelledSet:
+    """Six siblings per item. Hidden states are three latent factors spread over 24
+    columns, plus noise; the first factor is the row's value (noisily), as a direction
+    among others, the way a policy's hidden state may carry it."""
+    rng = np.random.default_rng(seed)
+    values = rng.choice([0.0, 0.5, 1.0], size=(items, 6)).astype(np.float32)
+    latent = rng.normal(size=(items * 6, 3))
+    latent[:, 0] = 2.0 * (values.reshape(-1) - 0.5) + 0.3 * latent[:, 0]
+    spread = np.random.default_rng(99).normal(size=(3, 24))  # the same for every split
+    hidden = (3.0 * latent @ spread + 0.5 * rng.normal(size=(items * 6, 24))).astype(np.float32)
+    scalars = rng.normal(size=(items * 6, len(SCALARS))).astype(np.float32)
+    pairs = [
+        (i * 6 + a, i * 6 + b) if values[i, a] > values[i, b] else (i * 6 + b, i * 6 + a)
+        for i in range(items)
+        for a in range(6)
+        for b in range(a + 1, 6)
+        if values[i, a] != values[i, b]
+    ]
+    return LabelledSet(
+        rows=FeatureRows(hidden=hidden, scalars=scalars),
+        values=values.reshape(-1),
+        groups=np.repeat(np.arange(items), 6),
+        pairs=np.asarray(pairs).reshape(-1, 2),
+        items=[f"toy/{i}" for i in range(items)],
+        families=["toy"] * items,
+    )
+
+
+@pytest.fixture(scope="module")
+def head() -> ValueHead:
+    return train_head(_synthetic(30, 0), _synthetic(12, 1), MANIFEST, options=OPTIONS)
+
+
+def test_the_head_learns_to_rank_siblings_on_held_out_items(head: ValueHead) -> None:
+    dev = _synthetic(12, 2)
+
+    metrics = head_metrics(head.logits(dev.rows), dev.values, dev.pairs)
+
+    assert metrics["pair_accuracy"] > 0.85
+    chosen = head.meta.metrics["chosen"]
+    assert (chosen["kind"], chosen["l2"]) in {
+        (k, l2) for k in OPTIONS.kinds for l2 in OPTIONS.l2_grid
+    }
+    assert len(head.meta.metrics["cross_validation"]) == len(OPTIONS.kinds) * len(OPTIONS.l2_grid)
+
+
+def test_calibration_keeps_the_ranking_and_gives_values_in_range(head: ValueHead) -> None:
+    dev = _synthetic(12, 3)
+
+    values, logits = head.values(dev.rows), head.logits(dev.rows)
+
+    assert ((values >= 0) & (values <= 1)).all()
+    assert (np.argsort(values, kind="stable") == np.argsort(logits, kind="stable")).all()
+    assert head.meta.calibration[0] > 0
+
+
+def test_a_saved_head_loads_back_identical_and_small(head: ValueHead, tmp_path: Path) -> None:
+    path = head.save(tmp_path / "heads" / "toy.npz")
+    rows = _synthetic(3, 4).rows
+
+    loaded = ValueHead.load(path)
+
+    assert np.allclose(loaded.values(rows), head.values(rows), atol=1e-6)
+    assert loaded.meta == head.meta
+    assert path.stat().st_size < 5 * 2**20
+
+
+def test_a_head_refuses_another_policy(head: ValueHead) -> None:
+    head.check_policy("f" * 64, "fake-policy")  # its own: accepted
+
+    with pytest.raises(HeadError, match=r"trained on fake-policy .*not on other-model"):
+        head.check_policy("0" * 64, "other-model")
+
+
+def test_a_file_that_is_not_a_head_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "not-a-head.npz"
+    np.savez(path, w1=np.zeros(3))
+
+    with pytest.raises(HeadError, match="missing array"):
+        ValueHead.load(path)
+    with pytest.raises(HeadError, match="not found"):
+        ValueHead.load(tmp_path / "absent.npz")
+
+
+def test_taking_items_keeps_their_pairs_and_drops_the_rest() -> None:
+    data = _synthetic(4, 5)
+
+    part = data.take_items(np.asarray([1, 3]))
+
+    assert set(part.groups.tolist()) == {1, 3} and len(part.values) == 12
+    assert len(part.pairs) == sum(1 for a, _ in data.pairs if data.groups[a] in (1, 3))
+    assert (part.values[part.pairs[:, 0]] > part.values[part.pairs[:, 1]]).all()
