@@ -143,6 +143,7 @@ def best_passages(
     if not passages:
         return []
     asked = content_words(question)
+    names = content_words(" ".join(a.text for a in atoms_of(question) if a.kind == "name"))
     kind = answer_type(question)
     vectors = encoder.embed([question, *[p.text for p in passages]]) if encoder else None
     scored: list[tuple[float, Passage]] = []
@@ -153,6 +154,8 @@ def best_passages(
         # "The Apollo 11 Moon Landing") says nothing through its words: neutral.
         beyond = asked - content_words(passage.source.title)
         held = content_words(passage.text)
+        if beyond - names and not (beyond - names) & held:
+            continue  # "the capital of Peru" asks for a capital; a sentence without one fails
         overlap = len(beyond & held) / len(beyond) if beyond else 0.5
         if vectors is not None:
             score = (max(0.0, cosine(vectors[0], vectors[i])) + overlap) / 2

@@ -92,15 +92,13 @@ def _assistant(
     from ponder.graphs import build_assistant
     from ponder.graphs.settings import Settings
 
-    knowledge = {"min_score": thresholds["min_score"]} if "min_score" in thresholds else {}
-    answers: dict[str, Any] = {"claim_check": config == "checked"}
-    if "extractive_min_score" in thresholds:
-        answers["extractive_min_score"] = thresholds["extractive_min_score"]
+    # The thresholds calibrated here are the settings' defaults; a run that calibrates
+    # others reports them and still asks with the defaults, as a user would.
+    del thresholds
     settings = Settings(
         data_dir=data_dir,
         language_model={"source": model},
-        answers=answers,
-        knowledge=knowledge,
+        answers={"claim_check": config == "checked"},
         classifier=LEARNED_STAGE,
     )
     return build_assistant(settings, store=store)
