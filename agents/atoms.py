@@ -239,6 +239,8 @@ def _stem(word: str) -> str:
     """A crude stem: a common suffix dropped, then five letters ("landed", "landing" and
     "lands" all give "land")."""
     for suffix in ("ings", "ing", "ed", "es", "s", "ly"):
+        if suffix == "es" and not word.endswith(("sses", "shes", "ches", "xes", "zes")):
+            continue  # "rises" is "rise" + "s"; "matches" is "match" + "es"
         if word.endswith(suffix) and len(word) - len(suffix) >= 3:
             word = word[: -len(suffix)]
             break

@@ -41,6 +41,8 @@ def terms(text: str) -> list[str]:
         if word in _STOPWORDS:
             continue
         for suffix in ("ings", "ing", "ed", "es", "s"):
+            if suffix == "es" and not word.endswith(("sses", "shes", "ches", "xes", "zes")):
+                continue  # "rises" is "rise" + "s"; "matches" is "match" + "es"
             if word.endswith(suffix) and len(word) - len(suffix) >= 3:
                 word = word[: -len(suffix)]
                 break

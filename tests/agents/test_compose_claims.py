@@ -148,3 +148,18 @@ def test_an_invented_sentence_is_dropped_and_the_supported_one_kept() -> None:
     assert result.text == right
     assert result.check is not None and result.check.kind == "trimmed"
     assert "31 days" in result.check.rejected_spans
+
+
+def test_a_sentence_that_names_the_place_but_not_what_was_asked_is_no_answer() -> None:
+    from ponder.agents.claims import Source
+    from ponder.agents.extractive import extractive_answer
+
+    amazon = Source(
+        number=1,
+        title="The Amazon River",
+        text="The Amazon rises high in the Andes mountains of Peru and flows east.",
+    )
+
+    assert extractive_answer("What is the capital of Peru?", [amazon], ENCODER) is None
+    found = extractive_answer("Where does the Amazon rise?", [amazon], ENCODER)
+    assert found is not None and "Andes" in found.text
