@@ -187,7 +187,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--expansion-width", type=int, default=defaults.expansion_width)
     parser.add_argument("--beam-width", type=int, default=defaults.beam_width)
     parser.add_argument(
-        "--batch", type=int, default=8, help="items decoded together for greedy (1: none)"
+        "--batch",
+        type=int,
+        default=1,
+        help="items whose first greedy step is decoded together (default 1: none; measured "
+        "slower than one item at a time with LocalModel.generate_many, see reasoning_prefetch)",
     )
     parser.add_argument("--dtype", help="LocalModel dtype (default: the model's own)")
     parser.add_argument("--results-dir", default=str(RESULTS_DIR))
