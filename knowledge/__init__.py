@@ -26,8 +26,9 @@ Nothing loads at import time: Chroma and the model load when first used.
 
 from ponder.knowledge.chroma import ChromaStore
 from ponder.knowledge.chunking import Chunk, chunk_text
-from ponder.knowledge.embedder import Embedder, SentenceTransformerEmbedder, packaged_model_dir
+from ponder.knowledge.embedder import Embedder, SentenceTransformerEmbedder
 from ponder.knowledge.ingest import SUFFIXES, IngestReport, Progress, chunk_id, ingest, title_of
+from ponder.knowledge.packaged import packaged_model_dir
 from ponder.knowledge.store import ChunkRecord, Evidence, KnowledgeStore, Where
 
 __all__ = [

@@ -177,8 +177,9 @@ class ChromaStore:
         if self.count() == 0:
             raise empty_store_error(self._location)
         [vector] = self._embedder.embed([text])
+        query: PyEmbeddings = [vector]  # typed as Chroma wants it (list is invariant)
         result = self._collection.query(
-            query_embeddings=[vector],
+            query_embeddings=query,
             n_results=k,
             where=_chroma_where(where),
             include=["documents", "metadatas", "distances"],
@@ -289,7 +290,7 @@ class ChromaStore:
             page = self._collection.get(
                 where=_chroma_where(where), limit=_PAGE, offset=len(rows), include=["metadatas"]
             )
-            metadatas = page["metadatas"] or [None] * len(page["ids"])
+            metadatas: Sequence[Metadata | None] = page["metadatas"] or [None] * len(page["ids"])
             rows.extend((id_, m or {}) for id_, m in zip(page["ids"], metadatas, strict=True))
             if len(page["ids"]) < _PAGE:
                 return rows

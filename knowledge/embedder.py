@@ -230,7 +230,8 @@ class SentenceTransformerEmbedder:
             convert_to_numpy=True,
             show_progress_bar=False,
         )
-        return vectors.tolist()  # (len(texts), dimension)
+        rows: list[list[float]] = vectors.tolist()  # (len(texts), dimension); tolist() is Any
+        return rows
 
     def _model(self) -> SentenceTransformer:
         return load_sentence_transformer(self._model_dir, self._device)

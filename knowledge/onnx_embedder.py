@@ -80,7 +80,7 @@ class OnnxEmbedder:
         if threads is not None and threads < 1:
             raise ValueError(f"threads must be >= 1, got {threads}")
         packaged = model_dir is None
-        self.model_dir = packaged_model_dir() if packaged else Path(model_dir).expanduser()
+        self.model_dir = packaged_model_dir() if model_dir is None else Path(model_dir).expanduser()
         if not (self.model_dir / "tokenizer.json").is_file():
             raise ConfigError(
                 f"{self.model_dir} has no tokenizer.json; pass a sentence-transformers model "
@@ -157,7 +157,8 @@ def _pool(session: Any, encodings: Sequence[Any]) -> list[list[float]]:
     weights = mask[:, :, None].astype(np.float32)
     pooled = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
     norms = np.linalg.norm(pooled, axis=1, keepdims=True)  # (texts, 1)
-    return (pooled / np.maximum(norms, 1e-12)).tolist()
+    rows: list[list[float]] = (pooled / np.maximum(norms, 1e-12)).tolist()  # tolist() is Any
+    return rows
 
 
 def export_onnx(model_dir: Path, *, quantize: bool = False, cache_dir: Path | None = None) -> Path:
