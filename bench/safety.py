@@ -53,7 +53,13 @@ from bench.safety_data import (
 from bench.safety_judges import judge_band
 from bench.safety_report import Outcome, latency_ms, rate_with_interval, render_table, write_json
 from ponder.agents.models.base import ChatModel
-from ponder.constitution import Checker, Checkpoint, Policy, default_policy_path, load_policy
+from ponder.constitution import (
+    Checkpoint,
+    Policy,
+    PolicyChecker,
+    default_policy_path,
+    load_policy,
+)
 from ponder.constitution.classifier import ClassifierMatcher
 from ponder.constitution.devset import load_background, load_devset
 from ponder.graphs.parts_from_settings import make_checker, make_embedder
@@ -79,7 +85,7 @@ def _responses() -> list[Prompt]:
     ]
 
 
-def _check(checker: Checker, prompt: Prompt, checkpoint: Checkpoint) -> Outcome:
+def _check(checker: PolicyChecker, prompt: Prompt, checkpoint: Checkpoint) -> Outcome:
     explanation = checker.explain(prompt.text, checkpoint)
     verdict = explanation.verdict
     return Outcome(
@@ -91,7 +97,7 @@ def _check(checker: Checker, prompt: Prompt, checkpoint: Checkpoint) -> Outcome:
     )
 
 
-def _classifier(checker: Checker) -> ClassifierMatcher | None:
+def _classifier(checker: PolicyChecker) -> ClassifierMatcher | None:
     return next((m for m in checker.matchers if isinstance(m, ClassifierMatcher)), None)
 
 

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 from ponder.constitution.audit import Appeal, AuditLog, Decision, text_hash
 from ponder.constitution.audit_sqlite import SqliteAuditLog
-from ponder.constitution.checker import Checker, OnError
+from ponder.constitution.checker import Checker, OnError, PolicyChecker
 from ponder.constitution.classifier import ClassifierMatcher
 from ponder.constitution.diff import Change, DiffInput, Outcome, diff_inputs, diff_outcomes
 from ponder.constitution.explain import explain
@@ -97,6 +97,7 @@ __all__ = [
     "Outcome",
     "PatternMatcher",
     "Policy",
+    "PolicyChecker",
     "PolicyWatcher",
     "PostgresAuditLog",
     "Reason",

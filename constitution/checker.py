@@ -115,6 +115,16 @@ class PolicyChecker(Protocol):
         """The policy in force."""
         ...
 
+    @property
+    def matchers(self) -> Sequence[RuleMatcher]:
+        """The matching stages in order (loading, ``ponder rules`` name them)."""
+        ...
+
+    @property
+    def model(self) -> ChatModel | None:
+        """The deliberation stage's model; ``None`` where pattern hits stand."""
+        ...
+
     def check(self, text: str, checkpoint: Checkpoint) -> Verdict:
         """Check one text; fail closed, never raise, for a failing stage."""
         ...

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from ponder.constitution.audit import Appeal, Decision
-from ponder.constitution.checker import Checker
+from ponder.constitution.checker import PolicyChecker
 from ponder.constitution.schema import Action, Checkpoint, Policy
 from ponder.constitution.verdict import Verdict
 
@@ -105,7 +105,9 @@ def diff_inputs(
     return list(found.values())
 
 
-def diff_outcomes(old: Checker, new: Checker, inputs: Sequence[DiffInput]) -> list[Change]:
+def diff_outcomes(
+    old: PolicyChecker, new: PolicyChecker, inputs: Sequence[DiffInput]
+) -> list[Change]:
     """Check each input with both checkers and keep those decided differently.
 
     Args:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ponder.constitution.checker import Checker
+from ponder.constitution.checker import Checker, PolicyChecker
 from ponder.constitution.loader import default_policy_path, load_policy
 from ponder.constitution.schema import Checkpoint, Policy
 from ponder.constitution.verdict import Explanation
@@ -15,7 +15,7 @@ def explain(
     checkpoint: Checkpoint = "input",
     *,
     policy: Policy | None = None,
-    checker: Checker | None = None,
+    checker: PolicyChecker | None = None,
 ) -> Explanation:
     """Check ``text`` and report which stages fired and why, and the verdict.
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ponder.constitution.checker import Checker
+from ponder.constitution.checker import Checker, PolicyChecker
 from ponder.constitution.schema import Action, Policy, RuleExample
 from ponder.constitution.verdict import Reason
 
@@ -64,7 +64,7 @@ class ExampleResult:
         )
 
 
-def run_examples(policy: Policy, checker: Checker | None = None) -> list[ExampleResult]:
+def run_examples(policy: Policy, checker: PolicyChecker | None = None) -> list[ExampleResult]:
     """Check every example of every rule in ``policy``.
 
     Args:

@@ -58,6 +58,7 @@ __all__ = [
     "build_assistant",
     "build_graph",
     "make_checker",
+    "make_embedder",
     "make_model",
     "open_store",
     "reasoning_config",

@@ -18,7 +18,7 @@ from ponder.constitution import (
     RuleMatcher,
     SemanticMatcher,
 )
-from ponder.constitution.checker import Deliberate
+from ponder.constitution.checker import Deliberate, PolicyChecker
 from ponder.constitution.devset import load_devset
 from ponder.constitution.reload import PolicyWatcher, ReloadingChecker
 from ponder.graphs.settings import ModelSettings, Settings
@@ -88,10 +88,10 @@ def make_checker(
     settings: Settings,
     policy: Policy,
     model: ChatModel | None,
-    embedder: Any | None,
+    embedder: Embedder | None,
     *,
     reload: bool = True,
-) -> Checker:
+) -> PolicyChecker:
     """The checker cascade: patterns, then with ``embedder`` the semantic stage (when
     ``settings.semantic``) and the learned stage (when ``settings.classifier``), then
     deliberation with ``model`` as ``settings.deliberation`` says.

@@ -35,7 +35,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from ponder.agents.core.errors import ConfigError
-from ponder.constitution.checker import Checker
+from ponder.constitution.checker import Checker, PolicyChecker
 from ponder.constitution.diff import Change
 from ponder.constitution.editor._yaml import load
 from ponder.constitution.editor.form import form_values, merge_form
@@ -96,7 +96,7 @@ def create_app(
     *,
     trusted_hosts: Collection[str] | None = LOOPBACK_HOSTS,
     suggestions: SuggestionLog | None = None,
-    checker: Callable[[Policy], Checker] = Checker,
+    checker: Callable[[Policy], PolicyChecker] = Checker,
 ) -> FastAPI:
     """The editor app for one policy folder.
 
@@ -141,7 +141,7 @@ class _Routes:
         self,
         store: PolicyStore,
         log: SuggestionLog | None,
-        make_checker: Callable[[Policy], Checker],
+        make_checker: Callable[[Policy], PolicyChecker],
     ) -> None:
         self.store = store
         self.log = log

@@ -12,7 +12,7 @@ import difflib
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ponder.constitution.checker import Checker
+from ponder.constitution.checker import Checker, PolicyChecker
 from ponder.constitution.diff import Change, diff_inputs, diff_outcomes
 from ponder.constitution.editor.store import Draft
 from ponder.constitution.rule_tests import ExampleResult, RuleScore, run_examples, score_rules
@@ -33,7 +33,7 @@ class RuleReport:
     """The rule's precision and recall over every example of the policy."""
 
 
-def report_rule(policy: Policy, rule_id: str, checker: Checker | None = None) -> RuleReport:
+def report_rule(policy: Policy, rule_id: str, checker: PolicyChecker | None = None) -> RuleReport:
     """Run every example of ``policy`` and report on one rule.
 
     Args:
@@ -82,7 +82,7 @@ def text_diff(draft: Draft) -> str:
 
 
 def outcome_changes(
-    old: Policy, new: Policy, make: Callable[[Policy], Checker] = Checker
+    old: Policy, new: Policy, make: Callable[[Policy], PolicyChecker] = Checker
 ) -> list[Change]:
     """The examples of either policy that the new one decides differently.
 

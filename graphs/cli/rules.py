@@ -37,11 +37,11 @@ if TYPE_CHECKING:
     from ponder.constitution import (
         Appeal,
         Change,
-        Checker,
         Decision,
         ExampleResult,
         Explanation,
         Policy,
+        PolicyChecker,
         RuleScore,
     )
     from ponder.graphs.settings import Settings
@@ -78,7 +78,7 @@ def _policy(settings: Settings, paths: Sequence[Path] | None) -> Policy:
 
 def _checker(
     settings: Settings, policy: Policy, *, model: str | None, semantic: bool | None
-) -> Checker:
+) -> PolicyChecker:
     """The real checker: patterns, the semantic stage, and deliberation with ``model``.
 
     Weights and embeddings load here, before any check, so stage timings leave them out.
@@ -105,7 +105,7 @@ def _checker(
     return checker
 
 
-def _stages(checker: Checker) -> str:
+def _stages(checker: PolicyChecker) -> str:
     names = [matcher.stage for matcher in checker.matchers]
     names.append("deliberation" if checker.model is not None else "no deliberation")
     return ", ".join(names)
@@ -153,7 +153,7 @@ def rules_effective(
     for rule in rules:
         console.print(
             f"{rule['id']:<30} {rule['action']:<16} {','.join(rule['applies_to']):<24} "
-            f"{escape(rule['origin'])}"
+            f"{escape(str(rule['origin']))}"
         )
 
 
