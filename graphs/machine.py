@@ -10,16 +10,20 @@ fails when the two differ; print the current picture with::
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, Protocol
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import END, START, StateGraph
+from langgraph.graph.state import CompiledStateGraph
 
 from ponder.graphs.nodes import Nodes, Parts
 from ponder.graphs.state import TurnState
 
-__all__ = ["NODES", "build_graph", "draw_mermaid"]
+__all__ = ["NODES", "Graph", "build_graph", "draw_mermaid"]
+
+Graph = CompiledStateGraph[TurnState, None, TurnState, TurnState]
+"""The compiled state machine: a turn's state in, the state after the turn out."""
 
 NODES = (
     "input_check",
@@ -68,8 +72,13 @@ def _by_outcome(state: TurnState, *, going_on: str) -> str:
     return "escalated" if outcome == "escalated" else "done"
 
 
-def _wire(steps: Mapping[str, Callable[[TurnState], dict[str, Any]]]) -> StateGraph[Any]:
-    graph: StateGraph[Any] = StateGraph(TurnState)
+class _Step(Protocol):
+    # A node as LangGraph calls it: the state by name, the changed fields back.
+    def __call__(self, state: TurnState) -> dict[str, Any]: ...
+
+
+def _wire(steps: Mapping[str, _Step]) -> StateGraph[TurnState]:
+    graph = StateGraph(TurnState)
     for name in NODES:
         graph.add_node(name, steps[name])
     graph.add_edge(START, "input_check")
@@ -100,7 +109,7 @@ def _wire(steps: Mapping[str, Callable[[TurnState], dict[str, Any]]]) -> StateGr
     return graph
 
 
-def build_graph(parts: Parts, checkpointer: BaseCheckpointSaver[Any] | None = None) -> Any:
+def build_graph(parts: Parts, checkpointer: BaseCheckpointSaver[Any] | None = None) -> Graph:
     """Compile the assistant's state machine over ``parts``.
 
     Args:

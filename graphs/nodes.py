@@ -218,8 +218,8 @@ class Nodes:
 
     def emit(self, state: TurnState) -> dict[str, Any]:
         """Send a refusal (after its verdict was announced) and record the answer."""
-        if state.get("refusal"):
-            get_stream_writer()(AnswerDelta(text=state["refusal"]))
+        if refusal := state.get("refusal"):
+            get_stream_writer()(AnswerDelta(text=refusal))
         return {"messages": [{"role": "assistant", "content": state.get("answer", "")}]}
 
     def _release(self, text: str, start: int = 0) -> Release:

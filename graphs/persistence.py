@@ -15,13 +15,15 @@ import sqlite3
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 
 from ponder.agents.core.errors import ConfigError
 from ponder.constitution import SqliteAuditLog
 
 if TYPE_CHECKING:
+    from langgraph.checkpoint.postgres import PostgresSaver
+    from langgraph.checkpoint.sqlite import SqliteSaver
+
     from ponder.constitution.audit_postgres import PostgresAuditLog
     from ponder.graphs.settings import Settings
 
@@ -59,7 +61,7 @@ def _serializer() -> JsonPlusSerializer:
     return JsonPlusSerializer(allowed_msgpack_modules=[(t.__module__, t.__name__) for t in types])
 
 
-def sqlite_checkpointer(path: Path) -> BaseCheckpointSaver[Any]:
+def sqlite_checkpointer(path: Path) -> SqliteSaver:
     """A thread store in one SQLite file (created with its folder if missing)."""
     from langgraph.checkpoint.sqlite import SqliteSaver
 
@@ -68,7 +70,7 @@ def sqlite_checkpointer(path: Path) -> BaseCheckpointSaver[Any]:
     return SqliteSaver(conn, serde=_serializer())
 
 
-def postgres_checkpointer(url: str, *, max_connections: int = 4) -> BaseCheckpointSaver[Any]:
+def postgres_checkpointer(url: str, *, max_connections: int = 4) -> PostgresSaver:
     """A thread store in a PostgreSQL database, shared by every replica.
 
     Creates LangGraph's tables on first use (replicas starting together take turns). The
@@ -131,7 +133,7 @@ def _one_line(exc: Exception) -> str:
     return " ".join(str(exc).split())
 
 
-def open_checkpointer(settings: Settings) -> BaseCheckpointSaver[Any]:
+def open_checkpointer(settings: Settings) -> SqliteSaver | PostgresSaver:
     """The thread store the settings name: PostgreSQL at ``checkpoint_url``, else SQLite.
 
     Args:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -25,6 +25,7 @@ from ponder.graphs.reply import Reply
 __all__ = [
     "ApiError",
     "ChatCompletionRequest",
+    "CompletionIds",
     "chunk_body",
     "completion_body",
     "error_body",
@@ -34,6 +35,15 @@ __all__ = [
     "usage_body",
     "user_text",
 ]
+
+
+class CompletionIds(TypedDict):
+    """What names one completion, the same in its body and in every chunk of it."""
+
+    completion_id: str
+    created: int
+    model: str
+
 
 _ACTIONS = {"answered": "allow", "revised": "revise", "refused": "refuse", "escalated": "escalate"}
 
@@ -311,7 +321,7 @@ def event_chunk(event: Event, *, completion_id: str, created: int, model: str) -
     ``choices[0].delta.content`` always finds a choice. ``Done`` gives the last chunk,
     with the finish reason and the full ``ponder`` extension.
     """
-    ids = {"completion_id": completion_id, "created": created, "model": model}
+    ids: CompletionIds = {"completion_id": completion_id, "created": created, "model": model}
     if isinstance(event, AnswerDelta):
         return chunk_body(**ids, delta={"content": event.text})
     if isinstance(event, Done):

@@ -27,6 +27,7 @@ from ponder.graphs.review import ReviewPendingError
 from ponder.graphs.server.openai_api import (
     ApiError,
     ChatCompletionRequest,
+    CompletionIds,
     chunk_body,
     completion_body,
     event_chunk,
@@ -77,7 +78,7 @@ async def run_turn(server: Server, request: Request, chat: ChatCompletionRequest
     thread_id = _thread_id(request, chat)
     admission = server.gate.admit()
     deadline = asyncio.get_running_loop().time() + server.settings.request_timeout_s
-    ids = {
+    ids: CompletionIds = {
         "completion_id": f"chatcmpl-{uuid.uuid4().hex}",
         "created": int(time.time()),
         "model": chat.model,
@@ -199,7 +200,7 @@ async def _disconnected(request: Request) -> None:
 async def _sse(
     events: AsyncGenerator[Event, None],
     first: Event,
-    ids: dict[str, Any],
+    ids: CompletionIds,
     deadline: float,
     include_usage: bool,
     admission: Admission,
