@@ -41,6 +41,7 @@ from ponder.agents.core.yamlfile import (
     load_yaml_file,
     node_line,
 )
+from ponder.agents.models.openai_model import DEFAULT_TIMEOUT_S
 from ponder.agents.reasoning.engine import ReasoningConfig
 from ponder.constitution.semantic import DEFAULT_MARGIN, DEFAULT_THRESHOLD
 from ponder.graphs.release import ReleasePlan
@@ -80,7 +81,7 @@ class ModelSettings(_Section):
     threads: int | None = Field(default=None, ge=1)
     """Local: torch's CPU threads for the process; default ``OMP_NUM_THREADS``, else
     the cores this process may use. The first local model loaded sets them."""
-    timeout_s: float = Field(default=120.0, gt=0)
+    timeout_s: float = Field(default=DEFAULT_TIMEOUT_S, gt=0)
     """Most seconds one model call may take."""
 
 

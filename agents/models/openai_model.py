@@ -12,6 +12,9 @@ from ponder.agents.models.base import Completion, GenerationSettings, Message
 
 logger = logging.getLogger(__name__)
 
+DEFAULT_TIMEOUT_S = 120.0
+"""Seconds one request may take; the settings' ``timeout_s`` of a model takes it too."""
+
 _DEFAULT = GenerationSettings()
 
 
@@ -34,7 +37,7 @@ class OpenAIModel:
         *,
         base_url: str | None = None,
         api_key: str | None = None,
-        timeout_s: float = 60.0,
+        timeout_s: float = DEFAULT_TIMEOUT_S,
         max_retries: int = 2,
         continue_extension: bool = True,
     ) -> None:

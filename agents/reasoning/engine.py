@@ -22,6 +22,9 @@ from ponder.agents.reasoning.greedy import greedy
 from ponder.agents.reasoning.hidden import HiddenChain
 from ponder.agents.reasoning.mcts import mcts
 from ponder.agents.reasoning.proposer import (
+    DEFAULT_MAX_CHAIN_TOKENS,
+    DEFAULT_MAX_STEP_TOKENS,
+    DEFAULT_SEED,
     ChainProposer,
     ModelProposer,
     StepFormat,
@@ -81,13 +84,13 @@ class ReasoningConfig(Budget):
     value_head: str | None = None
     """The value-head file of ``scorer: learned``; None for the head shipped for the
     policy (``ponder learn train-head`` makes one)."""
-    max_step_tokens: Annotated[int, Ge(8)] = 64
+    max_step_tokens: Annotated[int, Ge(8)] = DEFAULT_MAX_STEP_TOKENS
     """Most tokens per step (greedy, beam search, MCTS)."""
-    max_chain_tokens: Annotated[int, Ge(8)] = 160
+    max_chain_tokens: Annotated[int, Ge(8)] = DEFAULT_MAX_CHAIN_TOKENS
     """Most tokens per whole chain (self-consistency)."""
     temperature: Annotated[float, Ge(0)] = 0.7
     """Sampling temperature of the proposer; 0 decodes greedily."""
-    seed: int | None = 0
+    seed: int | None = DEFAULT_SEED
     """Seed for sampling and tie-breaking, for reproducible searches; None for fresh
     randomness."""
     step_format: StepFormat = "prose"

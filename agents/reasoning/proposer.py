@@ -28,6 +28,9 @@ from ponder.agents.reasoning.steps import parse_step
 from ponder.agents.reasoning.types import LogprobSummary, SearchState, Step
 
 __all__ = [
+    "DEFAULT_MAX_CHAIN_TOKENS",
+    "DEFAULT_MAX_STEP_TOKENS",
+    "DEFAULT_SEED",
     "STEP_FORMATS",
     "TOKEN_LOGPROBS",
     "ChainProposer",
@@ -79,6 +82,16 @@ TOKEN_LOGPROBS = "token_logprobs"
 """The key of :attr:`Completion.extra` under which a model may report the generated
 tokens' log-probabilities (a list of floats); steps then carry their summary."""
 
+# The proposers' defaults for what :class:`~ponder.agents.reasoning.engine.ReasoningConfig`
+# also configures. Its fields take these values, so a proposer built on its own has the
+# engine's lengths and seed (the engine imports this module, so the values are named here).
+DEFAULT_MAX_STEP_TOKENS = 64
+"""Most tokens per step: ``ModelProposer.max_step_tokens``, ``reasoning.max_step_tokens``."""
+DEFAULT_MAX_CHAIN_TOKENS = 160
+"""Most tokens per chain: ``ChainProposer.max_chain_tokens``, ``reasoning.max_chain_tokens``."""
+DEFAULT_SEED: int | None = 0
+"""Sampling seed: the proposers' and ``reasoning.seed``."""
+
 
 @dataclass(frozen=True, eq=False)
 class _SamplingProposer:
@@ -95,7 +108,7 @@ class _SamplingProposer:
     insert_results: bool = False
     temperature: float = 0.8
     top_p: float = 0.95
-    seed: int | None = None
+    seed: int | None = DEFAULT_SEED
     greedy_sibling: bool = True
     step_format: StepFormat = "prose"
 
@@ -252,7 +265,7 @@ class ModelProposer(_SamplingProposer):
         step_format: ``prose`` or ``program`` (see :data:`StepFormat`).
     """
 
-    max_step_tokens: int = 96
+    max_step_tokens: int = DEFAULT_MAX_STEP_TOKENS
 
     def stop(self) -> tuple[str, ...]:
         """One line; in the program format also before a comment (the echo is ours)."""
@@ -282,7 +295,7 @@ class ChainProposer(_SamplingProposer):
         step_format: ``prose`` or ``program``; a program chain's lines all run.
     """
 
-    max_chain_tokens: int = 512
+    max_chain_tokens: int = DEFAULT_MAX_CHAIN_TOKENS
 
     @property
     def max_step_tokens(self) -> int:

@@ -10,12 +10,15 @@ import dataclasses
 import inspect
 import os
 from collections.abc import Callable
+from dataclasses import MISSING
 from typing import Any
 
 import pytest
 
 from ponder.agents.compose import AnswerPlan, compose
+from ponder.agents.models.openai_model import OpenAIModel
 from ponder.agents.reasoning import ALGORITHMS, Budget, ReasoningConfig
+from ponder.agents.reasoning.proposer import ChainProposer, ModelProposer
 from ponder.constitution import SemanticMatcher
 from ponder.graphs.nodes import Parts
 from ponder.graphs.release import ReleasePlan
@@ -114,6 +117,7 @@ FED = [
     (lambda s: s.knowledge.chunk_chars, ingest, "max_chars"),
     (lambda s: s.knowledge.chunk_overlap, ingest, "overlap"),
     (lambda s: s.max_answer_tokens, compose, "max_tokens"),
+    (lambda s: s.language_model.timeout_s, OpenAIModel.__init__, "timeout_s"),
 ]
 
 
@@ -122,6 +126,28 @@ def test_library_defaults_equal_the_settings_that_feed_them(
     defaults, setting, function, parameter
 ) -> None:
     assert _parameter_default(function, parameter) == setting(defaults)
+
+
+@pytest.mark.parametrize("proposer", [ModelProposer, ChainProposer])
+def test_a_proposer_built_on_its_own_samples_as_the_reasoning_settings_say(
+    defaults, proposer
+) -> None:
+    section = dataclasses.asdict(defaults.reasoning)
+    shared = {
+        f.name: f.default
+        for f in dataclasses.fields(proposer)
+        if f.name in section and f.name not in PROPOSER_OWN and f.default is not MISSING
+    }
+
+    # Step or chain length, seed and step format, each with the settings' value.
+    assert {"seed", "step_format"} < shared.keys()
+    assert len(shared) == 3
+    assert shared == {name: section[name] for name in shared}
+
+
+# The one reasoning option whose proposer default differs: tests of the proposer on its own
+# pin 0.8 (tests/reasoning/test_model_proposer.py); the engine always passes its 0.7.
+PROPOSER_OWN = {"temperature"}
 
 
 def test_errors_in_a_section_declared_by_the_engine_name_the_line_and_field(tmp_path) -> None:
