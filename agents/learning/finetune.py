@@ -35,8 +35,8 @@ from typing import TYPE_CHECKING, Any, cast
 import numpy as np
 
 from ponder.agents.learning.chains import VerifiedChain, loss_spans
-from ponder.agents.models.base import Message
 from ponder.agents.models.adapters import save_adapter
+from ponder.agents.models.base import Message
 from ponder.agents.reasoning.prompts import Example
 from ponder.agents.reasoning.proposer import build_messages
 from ponder.agents.reasoning.types import SearchState

@@ -8,7 +8,8 @@ Like o1, a reply carries its reasoning as a count (``usage.completion_tokens_det
 .reasoning_tokens``), never as text. Constitution outcomes arrive as the refusal text in
 ``content`` with ``finish_reason: "content_filter"``, and every completion carries a
 ``ponder`` extension (outcome, action, rules fired, abilities, citations, and the claim
-check's counts) that OpenAI clients ignore. ``prompt_tokens`` is 0: the graph does not count prompt tokens yet.
+check's counts) that OpenAI clients ignore. ``prompt_tokens`` is 0: the graph does not
+count prompt tokens yet.
 """
 
 from __future__ import annotations

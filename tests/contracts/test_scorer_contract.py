@@ -71,7 +71,10 @@ def _table() -> TableScorer:
 
 
 def _weighted() -> Scorer:
-    parts = [(CalculationScorer(wrong=0.1, unsupported=0.7), 2.0), (VerifierScorer(exact_match("42"), 0.2), 1.0)]
+    parts = [
+        (CalculationScorer(wrong=0.1, unsupported=0.7), 2.0),
+        (VerifierScorer(exact_match("42"), 0.2), 1.0),
+    ]
     return WeightedScorer(parts)
 
 
