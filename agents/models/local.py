@@ -1,11 +1,12 @@
 """``LocalModel``: a chat model on local weights with transformers and torch.
 
-It loads once per process (a loaded model is shared by every ``LocalModel`` with the
-same weights, device and dtype) on ``cuda`` when available, else ``cpu``. The dtype
-``auto`` is chosen from the hardware (see :mod:`~ponder.agents.models.dtype`): float32
-on a CPU without native bfloat16, where bfloat16 reads prompts 5-7x slower, bfloat16 on
-a GPU or a CPU with AVX-512 BF16 or AMX. torch's CPU threads are set once per process
-(see :mod:`~ponder.agents.models.threads`).
+It loads once per process (weights are shared by every ``LocalModel`` with the same
+source, device and dtype) on ``cuda`` when available, else ``cpu``. The dtype ``auto``
+is chosen from the hardware, per phase (see :mod:`~ponder.agents.models.dtype`): on a
+CPU without native bfloat16, prompts are read by float32 weights (bfloat16 reads them
+4-7x slower there) and tokens written by a bfloat16 copy (1.3x faster per token); a GPU
+or a CPU with AVX-512 BF16 or AMX runs bfloat16 throughout. torch's CPU threads are set
+once per process (see :mod:`~ponder.agents.models.threads`).
 
 No prompt is read twice. A prompt is prefilled with batch 1 into a KV cache, the cache
 is repeated to ``n`` rows, and only the new tokens are decoded in a batch. The caches
@@ -25,26 +26,34 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
 from ponder.agents.core.errors import ConfigError
+from ponder.agents.models.adapters import apply_adapter, policy_sha256, read_adapter, weights_sha256
 from ponder.agents.models.base import Completion, GenerationSettings, Message
 from ponder.agents.models.dtype import DtypeChoice, check_dtype_name, choose_dtype
-from ponder.agents.models.prefix_cache import PrefixCache, common_prefix
-from ponder.agents.models.presets import PRESETS, get_preset, materialize
+from ponder.agents.models.prefix_cache import PrefixCache, cast_cache, common_prefix
+from ponder.agents.models.presets import PRESETS
+from ponder.agents.models.readout import StepReading, read_tail
 from ponder.agents.models.threads import CPU_COMPUTE_LOCK, configure_threads
+from ponder.agents.models.weights import (
+    default_device,
+    forget_weights,
+    load_weights,
+    resolve_weights,
+)
 
 if TYPE_CHECKING:
     import torch
-    from transformers import PreTrainedModel, PreTrainedTokenizerBase
+    from transformers import BatchEncoding, PreTrainedModel, PreTrainedTokenizerBase
     from transformers.cache_utils import Cache
 
 logger = logging.getLogger(__name__)
 
 _DEFAULT = GenerationSettings()
-_LOADED: dict[tuple[str, str, str], _Loaded] = {}
+_LOADED: dict[tuple[str, str, str, str], _Loaded] = {}
 _LOAD_LOCK = threading.Lock()
 
 DEFAULT_PREFIX_CACHE_BYTES = 256 * 2**20
@@ -55,33 +64,14 @@ SmolLM2-135M or 10,900 of Qwen2.5-0.5B in float32."""
 @dataclass(frozen=True)
 class _Loaded:
     model: PreTrainedModel
+    """Reads prompts (prefill) and scores."""
+    decoder: PreTrainedModel
+    """Writes new tokens: ``model`` itself, or a copy in ``dtype.decode_dtype``."""
     tokenizer: PreTrainedTokenizerBase
     lock: threading.Lock
     """Held while computing: the process-wide CPU lock on a CPU, one per model on a GPU."""
     prefixes: PrefixCache
     dtype: DtypeChoice
-
-
-def default_device() -> str:
-    """``cuda`` when a GPU is visible, else ``cpu``."""
-    import torch
-
-    return "cuda" if torch.cuda.is_available() else "cpu"
-
-
-def _resolve_weights(source: str, progress: Callable[[str], None]) -> tuple[Path, str | None]:
-    """Map a preset name, a model folder or a ``.gguf`` file to (folder, gguf file name)."""
-    if source in PRESETS:
-        return materialize(get_preset(source), progress), None
-    path = Path(source).expanduser()
-    if path.is_file() and path.suffix == ".gguf":
-        return path.parent, path.name
-    if path.is_dir() and (path / "config.json").is_file():
-        return path, None
-    raise ConfigError(
-        f"model {source!r} is neither a preset ({', '.join(sorted(PRESETS))}), "
-        "a model folder with config.json, nor a .gguf file"
-    )
 
 
 class LocalModel:
@@ -104,6 +94,9 @@ class LocalModel:
             later calls, per loaded model (shared by every ``LocalModel`` on the same
             weights, sized by the largest request); 0 reuses nothing across calls.
         progress: Called with a line of text during long loads.
+        adapter: A LoRA adapter file (``ponder learn finetune`` writes them) merged into
+            a private copy of the weights at load; refused unless it was trained on
+            exactly these weights (see :mod:`~ponder.agents.models.adapters`).
     """
 
     def __init__(
@@ -117,6 +110,7 @@ class LocalModel:
         share_prefix: bool = True,
         prefix_cache_bytes: int = DEFAULT_PREFIX_CACHE_BYTES,
         progress: Callable[[str], None] = logger.info,
+        adapter: str | None = None,
     ) -> None:
         check_dtype_name(dtype)
         if prefix_cache_bytes < 0:
@@ -131,16 +125,25 @@ class LocalModel:
         self.share_prefix = share_prefix
         self.prefix_cache_bytes = prefix_cache_bytes
         self._progress = progress
+        self.adapter = adapter
         self._loaded: _Loaded | None = None
 
     @property
     def name(self) -> str:
-        return self.source if self.source in PRESETS else Path(self.source).name
+        base = self.source if self.source in PRESETS else Path(self.source).name
+        return base if self.adapter is None else f"{base}+{Path(self.adapter).stem}"
+
+    @property
+    def policy_sha256(self) -> str:
+        """SHA-256 naming the weights that run: the base's (a preset's pinned digest)
+        and the adapter's, if any; a learned value head records it."""
+        return policy_sha256(self.source, self.adapter)
 
     @property
     def resolved_dtype(self) -> str:
-        """The dtype the weights run in (loads them if needed): ``auto`` resolved."""
-        return self._ensure_loaded().dtype.dtype
+        """The dtype the weights run in (loads them if needed): ``auto`` resolved, as
+        ``float32`` or ``float32+bfloat16`` (prefill and decode dtypes)."""
+        return self._ensure_loaded().dtype.label
 
     def load(self) -> None:
         """Load the weights now instead of on first use."""
@@ -151,7 +154,7 @@ class LocalModel:
             return self._loaded
         device = self.device or default_device()
         choice = choose_dtype(self.dtype, device)
-        key = (self.source, device, choice.dtype)
+        key = (self.source, device, choice.label, self.adapter or "")
         with _LOAD_LOCK:
             if device == "cpu":
                 configure_threads(self.threads)
@@ -164,47 +167,62 @@ class LocalModel:
         return loaded
 
     def _load(self, device: str) -> _Loaded:
-        import torch
-        from transformers import AutoModelForCausalLM, AutoTokenizer
-
         choice = choose_dtype(self.dtype, device)
-        folder, gguf_file = _resolve_weights(self.source, self._progress)
-        self._progress(f"loading {self.name} on {device} in {choice.dtype} ({choice.reason})")
+        folder, gguf_file = resolve_weights(self.source, self._progress)
+        self._progress(f"loading {self.name} on {device} in {choice.label} ({choice.reason})")
         started = time.perf_counter()
+        from transformers import AutoTokenizer
+
         tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=gguf_file)
-        model = AutoModelForCausalLM.from_pretrained(
-            folder, gguf_file=gguf_file, dtype=getattr(torch, choice.dtype)
-        )
-        model.to(device).eval()
         if tokenizer.pad_token is None:
             tokenizer.pad_token = tokenizer.eos_token
+        model = load_weights(self.source, folder, gguf_file, device, choice.dtype)
+        decoder = model
+        if choice.decode_dtype is not None:
+            decoder = load_weights(self.source, folder, gguf_file, device, choice.decode_dtype)
+        if self.adapter is not None:
+            model, decoder = self._adapt(model, decoder)
         logger.info(
             "loaded %s on %s in %s in %.1f s (%s)",
             self.name,
             device,
-            choice.dtype,
+            choice.label,
             time.perf_counter() - started,
             choice.reason,
         )
         return _Loaded(
             model=model,
+            decoder=decoder,
             tokenizer=tokenizer,
             lock=CPU_COMPUTE_LOCK if device == "cpu" else threading.Lock(),
             prefixes=PrefixCache(self.prefix_cache_bytes),
             dtype=choice,
         )
 
+    def _adapt(
+        self, model: PreTrainedModel, decoder: PreTrainedModel
+    ) -> tuple[PreTrainedModel, PreTrainedModel]:
+        """The reading and writing weights with the adapter merged (copies: the shared
+        base weights stay as they are)."""
+        assert self.adapter is not None
+        adapter = read_adapter(self.adapter)
+        options = {"base_sha256": weights_sha256(self.source), "base": self.source}
+        merged = apply_adapter(model, adapter, **options)
+        return merged, merged if decoder is model else apply_adapter(decoder, adapter, **options)
+
     def _prompt_ids(self, loaded: _Loaded, messages: Sequence[Message]) -> torch.Tensor:
         if not messages:
             raise ValueError("messages is empty: a chat needs at least one message")
         continue_last = messages[-1]["role"] == "assistant"
-        ids = loaded.tokenizer.apply_chat_template(
-            list(messages),
+        chat = [{"role": m["role"], "content": m["content"]} for m in messages]
+        encoded = loaded.tokenizer.apply_chat_template(
+            chat,
             add_generation_prompt=not continue_last,
             continue_final_message=continue_last,
             return_tensors="pt",
             return_dict=True,
-        )["input_ids"]
+        )
+        ids = cast("torch.Tensor", cast("BatchEncoding", encoded)["input_ids"])
         return ids.to(loaded.model.device)  # (1, prompt_len)
 
     def generate(
@@ -279,8 +297,8 @@ class LocalModel:
             rows, mask = _pad_between(prompts, shared, loaded.tokenizer.pad_token_id)
             if settings.seed is not None:
                 torch.manual_seed(settings.seed)
-            out = loaded.model.generate(
-                rows.to(device), attention_mask=mask.to(device), **kwargs
+            out = _generate(
+                loaded.model, rows.to(device), attention_mask=mask.to(device), **kwargs
             )  # (chats, shared + width + new)
             elapsed = time.perf_counter() - started
         return [
@@ -313,15 +331,17 @@ class LocalModel:
         if cache is None:
             # Plain path: generate repeats the prompt and computes it once per row.
             mask = torch.ones_like(prompt)
-            return loaded.model.generate(
-                prompt, attention_mask=mask, num_return_sequences=batch, **kwargs
+            return _generate(
+                loaded.model, prompt, attention_mask=mask, num_return_sequences=batch, **kwargs
             )
         # The cache holds all but the last prompt token, which generate feeds itself to
         # get the first logits; each row then decodes against the shared prefix.
+        if loaded.decoder is not loaded.model:
+            cast_cache(cache, loaded.decoder.dtype)  # read in one dtype, written in another
         cache.batch_repeat_interleave(batch)
         rows = prompt.expand(batch, -1)  # (batch, p)
-        return loaded.model.generate(
-            rows, attention_mask=torch.ones_like(rows), cache=cache, **kwargs
+        return _generate(
+            loaded.decoder, rows, attention_mask=torch.ones_like(rows), cache=cache, **kwargs
         )
 
     def _reuses_cache(self, loaded: _Loaded) -> bool:
@@ -371,7 +391,7 @@ class LocalModel:
             if token in eos:
                 new, ended = new[:i], True
                 break
-        text = loaded.tokenizer.decode(new, skip_special_tokens=True)
+        text = str(loaded.tokenizer.decode(new, skip_special_tokens=True))
         for stop in settings.stop:
             if stop in text:
                 text, ended = text[: text.index(stop)], True
@@ -383,6 +403,22 @@ class LocalModel:
             finish_reason="stop" if ended else "length",
             extra={"seconds": elapsed, "timed_out": timed_out},
         )
+
+    def read_step(
+        self, messages: Sequence[Message], continuation: str, layers: Sequence[int]
+    ) -> StepReading:
+        """Hidden states at the last token of ``continuation`` read after ``messages``,
+        and its tokens' log-probabilities (see
+        :class:`~ponder.agents.models.readout.ReadoutModel`): one forward pass over the
+        continuation, after the prompt's KV cache (usually held already: the search just
+        expanded that prompt)."""
+        import torch
+
+        loaded = self._ensure_loaded()
+        prompt = self._prompt_ids(loaded, messages)  # (1, p)
+        with loaded.lock, torch.inference_mode():
+            cache = self._prefill(loaded, prompt[:, :-1]) if self._reuses_cache(loaded) else None
+            return read_tail(loaded.model, loaded.tokenizer, prompt, continuation, layers, cache)
 
     def score(self, messages: Sequence[Message], continuation: str) -> float:
         import torch
@@ -442,3 +478,10 @@ def release_loaded_models() -> None:
     """
     with _LOAD_LOCK:
         _LOADED.clear()
+    forget_weights()
+
+
+def _generate(model: PreTrainedModel, *args: Any, **kwargs: Any) -> torch.Tensor:
+    # transformers' stubs type ``generate`` as a tensor attribute; it is the method.
+    generate = cast("Callable[..., torch.Tensor]", model.generate)
+    return generate(*args, **kwargs)

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     import torch
     from transformers.cache_utils import Cache
 
-__all__ = ["PrefixCache", "cache_nbytes", "common_prefix"]
+__all__ = ["PrefixCache", "cache_nbytes", "cast_cache", "common_prefix"]
 
 logger = logging.getLogger(__name__)
 
@@ -56,6 +56,17 @@ def _tensors(cache: Cache) -> list[torch.Tensor]:
 def cache_nbytes(cache: Cache) -> int:
     """Bytes of key and value tensors a cache holds (their storage, views included)."""
     return sum(t.untyped_storage().nbytes() for t in _tensors(cache))
+
+
+def cast_cache(cache: Cache, dtype: torch.dtype) -> None:
+    """Cast a cache's keys and values in place (never an entry: a copy taken from one).
+
+    A prompt read by float32 weights is continued by bfloat16 ones this way.
+    """
+    for layer in getattr(cache, "layers", ()):
+        if getattr(layer, "keys", None) is not None:
+            layer.keys = layer.keys.to(dtype)
+            layer.values = layer.values.to(dtype)
 
 
 def _compact_copy(cache: Cache) -> Cache:

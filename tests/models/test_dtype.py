@@ -18,10 +18,11 @@ def _never(*_: object) -> bool:
     raise AssertionError("the GPU probe must not be asked about a CPU")
 
 
-def test_auto_picks_float32_on_a_cpu_without_native_bfloat16() -> None:
+def test_auto_reads_in_float32_and_writes_in_bfloat16_on_a_cpu_without_native_bfloat16() -> None:
     choice = choose_dtype("auto", "cpu", read_flags=lambda: AVX2_EPYC, cuda_bf16=_never)
 
-    assert choice.dtype == "float32"
+    assert (choice.dtype, choice.decode_dtype) == ("float32", "bfloat16")
+    assert choice.label == "float32+bfloat16"
     assert "no native bfloat16" in choice.reason
 
 
@@ -32,6 +33,7 @@ def test_auto_picks_bfloat16_on_a_cpu_with_avx512_bf16_or_amx() -> None:
     )
 
     assert choice.dtype == amx_only.dtype == "bfloat16"
+    assert choice.decode_dtype is None and choice.label == "bfloat16"
     assert "amx_bf16" in choice.reason and "avx512_bf16" in choice.reason
 
 
@@ -41,6 +43,8 @@ def test_auto_on_cuda_asks_the_gpu() -> None:
 
 
 def test_a_forced_dtype_is_taken_as_given_and_an_unknown_one_is_refused() -> None:
+    forced = choose_dtype("float32", "cpu", read_flags=lambda: AVX2_EPYC)
+    assert (forced.dtype, forced.decode_dtype) == ("float32", None)
     assert choose_dtype("bfloat16", "cpu", read_flags=lambda: AVX2_EPYC).dtype == "bfloat16"
     assert choose_dtype("float32", "cuda", cuda_bf16=lambda: True).reason == "set explicitly"
     with pytest.raises(ConfigError, match="'half'"):

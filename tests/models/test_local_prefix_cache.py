@@ -93,6 +93,22 @@ def test_a_greedy_chain_of_steps_is_the_same_with_and_without_caching(models) ->
     assert all(chains[0])
 
 
+def test_with_the_default_dtype_reuse_changes_no_greedy_token() -> None:
+    # auto: on a CPU without native bfloat16, float32 reads and a bfloat16 copy writes.
+    cached, fresh = LocalModel("smollm2-135m"), LocalModel("smollm2-135m", prefix_cache_bytes=0)
+    chains: list[list[str]] = [[], []]
+    for model, steps in zip((fresh, cached), chains, strict=True):
+        for _ in range(3):
+            steps.append(model.generate(_step_chat(steps), settings=STEP)[0].text.strip())
+
+    assert chains[0] == chains[1]
+    for chat in CHATS:
+        assert (
+            cached.generate(chat, settings=GREEDY)[0].text
+            == fresh.generate(chat, settings=GREEDY)[0].text
+        )
+
+
 def test_a_step_level_greedy_search_writes_the_same_steps_with_and_without_reuse(
     models,
 ) -> None:
