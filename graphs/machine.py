@@ -74,7 +74,7 @@ def _by_outcome(state: TurnState, *, going_on: str) -> str:
 
 class _Step(Protocol):
     # A node as LangGraph calls it: the state by name, the changed fields back.
-    def __call__(self, state: TurnState) -> dict[str, Any]: ...
+    def __call__(self, state: TurnState) -> TurnState: ...
 
 
 def _wire(steps: Mapping[str, _Step]) -> StateGraph[TurnState]:
@@ -133,5 +133,5 @@ def draw_mermaid() -> str:
     return str(_wire(unbuilt).compile().get_graph().draw_mermaid())
 
 
-def _not_run(state: TurnState) -> dict[str, Any]:
+def _not_run(state: TurnState) -> TurnState:
     raise AssertionError("a graph drawn for its picture is never run")

@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from langgraph.config import get_config, get_stream_writer
 from langgraph.types import interrupt
@@ -72,7 +71,7 @@ class Nodes:
     def __init__(self, parts: Parts) -> None:
         self.parts = parts
 
-    def input_check(self, state: TurnState) -> dict[str, Any]:
+    def input_check(self, state: TurnState) -> TurnState:
         """Check the user's message; one the rules stop ends the turn here, or pauses it."""
         question = state["question"]
         verdict = self._check(question, "input")
@@ -84,12 +83,12 @@ class Nodes:
             **self._apply(decision, verdict),
         }
 
-    def route(self, state: TurnState) -> dict[str, Any]:
+    def route(self, state: TurnState) -> TurnState:
         """Decide which abilities the question needs."""
         has_knowledge = self.parts.store is not None and self.parts.store.count() > 0
         return {"route": self.parts.router.route(state["question"], has_knowledge=has_knowledge)}
 
-    def retrieve(self, state: TurnState) -> dict[str, Any]:
+    def retrieve(self, state: TurnState) -> TurnState:
         """Fetch evidence, then drop chunks that carry instructions or break rules."""
         assert self.parts.store is not None
         # Fetch spare chunks, so that a planted chunk that gets dropped cannot crowd
@@ -113,7 +112,7 @@ class Nodes:
             logger.warning("dropped %d knowledge chunk(s) by rule", len(fired))
         return {"evidence": kept, "verdicts": fired}
 
-    def reason(self, state: TurnState) -> dict[str, Any]:
+    def reason(self, state: TurnState) -> TurnState:
         """Run the hidden search, or the question's own expression as one program step;
         only counts and tool results leave this node in public fields."""
         route = state.get("route")
@@ -132,7 +131,7 @@ class Nodes:
             "nodes_expanded": outcome.nodes_expanded,
         }
 
-    def compose(self, state: TurnState) -> dict[str, Any]:
+    def compose(self, state: TurnState) -> TurnState:
         """Write the answer (again, with the critique, when revising)."""
         history = state.get("messages", [])[:-1][-6:]
         route = state.get("route")
@@ -153,7 +152,7 @@ class Nodes:
         revisions = state.get("revisions", 0) + (1 if state.get("critique") else 0)
         return {"draft": draft, "revisions": revisions}
 
-    def output_check(self, state: TurnState) -> dict[str, Any]:
+    def output_check(self, state: TurnState) -> TurnState:
         """Check the draft as it is released, then apply the decision on what stopped it.
 
         The draft is judged in overlapping chunks and each chunk is sent (as an
@@ -182,7 +181,7 @@ class Nodes:
             decision = decide(verdict, policy, text=decision.text, sent=sent, redacted=True)
         return {"verdicts": verdicts, **self._apply(decision, verdict, sent)}
 
-    def review(self, state: TurnState) -> dict[str, Any]:
+    def review(self, state: TurnState) -> TurnState:
         """Wait for a reviewer's decision on an escalated turn, then apply it.
 
         LangGraph runs this node again from its start when the turn resumes, so nothing
@@ -216,7 +215,7 @@ class Nodes:
         get_stream_writer()(AnswerDelta(text=pending["text"]))
         return {"review": None, "answer": sent + pending["text"], "outcome": "answered"}
 
-    def emit(self, state: TurnState) -> dict[str, Any]:
+    def emit(self, state: TurnState) -> TurnState:
         """Send a refusal (after its verdict was announced) and record the answer."""
         if refusal := state.get("refusal"):
             get_stream_writer()(AnswerDelta(text=refusal))
@@ -232,7 +231,7 @@ class Nodes:
             start=start,
         )
 
-    def _apply(self, decision: Decision, verdict: Verdict, sent: str = "") -> dict[str, Any]:
+    def _apply(self, decision: Decision, verdict: Verdict, sent: str = "") -> TurnState:
         """The update that carries out ``decision`` after ``sent`` was sent."""
         match decision:
             case Allow():
@@ -254,7 +253,7 @@ class Nodes:
             case Redact():
                 raise AssertionError("a redaction is released by output_check, not applied")
 
-    def _refused(self, refusal: Refuse, sent: str) -> dict[str, Any]:
+    def _refused(self, refusal: Refuse, sent: str) -> TurnState:
         # The refusal follows whatever the user has already been sent; emit sends it.
         return {
             "answer": sent + refusal.text,
@@ -263,7 +262,7 @@ class Nodes:
             "outcome": "refused",
         }
 
-    def _answer(self, text: str, draft: Draft, outcome: Outcome) -> dict[str, Any]:
+    def _answer(self, text: str, draft: Draft, outcome: Outcome) -> TurnState:
         return {
             "answer": text,
             "citations": list(draft.citations),
