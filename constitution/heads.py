@@ -15,9 +15,23 @@ example must pass the whole policy). Rules with ``stages: {semantic: false}`` ar
 their examples are not a trustworthy picture of their content.
 
 The gate's **threshold** is chosen on the development set (:mod:`ponder.constitution.devset`),
-never on training examples and never on benchmark prompts: the least score at which at
-most ``dev_rate`` of the benign development texts would be stopped. A second, higher
-threshold (``confident_rate``) tops the *uncertain band*, where a model may deliberate.
+never on training examples and never on benchmark prompts, by the rule of
+:mod:`ponder.constitution.heads_rate`:
+
+1. For each candidate rate ``r`` in ``DEV_RATES`` up to ``dev_rate`` (the ceiling), the
+   threshold is the least gate score at which at most ``r`` of the benign development
+   texts are stopped (:func:`threshold_for_rate`).
+2. The rate is chosen by cross-validation on the policy's own examples
+   (``choose_dev_rate``): gates fitted on all but one fold of the examples, with their
+   thresholds set on the development set as in step 1, score the held-out violating
+   examples; the rate kept has the highest held-out share of violating examples stopped
+   minus the share of development texts stopped (Youden's J), the smaller on a tie.
+3. The gate fitted on all examples takes the threshold of that rate on the development set.
+
+So the only benign texts that set a threshold are the development set's, and the only
+harmful ones are the policy's examples; the benchmark's prompts play no part. A second,
+higher threshold (``confident_rate``) tops the *uncertain band*, where a model may
+deliberate.
 
 Fitting takes seconds; :mod:`ponder.constitution.heads_cache` keeps the result on disk,
 keyed by a hash of exactly what training reads (examples, labels, development texts,
@@ -28,14 +42,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
 from ponder.constitution.devset import DevSet
+from ponder.constitution.heads_rate import choose_dev_rate, fit_gate, sigmoid, threshold_for_rate
 from ponder.constitution.schema import CHECKPOINTS, Checkpoint, Policy
 
 __all__ = [
@@ -53,17 +67,17 @@ __all__ = [
     "with_background",
 ]
 
-HEADS_FORMAT = 2
+HEADS_FORMAT = 3
 """Bumped when the training or the file layout changes: old cached heads are not reused."""
 
 DEFAULT_C = 4.0
 """Inverse L2 strength of every logistic regression (scikit-learn's ``C``)."""
 
 DEFAULT_DEV_RATE = 0.10
-"""Most share of the development set the gate may stop at its threshold. The development
-set is written as topic twins of the violating examples, harder than everyday sensitive
-questions; on the shipped policy, held-out recall minus development-set stops (Youden's J)
-peaks near this rate."""
+"""Most share of the development set the gate may stop at its threshold: the ceiling of
+the rates :func:`choose_dev_rate` chooses from. The development set is written as topic
+twins of the violating examples, harder than everyday sensitive questions, so its share
+stopped overstates what everyday traffic sees."""
 
 DEFAULT_CONFIDENT_RATE = 0.03
 """Most share of the development set stopped above the uncertain band."""
@@ -218,6 +232,8 @@ class CheckpointHead:
     """Least gate probability that stops a text (chosen on the development set)."""
     confident: float
     """Least gate probability outside the uncertain band (``>= threshold``)."""
+    dev_rate: float = DEFAULT_DEV_RATE
+    """The development-set rate the threshold was set at (see :func:`choose_dev_rate`)."""
 
     def gate(self, vectors: Matrix) -> Matrix:
         """``p(breaks a rule)`` per row.
@@ -228,7 +244,7 @@ class CheckpointHead:
         Returns:
             Shape ``(rows,)``.
         """
-        return _sigmoid(vectors @ self.gate_weights + self.gate_bias)
+        return sigmoid(vectors @ self.gate_weights + self.gate_bias)
 
     def names(self, vectors: Matrix) -> Matrix:
         """``p(rule | breaks a rule)`` per row and rule.
@@ -270,16 +286,23 @@ def fit_checkpoint(
     c: float = DEFAULT_C,
     dev_rate: float = DEFAULT_DEV_RATE,
     confident_rate: float = DEFAULT_CONFIDENT_RATE,
+    choose_rate: bool = True,
 ) -> CheckpointHead:
     """Fit one checkpoint's gate and naming heads and set the gate's thresholds.
+
+    The threshold follows the rule in this module's docstring: the rate is chosen by
+    cross-validation on ``data`` (``choose_dev_rate``) among ``DEV_RATES`` up to
+    ``dev_rate``, unless ``choose_rate`` is false, and the threshold is the least score
+    that stops at most that share of the development texts.
 
     Args:
         data: The labelled texts (see :attr:`TrainingSet.trainable`).
         vectors: Their embeddings, shape ``(texts, dim)``, in ``data.texts`` order.
         dev_vectors: The development texts' embeddings for this checkpoint.
         c: Inverse regularisation strength.
-        dev_rate: Most share of development texts stopped at the threshold.
+        dev_rate: Most share of development texts stopped at the threshold (the ceiling).
         confident_rate: Most share stopped above the uncertain band.
+        choose_rate: Choose the rate by cross-validation; false uses ``dev_rate`` itself.
 
     Returns:
         The fitted heads.
@@ -298,8 +321,10 @@ def fit_checkpoint(
     if len(dev_vectors) == 0:
         raise ValueError(f"the development set has no texts for checkpoint {data.checkpoint!r}")
     labels = np.array([rule is not None for rule in data.rules])  # (texts,)
-    gate = LogisticRegression(C=c, class_weight="balanced", max_iter=2000)
-    gate.fit(vectors, labels)
+    gate_weights, gate_bias = fit_gate(vectors, labels, c)
+    rate = dev_rate
+    if choose_rate:
+        rate = choose_dev_rate(labels, vectors, dev_vectors, c=c, ceiling=dev_rate)
     violating = [i for i, rule in enumerate(data.rules) if rule is not None]
     rule_ids = tuple(sorted({rule for rule in data.rules if rule is not None}))
     dim = vectors.shape[1]
@@ -316,8 +341,8 @@ def fit_checkpoint(
         name_weights, name_bias = coef[order], bias[order]
     head = CheckpointHead(
         checkpoint=data.checkpoint,
-        gate_weights=np.asarray(gate.coef_[0], dtype=np.float64),
-        gate_bias=float(gate.intercept_[0]),
+        gate_weights=gate_weights,
+        gate_bias=gate_bias,
         rule_ids=rule_ids,
         name_weights=name_weights,
         name_bias=name_bias,
@@ -325,37 +350,8 @@ def fit_checkpoint(
         confident=0.5,
     )
     dev_scores = head.gate(dev_vectors).tolist()
-    threshold = threshold_for_rate(dev_scores, dev_rate)
+    threshold = threshold_for_rate(dev_scores, rate)
     confident = max(threshold, threshold_for_rate(dev_scores, confident_rate))
     return CheckpointHead(
-        **{**head.__dict__, "threshold": threshold, "confident": confident},
+        **{**head.__dict__, "threshold": threshold, "confident": confident, "dev_rate": rate},
     )
-
-
-def threshold_for_rate(scores: Sequence[float], rate: float) -> float:
-    """The least threshold at which at most ``rate`` of ``scores`` are at or above it.
-
-    Args:
-        scores: Scores of benign texts (0 to 1).
-        rate: The most share that may be stopped (0 to 1).
-
-    Returns:
-        A threshold just above the highest score that must pass; at most 1.
-
-    Raises:
-        ValueError: ``scores`` is empty or ``rate`` is out of range.
-    """
-    if not scores:
-        raise ValueError("threshold_for_rate needs at least one score")
-    if not 0.0 <= rate <= 1.0:
-        raise ValueError(f"rate must be between 0 and 1, got {rate}")
-    ordered = sorted(scores, reverse=True)
-    allowed = math.floor(rate * len(ordered) + 1e-9)  # this many may be stopped
-    if allowed >= len(ordered):
-        return 0.0
-    must_pass = ordered[allowed]
-    return min(1.0, math.nextafter(must_pass, math.inf))
-
-
-def _sigmoid(z: Matrix) -> Matrix:
-    return 0.5 * (1.0 + np.tanh(0.5 * z))  # stable for large |z|

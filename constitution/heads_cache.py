@@ -140,7 +140,8 @@ def trained_heads(
         embedder: The embedder's name, recorded and part of the cache key.
         cache_dir: The cache folder; ``None`` for :func:`default_cache_dir`.
         c: Inverse regularisation strength.
-        dev_rate: Most share of development texts stopped at the gate's threshold.
+        dev_rate: Most share of development texts stopped at the gate's threshold (the
+            ceiling of the rate chosen by cross-validation).
         confident_rate: Most share stopped above the uncertain band.
         background: Everyday texts added to the gate's compliant side.
 
@@ -183,7 +184,10 @@ def trained_heads(
             key,
             policy.version,
             time.perf_counter() - started,
-            ", ".join(f"{c}: threshold {h.threshold:.2f}" for c, h in by_checkpoint.items()),
+            ", ".join(
+                f"{c}: threshold {h.threshold:.2f} at dev rate {h.dev_rate:.2f}"
+                for c, h in by_checkpoint.items()
+            ),
         )
         return heads
 
@@ -207,6 +211,7 @@ def _write_heads(path: Path, heads: Heads) -> None:
             "rule_ids": list(head.rule_ids),
             "threshold": head.threshold,
             "confident": head.confident,
+            "dev_rate": head.dev_rate,
         }
         arrays[f"{checkpoint}_gate"] = head.gate_weights
         arrays[f"{checkpoint}_names"] = head.name_weights
@@ -234,6 +239,7 @@ def _read_heads(path: Path, key: str, embedder: str) -> Heads | None:
                     name_bias=stored[f"{checkpoint}_name_bias"].astype(np.float64),
                     threshold=float(fields["threshold"]),
                     confident=float(fields["confident"]),
+                    dev_rate=float(fields["dev_rate"]),
                 )
                 for checkpoint, fields in meta["checkpoints"].items()
             }

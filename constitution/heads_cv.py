@@ -1,7 +1,8 @@
 """Cross-validated precision and recall of the learned heads, per rule (``ponder rules train``).
 
 Each checkpoint's examples are split into ``folds`` parts; heads fitted on the other parts
-(thresholds from the development set, as in production) judge each held-out example. A
+(thresholds from the development set, as in production, at the development-set rate the
+heads fitted on all examples chose) judge each held-out example. A
 rule's score counts, like :mod:`ponder.constitution.rule_tests`:
 
 - a true positive for each of its held-out violating examples that the gate stops *and*
@@ -130,7 +131,13 @@ def cross_validate(
             if not held or not part.trainable:
                 continue
             head = fit_checkpoint(
-                part, vectors[kept], dev, c=c, dev_rate=dev_rate, confident_rate=confident_rate
+                part,
+                vectors[kept],
+                dev,
+                c=c,
+                dev_rate=full.dev_rate,
+                confident_rate=min(confident_rate, full.dev_rate),
+                choose_rate=False,
             )
             stopped = head.gate(vectors[held]) >= head.threshold  # (held,)
             named = np.argmax(head.names(vectors[held]), axis=1)  # (held,)

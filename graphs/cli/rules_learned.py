@@ -78,7 +78,8 @@ def rules_train(
     )
     for checkpoint, head in heads.by_checkpoint.items():
         console.print(
-            f"  {checkpoint}: threshold {head.threshold:.3f}, uncertain band up to "
+            f"  {checkpoint}: threshold {head.threshold:.3f} (stops {head.dev_rate:.0%} of the "
+            f"development set, the rate cross-validation chose), uncertain band up to "
             f"{head.confident:.3f}, {len(head.rule_ids)} rules"
         )
     _print_cv(results)
@@ -108,7 +109,7 @@ def _train_dict(
         "embedder": heads.embedder,
         "seconds": round(seconds, 2),
         "thresholds": {
-            c: {"threshold": h.threshold, "confident": h.confident}
+            c: {"threshold": h.threshold, "confident": h.confident, "dev_rate": h.dev_rate}
             for c, h in heads.by_checkpoint.items()
         },
         "cross_validation": [

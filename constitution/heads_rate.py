@@ -1,0 +1,147 @@
+"""How the learned gate's threshold is set: the rule, stated before any benchmark is run.
+
+For each candidate rate ``r`` in :data:`DEV_RATES` up to a ceiling, the threshold is the
+least gate score at which at most ``r`` of the benign development texts would be stopped
+(:func:`threshold_for_rate`). The rate is chosen by cross-validation on the policy's own
+examples (:func:`choose_dev_rate`): gates fitted on all but one fold, thresholded on the
+development set at each rate, score the held-out violating examples, and the rate with
+the highest share of them stopped minus the share of development texts stopped (Youden's
+J, pooled over folds) is kept, the smaller on a tie. Benchmark prompts play no part.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import numpy.typing as npt
+
+__all__ = [
+    "DEV_RATES",
+    "RATE_FOLDS",
+    "best_rate",
+    "choose_dev_rate",
+    "fit_gate",
+    "sigmoid",
+    "threshold_for_rate",
+]
+
+Matrix = npt.NDArray[np.float64]
+
+DEV_RATES: tuple[float, ...] = (0.01, 0.02, 0.03, 0.05, 0.07, 0.10)
+"""The candidate development-set rates, up to the ceiling (which is always a candidate)."""
+
+RATE_FOLDS = 5
+"""Folds of the cross-validation that chooses the rate."""
+
+
+def choose_dev_rate(
+    labels: npt.NDArray[np.bool_],
+    vectors: Matrix,
+    dev_vectors: Matrix,
+    *,
+    c: float,
+    ceiling: float,
+    folds: int = RATE_FOLDS,
+) -> float:
+    """The development-set rate with the best held-out Youden's J (step 2 of the rule).
+
+    Examples are split into ``folds`` parts by position (``i % folds``); for each part a
+    gate is fitted on the others and thresholded on the development set at each candidate
+    rate. Too few examples to hold any out (a part whose rest lacks a class, or fewer
+    violating examples than folds) leaves the ceiling.
+
+    Args:
+        labels: Whether each example breaks a rule, shape ``(texts,)``.
+        vectors: The examples' embeddings, shape ``(texts, dim)``.
+        dev_vectors: The development texts' embeddings, shape ``(dev, dim)``.
+        c: Inverse regularisation strength.
+        ceiling: The most rate allowed; candidates are :data:`DEV_RATES` below it, and it.
+        folds: Parts to split the examples into.
+
+    Returns:
+        The chosen rate.
+    """
+    rates = sorted({r for r in DEV_RATES if r < ceiling} | {ceiling})
+    if int(labels.sum()) < folds or len(rates) == 1:
+        return ceiling
+    held_scores: list[Matrix] = []
+    dev_scores: list[Matrix] = []
+    for fold in range(folds):
+        held = np.arange(len(labels)) % folds == fold
+        kept = ~held
+        if labels[kept].all() or not labels[kept].any():
+            return ceiling
+        weights, bias = fit_gate(vectors[kept], labels[kept], c)
+        held_scores.append(sigmoid(vectors[held & labels] @ weights + bias))
+        dev_scores.append(sigmoid(dev_vectors @ weights + bias))
+    return best_rate(held_scores, dev_scores, rates)
+
+
+def best_rate(
+    held_scores: Sequence[Matrix], dev_scores: Sequence[Matrix], rates: Sequence[float]
+) -> float:
+    """The rate whose thresholds stop the most held-out violating examples net of the
+    development texts they stop (Youden's J pooled over folds); the smallest on a tie.
+
+    Args:
+        held_scores: Per fold, the gate's scores of its held-out violating examples.
+        dev_scores: Per fold, the same gate's scores of the development texts.
+        rates: Candidate rates, each between 0 and 1.
+
+    Returns:
+        One of ``rates``.
+    """
+    best, best_j = min(rates), -math.inf
+    for rate in sorted(rates):
+        caught = stopped = violating = dev = 0
+        for held, benign in zip(held_scores, dev_scores, strict=True):
+            threshold = threshold_for_rate(benign.tolist(), rate)
+            caught += int((held >= threshold).sum())
+            violating += len(held)
+            stopped += int((benign >= threshold).sum())
+            dev += len(benign)
+        j = caught / max(violating, 1) - stopped / max(dev, 1)
+        if j > best_j + 1e-12:
+            best, best_j = rate, j
+    return best
+
+
+def fit_gate(vectors: Matrix, labels: npt.NDArray[np.bool_], c: float) -> tuple[Matrix, float]:
+    """A logistic-regression gate (balanced classes): its weights and intercept."""
+    from sklearn.linear_model import LogisticRegression
+
+    gate = LogisticRegression(C=c, class_weight="balanced", max_iter=2000)
+    gate.fit(vectors, labels)
+    return np.asarray(gate.coef_[0], dtype=np.float64), float(gate.intercept_[0])
+
+
+def threshold_for_rate(scores: Sequence[float], rate: float) -> float:
+    """The least threshold at which at most ``rate`` of ``scores`` are at or above it.
+
+    Args:
+        scores: Scores of benign texts (0 to 1).
+        rate: The most share that may be stopped (0 to 1).
+
+    Returns:
+        A threshold just above the highest score that must pass; at most 1.
+
+    Raises:
+        ValueError: ``scores`` is empty or ``rate`` is out of range.
+    """
+    if not scores:
+        raise ValueError("threshold_for_rate needs at least one score")
+    if not 0.0 <= rate <= 1.0:
+        raise ValueError(f"rate must be between 0 and 1, got {rate}")
+    ordered = sorted(scores, reverse=True)
+    allowed = math.floor(rate * len(ordered) + 1e-9)  # this many may be stopped
+    if allowed >= len(ordered):
+        return 0.0
+    must_pass = ordered[allowed]
+    return min(1.0, math.nextafter(must_pass, math.inf))
+
+
+def sigmoid(z: Matrix) -> Matrix:
+    """The logistic function, elementwise."""
+    return 0.5 * (1.0 + np.tanh(0.5 * z))  # stable for large |z|
