@@ -80,6 +80,7 @@ def create_app(
         await server.start()
         yield
         server.workers.shutdown(wait=False, cancel_futures=True)
+        await server.stop()
 
     app = FastAPI(
         title="Ponder", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None

@@ -23,6 +23,7 @@ from ponder.graphs.review import NoPendingReviewError, ReviewDecision
 from ponder.graphs.server.access import bearer_key_matches
 from ponder.graphs.server.openai_api import ApiError, ponder_extension
 from ponder.graphs.server.runtime import Server
+from ponder.graphs.server.turn_run import TurnRun
 
 __all__ = ["AppealRequest", "ponder_router"]
 
@@ -57,13 +58,16 @@ def ponder_router(server: Server) -> APIRouter:
         decision = _parse(ReviewDecision, await request.body())
         loop = asyncio.get_running_loop()
         admission = server.gate.admit()
+        run = TurnRun(server, thread_id)  # a review finishes a turn: one at a time per thread
         try:
+            await run.begin()
             reply = await loop.run_in_executor(
-                server.workers, server.assistant.resolve_review, thread_id, decision
+                run.executor(), server.assistant.resolve_review, thread_id, decision
             )
         except NoPendingReviewError as exc:
             raise _no_review(thread_id) from exc
         finally:
+            run.finish()
             admission.release()
         return {"thread_id": thread_id, "answer": reply.answer, "ponder": ponder_extension(reply)}
 

@@ -8,8 +8,9 @@ the checkpointer; the admission count and the thread pool are per-process capaci
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -18,9 +19,12 @@ from fastapi import Request
 from ponder.graphs.assistant import Assistant
 from ponder.graphs.server.access import bearer_key_matches, client_is_local
 from ponder.graphs.server.openai_api import ApiError
+from ponder.graphs.server.thread_locks import ThreadLocks
 from ponder.graphs.settings import Settings
 
 __all__ = ["Admission", "Gate", "Server"]
+
+logger = logging.getLogger(__name__)
 
 
 class Admission:
@@ -91,6 +95,10 @@ class Server:
         self.reviewer_keys = [k.get_secret_value().encode() for k in self.settings.reviewer_keys]
         """The reviewers' keys, which client keys never stand in for."""
         self.created = int(time.time())
+        self.threads = ThreadLocks(self.settings.thread_wait_s)
+        """One turn at a time per thread; across replicas once :meth:`start` finds the
+        threads on PostgreSQL."""
+        self._background: set[asyncio.Task[None]] = set()
 
     @property
     def assistant(self) -> Assistant:
@@ -104,9 +112,33 @@ class Server:
         return self._assistant
 
     async def start(self) -> None:
-        """Build the assistant, in a worker thread, if a factory was given."""
+        """Build the assistant, in a worker thread, if a factory was given; lock threads
+        across replicas when they live on PostgreSQL."""
         if self._factory is not None and self._assistant is None:
             self._assistant = await asyncio.to_thread(self._factory)
+        url = _postgres_url(self.assistant)
+        if url is not None:
+            places = self.settings.max_concurrent + self.settings.max_queue
+            self.threads = ThreadLocks(self.settings.thread_wait_s, url, max_connections=places)
+            await self.threads.start()
+
+    async def stop(self) -> None:
+        """Let running releases finish, then close the thread locks' connections."""
+        if self._background:
+            await asyncio.wait(set(self._background), timeout=5)
+        await self.threads.close()
+
+    def in_background(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run ``work`` on the event loop without awaiting it (a release after a turn's
+        worker stops); its errors are logged."""
+        task = asyncio.get_running_loop().create_task(work)
+        self._background.add(task)
+        task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._background.discard(task)
+        if not task.cancelled() and (exc := task.exception()) is not None:
+            logger.error("a release after a turn failed", exc_info=exc)
 
     def authorize(self, request: Request) -> None:
         """Let a client in: a key from ``server.api_keys``, or loopback when there are none.
@@ -155,3 +187,15 @@ class Server:
             "created": self.created,
             "owned_by": "ponder",
         }
+
+
+def _postgres_url(assistant: Assistant) -> str | None:
+    """Where the assistant's threads live on PostgreSQL, or ``None`` (SQLite, memory)."""
+    if assistant.parts.settings.checkpoint_url is not None:
+        return assistant.parts.settings.checkpoint_url.get_secret_value()
+    checkpointer = getattr(assistant.graph, "checkpointer", None)
+    if type(checkpointer).__module__.startswith("langgraph.checkpoint.postgres"):
+        conninfo = getattr(getattr(checkpointer, "conn", None), "conninfo", None)
+        if isinstance(conninfo, str):  # a pool: the URL it was opened with
+            return conninfo
+    return None

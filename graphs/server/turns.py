@@ -2,9 +2,11 @@
 
 A turn holds an :class:`~ponder.graphs.server.runtime.Admission` from the moment it is
 accepted until its last byte is sent (or its client leaves), so the admission count is
-the number of turns running or queued. A client that disconnects, or a request that times
-out, stops its turn after the graph step that is running (a model call cannot be
-interrupted halfway).
+the number of turns running or queued. It holds its thread
+(:class:`~ponder.graphs.server.turn_run.TurnRun`) from before it starts until its worker
+stops, so turns on one thread run one after another and none is lost. A client that
+disconnects, or a request that times out, stops its turn after the graph step that is
+running (a model call cannot be interrupted halfway).
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from ponder.graphs.server.openai_api import (
     user_text,
 )
 from ponder.graphs.server.runtime import Admission, Server
+from ponder.graphs.server.turn_run import TurnRun
 
 __all__ = ["THREAD_HEADER", "read_body", "run_turn"]
 
@@ -62,7 +65,8 @@ async def run_turn(server: Server, request: Request, chat: ChatCompletionRequest
 
     Raises:
         ApiError: 400 for a bad message, token limit or thread id; 409 while the thread
-            waits for a reviewer; 429 when the queue is full; 504 at the timeout.
+            waits for a reviewer, or when an earlier turn on it runs past
+            ``server.thread_wait_s``; 429 when the queue is full; 504 at the timeout.
     """
     message = user_text(chat)
     limit = chat.token_limit
@@ -84,34 +88,39 @@ async def run_turn(server: Server, request: Request, chat: ChatCompletionRequest
         "model": chat.model,
     }
     headers = {THREAD_HEADER: thread_id}
-    try:
-        events = server.assistant.astream(
-            message, thread_id=thread_id, max_tokens=limit, executor=server.workers
-        )
-    except ReviewPendingError as exc:
-        admission.release()
-        raise ApiError(409, str(exc), code="review_pending") from exc
+    run = TurnRun(server, thread_id)
+
+    async def start() -> AsyncGenerator[Event, None]:
+        await run.begin()  # the thread's earlier turn ends first (409 past the wait)
+        try:
+            return server.assistant.astream(
+                message, thread_id=thread_id, max_tokens=limit, executor=run.executor()
+            )
+        except ReviewPendingError as exc:
+            raise ApiError(409, str(exc), code="review_pending") from exc
+
     if not chat.stream:
         try:
-            reply = await _watch(request, deadline, _reply_of(events))
+            reply = await _watch(request, deadline, _reply_of(start()))
         except _ClientGone:
             return Response(status_code=499)
         finally:
+            run.finish()
             admission.release()
         return JSONResponse(completion_body(reply, **ids), headers=headers)
     try:
         # Wait for the first event before sending headers, so that a timeout in the
         # queue is still a 504 rather than an error inside a 200 stream.
-        first = await _watch(request, deadline, anext(events))
+        events, first = await _watch(request, deadline, _opening(start()))
     except BaseException as exc:
+        run.finish()
         admission.release()
-        await events.aclose()
         if isinstance(exc, _ClientGone):
             return Response(status_code=499)
         raise
     include_usage = chat.stream_options is not None and chat.stream_options.include_usage
     return _EventStream(
-        _sse(events, first, ids, deadline, include_usage, admission),
+        _sse(events, first, ids, deadline, include_usage, admission, run),
         media_type="text/event-stream",
         headers={**headers, "Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
@@ -152,12 +161,25 @@ class _EventStream(StreamingResponse):
             await self.body_iterator.aclose()
 
 
-async def _reply_of(events: AsyncGenerator[Event, None]) -> Reply:
+async def _reply_of(start: Awaitable[AsyncGenerator[Event, None]]) -> Reply:
+    events = await start
     async with contextlib.aclosing(events):
         async for event in events:
             if isinstance(event, Done):
                 return event.reply
     raise RuntimeError("the assistant's stream ended without a Done event")
+
+
+async def _opening(
+    start: Awaitable[AsyncGenerator[Event, None]],
+) -> tuple[AsyncGenerator[Event, None], Event]:
+    """The turn's events and the first of them; closes the events if that fails."""
+    events = await start
+    try:
+        return events, await anext(events)
+    except BaseException:
+        await events.aclose()
+        raise
 
 
 async def _watch(request: Request, deadline: float, work: Awaitable[_T]) -> _T:
@@ -204,8 +226,10 @@ async def _sse(
     deadline: float,
     include_usage: bool,
     admission: Admission,
+    run: TurnRun,
 ) -> AsyncGenerator[str, None]:
-    """The server-sent events of a streamed turn. Owns ``events`` and ``admission``."""
+    """The server-sent events of a streamed turn. Owns ``events``, ``admission`` and
+    ``run``."""
     try:
         yield _data(chunk_body(**ids, delta={"role": "assistant", "content": ""}))
         event = first
@@ -223,6 +247,7 @@ async def _sse(
         yield "data: [DONE]\n\n"
     finally:
         await events.aclose()
+        run.finish()
         admission.release()
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -85,3 +86,26 @@ class BlockingModel:
 def idle(app) -> None:
     """Wait until the app's turn worker (one, in these tests) has finished its work."""
     app.state.ponder.workers.submit(lambda: None).result(timeout=30)
+
+
+def recalling_model(delay_s: float = 0.0) -> FunctionChatModel:
+    """A fake language model that answers with the thread's previous user message, after
+    ``delay_s`` seconds: a reply proves which saved turn its turn started from."""
+
+    def generate(messages, n, settings):
+        time.sleep(delay_s)
+        earlier = [m["content"] for m in messages[1:-1] if m["role"] == "user"]
+        return [f"After: {earlier[-1] if earlier else 'nothing'}"] * n
+
+    return FunctionChatModel(generate, score_fn=lambda m, c: -0.7)
+
+
+def assert_turns_in_order(history: list[dict[str, str]], questions: list[str]) -> None:
+    """Every question is in ``history`` once, each answered right after it, and each answer
+    (from :func:`recalling_model`) names the question saved before it: no turn lost, none
+    started from a stale state."""
+    users = [m["content"] for m in history[0::2]]
+    answers = [m["content"] for m in history[1::2]]
+    assert [m["role"] for m in history] == ["user", "assistant"] * len(questions)
+    assert sorted(users) == sorted(questions)
+    assert answers == [f"After: {q}" for q in ["nothing", *users[:-1]]]
