@@ -173,6 +173,9 @@ class ServerSettings(_Section):
     """Turns that run at once; each holds a worker thread."""
     max_queue: int = Field(default=16, ge=0)
     """Requests that may wait for a turn to finish; one more gets 429."""
+    max_queue_wait_s: float = Field(default=120.0, gt=0)
+    """Most seconds a request waits in the queue for its turn to start (first come, first
+    served); then 429 with ``Retry-After``."""
     thread_wait_s: float = Field(default=60.0, gt=0)
     """Most seconds a request waits for the earlier turn on its thread to end (turns on
     one thread run one at a time, across replicas too); then 409 naming the thread."""

@@ -22,8 +22,13 @@ Safety, all from :class:`~ponder.graphs.settings.ServerSettings`:
 - Body size (413) and ``max_tokens`` (400 above ``max_completion_tokens``; up to it, the
   answer may use what the request asks for); malformed requests get 400, never 500.
 - A per-request timeout, time in the queue included (504).
-- ``max_concurrent`` turns run at once on a thread pool of that size; up to ``max_queue``
-  more wait; one more gets 429.
+- ``max_concurrent`` turns run at once on a thread pool of that size, started first come
+  first served; up to ``max_queue`` more wait, at most ``max_queue_wait_s``; one more
+  gets 429 with ``Retry-After`` and a place kept for its thread
+  (:mod:`~ponder.graphs.server.admission`).
+- Turns on one thread run one at a time, across replicas on PostgreSQL too; a request
+  that waits longer than ``thread_wait_s`` gets 409
+  (:mod:`~ponder.graphs.server.thread_locks`).
 - A client that disconnects, or a request that times out, stops its turn after the
   graph step that is running (a model call cannot be interrupted halfway).
 

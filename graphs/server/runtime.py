@@ -18,6 +18,7 @@ from fastapi import Request
 
 from ponder.graphs.assistant import Assistant
 from ponder.graphs.server.access import bearer_key_matches, client_is_local
+from ponder.graphs.server.admission import Admission, Gate
 from ponder.graphs.server.openai_api import ApiError
 from ponder.graphs.server.thread_locks import ThreadLocks
 from ponder.graphs.settings import Settings
@@ -25,51 +26,6 @@ from ponder.graphs.settings import Settings
 __all__ = ["Admission", "Gate", "Server"]
 
 logger = logging.getLogger(__name__)
-
-
-class Admission:
-    """A request's place among the turns running or queued; given back exactly once."""
-
-    def __init__(self, gate: Gate) -> None:
-        self._gate: Gate | None = gate
-
-    def release(self) -> None:
-        """Give the place back; later calls do nothing."""
-        if self._gate is not None:
-            self._gate.admitted -= 1
-            self._gate = None
-
-
-class Gate:
-    """Admits up to ``limit`` requests at once (running plus queued); the rest get 429.
-
-    Args:
-        limit: How many requests may hold a place at once.
-    """
-
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self.admitted = 0
-        """Requests holding a place now."""
-
-    def admit(self) -> Admission:
-        """Take a place; call on the event loop only, so the check and the count cannot
-        interleave.
-
-        Raises:
-            ApiError: 429 when every place is taken.
-        """
-        if self.admitted >= self.limit:
-            raise ApiError(
-                429,
-                f"The server is busy ({self.admitted} requests running or queued); "
-                "retry in a moment.",
-                type="rate_limit_error",
-                code="queue_full",
-                headers={"Retry-After": "1"},
-            )
-        self.admitted += 1
-        return Admission(self)
 
 
 class Server:
@@ -88,8 +44,10 @@ class Server:
             max_workers=self.settings.max_concurrent, thread_name_prefix="ponder-turn"
         )
         """Runs turns; its size is ``server.max_concurrent``."""
-        self.gate = Gate(self.settings.max_concurrent + self.settings.max_queue)
-        """Admits running plus queued requests."""
+        self.gate = Gate(
+            self.settings.max_concurrent, self.settings.max_queue, self.settings.max_queue_wait_s
+        )
+        """Places for running plus queued requests, and the slots that start turns."""
         self.keys = [key.get_secret_value().encode() for key in self.settings.api_keys]
         """The client keys, as bytes for constant-time comparison."""
         self.reviewer_keys = [k.get_secret_value().encode() for k in self.settings.reviewer_keys]

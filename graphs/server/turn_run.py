@@ -1,9 +1,10 @@
-"""What one turn holds while it runs: its thread, and the worker thread that runs it.
+"""What one turn holds while it runs: its thread, and a slot for the worker that runs it.
 
 The async side of a request can end before the turn's worker does: a client that
 disconnects or times out stops its turn only after the graph step that is running (a
-model call cannot be interrupted halfway). The thread stays held until that worker has
-stopped, so the thread's next turn starts from a saved state, never from a half-run one.
+model call cannot be interrupted halfway). The thread and the slot stay held until that
+worker has stopped, so the thread's next turn starts from a saved state, never from a
+half-run one, and a slot always comes with a free worker.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections.abc import Callable
 from concurrent.futures import Executor, Future
 from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
+from ponder.graphs.server.admission import Slot
 from ponder.graphs.server.thread_locks import HeldThread
 
 if TYPE_CHECKING:
@@ -26,12 +28,12 @@ _T = TypeVar("_T")
 
 
 class TurnRun:
-    """One turn's hold on its thread and its worker.
+    """One turn's hold on its thread, its slot and its worker.
 
-    Call :meth:`begin` before the turn starts (it waits for the thread), run the turn on
-    :meth:`executor`, and call :meth:`finish` once the async side is done with it (its
-    events closed). The thread is released when the worker stops, or at :meth:`finish`
-    when no worker ever started.
+    Call :meth:`begin` before the turn starts (it waits for the thread, then for a slot),
+    run the turn on :meth:`executor`, and call :meth:`finish` once the async side is done
+    with it (its events closed). Thread and slot are released when the worker stops, or
+    at :meth:`finish` when no worker ever started.
 
     Args:
         server: Supplies the thread locks and the worker threads.
@@ -42,16 +44,21 @@ class TurnRun:
         self._server = server
         self.thread_id = thread_id
         self._held: HeldThread | None = None
+        self._slot: Slot | None = None
         self._worker: Future[object] | None = None
         self._released = False
 
     async def begin(self) -> None:
-        """Wait for the thread (see :class:`~ponder.graphs.server.thread_locks.ThreadLocks`).
+        """Wait for the thread (see :class:`~ponder.graphs.server.thread_locks.ThreadLocks`),
+        then for a slot (:class:`~ponder.graphs.server.admission.Gate`). Waiting for the
+        thread first keeps a slot from idling while its turn could not start anyway.
 
         Raises:
-            ApiError: 409 when the thread stays busy for ``server.thread_wait_s``.
+            ApiError: 409 when the thread stays busy for ``server.thread_wait_s``; 429
+                when no slot frees up within ``server.max_queue_wait_s``.
         """
         self._held = await self._server.threads.acquire(self.thread_id)
+        self._slot = await self._server.gate.slot()
 
     def executor(self) -> Executor:
         """The server's workers, watched: the worker that runs the turn releases the
@@ -82,6 +89,8 @@ class TurnRun:
         if self._released:
             return
         self._released = True
+        if self._slot is not None:
+            self._slot.release()
         if self._held is not None:
             self._server.in_background(self._held.release())
 

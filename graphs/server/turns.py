@@ -1,6 +1,6 @@
 """``POST /v1/chat/completions``: one turn, answered whole or streamed as server-sent events.
 
-A turn holds an :class:`~ponder.graphs.server.runtime.Admission` from the moment it is
+A turn holds an :class:`~ponder.graphs.server.admission.Admission` from the moment it is
 accepted until its last byte is sent (or its client leaves), so the admission count is
 the number of turns running or queued. It holds its thread
 (:class:`~ponder.graphs.server.turn_run.TurnRun`) from before it starts until its worker
@@ -26,6 +26,7 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from ponder.graphs.events import Done, Event
 from ponder.graphs.reply import Reply
 from ponder.graphs.review import ReviewPendingError
+from ponder.graphs.server.admission import Admission
 from ponder.graphs.server.openai_api import (
     ApiError,
     ChatCompletionRequest,
@@ -36,7 +37,7 @@ from ponder.graphs.server.openai_api import (
     usage_body,
     user_text,
 )
-from ponder.graphs.server.runtime import Admission, Server
+from ponder.graphs.server.runtime import Server
 from ponder.graphs.server.turn_run import TurnRun
 
 __all__ = ["THREAD_HEADER", "read_body", "run_turn"]
@@ -80,7 +81,8 @@ async def run_turn(server: Server, request: Request, chat: ChatCompletionRequest
             code="invalid_value",
         )
     thread_id = _thread_id(request, chat)
-    admission = server.gate.admit()
+    named = request.headers.get(THREAD_HEADER) or chat.user
+    admission = server.gate.admit(thread_id if named else None)
     deadline = asyncio.get_running_loop().time() + server.settings.request_timeout_s
     ids: CompletionIds = {
         "completion_id": f"chatcmpl-{uuid.uuid4().hex}",

@@ -109,3 +109,13 @@ def assert_turns_in_order(history: list[dict[str, str]], questions: list[str]) -
     assert [m["role"] for m in history] == ["user", "assistant"] * len(questions)
     assert sorted(users) == sorted(questions)
     assert answers == [f"After: {q}" for q in ["nothing", *users[:-1]]]
+
+
+def timed_model(turn_s: float) -> FunctionChatModel:
+    """A fake language model that takes ``turn_s`` seconds per call, then answers."""
+
+    def generate(messages, n, settings):
+        time.sleep(turn_s)
+        return ["A timed answer."] * n
+
+    return FunctionChatModel(generate, score_fn=lambda m, c: -0.7)

@@ -141,7 +141,7 @@ def test_one_request_queues_and_the_next_is_a_429(serve):
         answers = [f.result(10).choices[0].message.content for f in (running, queued)]
 
     assert caught.value.code == "queue_full"
-    assert caught.value.response.headers["Retry-After"] == "1"
+    assert int(caught.value.response.headers["Retry-After"]) >= 1
     assert answers == ["A slow answer.", "A slow answer."]
     assert app.state.ponder.gate.admitted == 0
 
