@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import uuid
 from collections.abc import AsyncGenerator, Callable, Iterator, Sequence
 from concurrent.futures import Executor
@@ -30,6 +31,7 @@ from ponder.constitution import (
 )
 from ponder.constitution.suggest import SuggestionLog, suggest_from_review, suggestions_path
 from ponder.graphs._threaded import iterate_in_thread
+from ponder.graphs.effort import Effort, NoReasoningRouter, check_effort
 from ponder.graphs.events import Done, Event, events_from_part
 from ponder.graphs.machine import build_graph
 from ponder.graphs.nodes import Parts
@@ -81,6 +83,7 @@ class Assistant:
         self.suggestions = suggestions
         """Where reviewers' decisions become suggested rule examples (``ponder rules
         suggest``); ``None`` keeps none."""
+        self._by_effort: dict[Effort, Any] = {}
 
     def close(self) -> None:
         """Close what the assistant opened itself (thread store, audit log, knowledge
@@ -108,7 +111,12 @@ class Assistant:
                 matcher.prepare()
 
     def invoke(
-        self, message: str, *, thread_id: str | None = None, max_tokens: int | None = None
+        self,
+        message: str,
+        *,
+        thread_id: str | None = None,
+        max_tokens: int | None = None,
+        reasoning_effort: Effort | None = None,
     ) -> Reply:
         """Answer one user message.
 
@@ -117,27 +125,45 @@ class Assistant:
             thread_id: Continue this thread; a new thread when ``None``.
             max_tokens: Most tokens for the answer; ``None`` for
                 ``settings.max_answer_tokens``. Reasoning has its own budget.
+            reasoning_effort: ``none`` skips the hidden reasoning; ``low``, ``medium`` and
+                ``high`` search as ``settings.reasoning_effort`` says; ``None`` searches
+                as ``settings.reasoning`` says.
 
         Returns:
             The reply: answer, citations, abilities, verdicts and reasoning token count.
 
         Raises:
-            ValueError: The message is empty or ``max_tokens`` is below 1.
+            ValueError: The message is empty, ``max_tokens`` is below 1 or
+                ``reasoning_effort`` is not a level.
         """
-        turn, config = self._turn(message, thread_id, max_tokens)
-        state = self.graph.invoke(turn, config)
+        graph, turn, config = self._turn(message, thread_id, max_tokens, reasoning_effort)
+        state = graph.invoke(turn, config)
         return reply_from_state(state, config["configurable"]["thread_id"])
 
     async def ainvoke(
-        self, message: str, *, thread_id: str | None = None, max_tokens: int | None = None
+        self,
+        message: str,
+        *,
+        thread_id: str | None = None,
+        max_tokens: int | None = None,
+        reasoning_effort: Effort | None = None,
     ) -> Reply:
         """Async :meth:`invoke` (the model work runs in a worker thread)."""
         return await asyncio.to_thread(
-            self.invoke, message, thread_id=thread_id, max_tokens=max_tokens
+            self.invoke,
+            message,
+            thread_id=thread_id,
+            max_tokens=max_tokens,
+            reasoning_effort=reasoning_effort,
         )
 
     def stream(
-        self, message: str, *, thread_id: str | None = None, max_tokens: int | None = None
+        self,
+        message: str,
+        *,
+        thread_id: str | None = None,
+        max_tokens: int | None = None,
+        reasoning_effort: Effort | None = None,
     ) -> Iterator[Event]:
         """Answer one user message, telling what happens as it happens.
 
@@ -151,16 +177,17 @@ class Assistant:
             message: The user's message.
             thread_id: Continue this thread; a new thread when ``None``.
             max_tokens: Most tokens for the answer, as in :meth:`invoke`.
+            reasoning_effort: How hard to think, as in :meth:`invoke`.
 
         Returns:
             An iterator of events.
 
         Raises:
-            ValueError: The message is empty or ``max_tokens`` is below 1 (raised here,
-                before any event).
+            ValueError: As :meth:`invoke` (raised here, before any event).
         """
-        turn, config = self._turn(message, thread_id, max_tokens)
-        return (event for part in self._parts(turn, config) for event in events_from_part(*part))
+        graph, turn, config = self._turn(message, thread_id, max_tokens, reasoning_effort)
+        parts = self._parts(graph, turn, config)
+        return (event for part in parts for event in events_from_part(*part))
 
     def astream(
         self,
@@ -169,6 +196,7 @@ class Assistant:
         thread_id: str | None = None,
         max_tokens: int | None = None,
         executor: Executor | None = None,
+        reasoning_effort: Effort | None = None,
     ) -> AsyncGenerator[Event, None]:
         """Async :meth:`stream`: the turn runs in a worker thread of ``executor``.
 
@@ -181,6 +209,7 @@ class Assistant:
             max_tokens: Most tokens for the answer, as in :meth:`invoke`.
             executor: Runs the turn; its size bounds how many turns run at once.
                 Default: the event loop's default executor.
+            reasoning_effort: How hard to think, as in :meth:`invoke`.
 
         Returns:
             An async generator of the events :meth:`stream` yields; ``aclose`` it to stop
@@ -189,8 +218,8 @@ class Assistant:
         Raises:
             ValueError: As :meth:`stream`.
         """
-        turn, config = self._turn(message, thread_id, max_tokens)
-        return _events_of(iterate_in_thread(lambda: self._parts(turn, config), executor))
+        graph, turn, config = self._turn(message, thread_id, max_tokens, reasoning_effort)
+        return _events_of(iterate_in_thread(lambda: self._parts(graph, turn, config), executor))
 
     def pending_review(self, thread_id: str) -> PendingReview | None:
         """The thread's turn waiting for a human reviewer, or ``None``."""
@@ -246,25 +275,51 @@ class Assistant:
         return list(snapshot.values.get("messages", []))
 
     def _turn(
-        self, message: str, thread_id: str | None, max_tokens: int | None
-    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        self,
+        message: str,
+        thread_id: str | None,
+        max_tokens: int | None,
+        reasoning_effort: str | None = None,
+    ) -> tuple[Any, dict[str, Any], dict[str, Any]]:
         if not message.strip():
             raise ValueError("message is empty: send the user's text")
         if max_tokens is not None and max_tokens < 1:
             raise ValueError(f"max_tokens must be >= 1, got {max_tokens}")
+        graph = self._graph_for(check_effort(reasoning_effort))
         if thread_id is not None and (pending := self.pending_review(thread_id)) is not None:
             raise ReviewPendingError(
                 f"thread {thread_id!r} waits for a reviewer's decision on {pending.decision_id} "
                 "(Assistant.resolve_review, or POST /v1/ponder/reviews/THREAD)"
             )
         config = {"configurable": {"thread_id": thread_id or uuid.uuid4().hex}}
-        return new_turn(message, max_tokens), config
+        return graph, new_turn(message, max_tokens), config
 
-    def _parts(self, turn: dict[str, Any], config: dict[str, Any]) -> Iterator[tuple[str, Any]]:
+    def _graph_for(self, effort: Effort | None) -> Any:
+        """The state machine for a call's ``reasoning_effort``: the same nodes and thread
+        store over parts whose search settings (or router, for ``none``) differ; built
+        once per level."""
+        if effort is None:
+            return self.graph
+        graph = self._by_effort.get(effort)
+        if graph is None:
+            if effort == "none":
+                parts = dataclasses.replace(self.parts, router=NoReasoningRouter(self.parts.router))
+            else:
+                settings = self.parts.settings
+                search = settings.reasoning_effort.apply(effort, settings.reasoning)
+                parts = dataclasses.replace(
+                    self.parts, settings=settings.model_copy(update={"reasoning": search})
+                )
+            graph = self._by_effort.setdefault(effort, build_graph(parts, self.graph.checkpointer))
+        return graph
+
+    def _parts(
+        self, graph: Any, turn: dict[str, Any], config: dict[str, Any]
+    ) -> Iterator[tuple[str, Any]]:
         # One part per graph step and per custom write, so a consumer that stops can stop
         # the turn between any two steps; the reply comes last, as a custom part.
-        yield from self.graph.stream(turn, config, stream_mode=["updates", "custom"])
-        state = self.graph.get_state(config).values
+        yield from graph.stream(turn, config, stream_mode=["updates", "custom"])
+        state = graph.get_state(config).values
         yield "custom", Done(reply=reply_from_state(state, config["configurable"]["thread_id"]))
 
 

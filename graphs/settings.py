@@ -44,6 +44,7 @@ from ponder.agents.core.yamlfile import (
 from ponder.agents.models.openai_model import DEFAULT_TIMEOUT_S
 from ponder.agents.reasoning.engine import ReasoningConfig
 from ponder.constitution.semantic import DEFAULT_MARGIN, DEFAULT_THRESHOLD
+from ponder.graphs.effort import ReasoningEffortSettings
 from ponder.graphs.release import ReleasePlan
 
 __all__ = [
@@ -203,6 +204,9 @@ class Settings(BaseSettings):
     """The knowledge store."""
     reasoning: ReasoningSettings = ReasoningSettings()
     """The reasoning search."""
+    reasoning_effort: ReasoningEffortSettings = ReasoningEffortSettings()
+    """The search options a call's ``reasoning_effort`` (``low``, ``medium``, ``high``)
+    sets over ``reasoning``; ``none`` skips the reasoning node (:mod:`ponder.graphs.effort`)."""
     max_revisions: int = Field(default=2, ge=0, le=5)
     """Compose-and-check rounds for a draft that a revise rule flags."""
     max_answer_tokens: int = Field(default=160, ge=1)

@@ -20,6 +20,7 @@ from typing import Any, Literal, TypedDict
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from ponder.graphs.effort import Effort
 from ponder.graphs.events import AnswerDelta, Done, Event
 from ponder.graphs.reply import Reply
 
@@ -140,6 +141,9 @@ class ChatCompletionRequest(_Wire):
     """The thread id when no ``X-Ponder-Thread`` header is sent."""
     n: int = Field(default=1, ge=1, le=1)
     """Replies per request; only 1 is served."""
+    reasoning_effort: Effort | None = None
+    """How hard to think: ``none`` skips the hidden reasoning; ``low``, ``medium`` and
+    ``high`` search as the server's ``reasoning_effort`` settings say."""
 
     @property
     def token_limit(self) -> int | None:

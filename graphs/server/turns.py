@@ -96,7 +96,11 @@ async def run_turn(server: Server, request: Request, chat: ChatCompletionRequest
         await run.begin()  # the thread's earlier turn ends first (409 past the wait)
         try:
             return server.assistant.astream(
-                message, thread_id=thread_id, max_tokens=limit, executor=run.executor()
+                message,
+                thread_id=thread_id,
+                max_tokens=limit,
+                executor=run.executor(),
+                reasoning_effort=chat.reasoning_effort,
             )
         except ReviewPendingError as exc:
             raise ApiError(409, str(exc), code="review_pending") from exc
