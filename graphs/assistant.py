@@ -171,7 +171,9 @@ class Assistant:
         passed by the output check before it is yielded (see :mod:`ponder.graphs.release`);
         reasoning arrives as counts only. The last event is a
         :class:`~ponder.graphs.events.Done` with the same reply :meth:`invoke` returns.
-        Closing the iterator early stops the turn after the step that is running.
+        Closing the iterator early stops the turn after the step that is running and
+        records it as ``cancelled``: the thread keeps the user's message and what was
+        sent of the answer, and its next turn starts after them.
 
         Args:
             message: The user's message.
@@ -318,9 +320,29 @@ class Assistant:
     ) -> Iterator[tuple[str, Any]]:
         # One part per graph step and per custom write, so a consumer that stops can stop
         # the turn between any two steps; the reply comes last, as a custom part.
-        yield from graph.stream(turn, config, stream_mode=["updates", "custom"])
+        try:
+            yield from graph.stream(turn, config, stream_mode=["updates", "custom"])
+        except GeneratorExit:  # the consumer stopped the turn: record it as cancelled
+            self._record_cancelled(graph, turn["question"], config)
+            raise
         state = graph.get_state(config).values
         yield "custom", Done(reply=reply_from_state(state, config["configurable"]["thread_id"]))
+
+    @staticmethod
+    def _record_cancelled(graph: Any, question: str, config: dict[str, Any]) -> None:
+        """End a stopped turn as ``cancelled``, not half-saved: the thread gets the user's
+        message (if the turn stopped before saving it) and an assistant message with what
+        was sent before the stop, and its next turn starts from that."""
+        # The last saved checkpoint, without the writes of the step that was stopped
+        # (which get_state shows but update_state does not build on).
+        saved = graph.checkpointer.get_tuple(config)
+        messages = saved.checkpoint["channel_values"].get("messages", []) if saved else []
+        started = bool(messages) and messages[-1] == {"role": "user", "content": question}
+        record = [] if started else [{"role": "user", "content": question}]
+        sent = graph.get_state(config).values.get("answer", "")  # what the caller was sent
+        record.append({"role": "assistant", "content": sent})
+        # As the emit node: the graph then has nothing left to run for this turn.
+        graph.update_state(config, {"messages": record, "outcome": "cancelled"}, as_node="emit")
 
 
 async def _events_of(parts: AsyncGenerator[tuple[str, Any], None]) -> AsyncGenerator[Event, None]:

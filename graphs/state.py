@@ -31,8 +31,9 @@ from ponder.knowledge import Evidence
 
 __all__ = ["Outcome", "PerTurn", "TurnState", "new_turn"]
 
-Outcome = Literal["answered", "revised", "refused", "escalated"]
-"""How a turn ended (``escalated``: it waits for a reviewer)."""
+Outcome = Literal["answered", "revised", "refused", "escalated", "cancelled"]
+"""How a turn ended (``escalated``: it waits for a reviewer; ``cancelled``: its caller
+stopped it, see :meth:`~ponder.graphs.assistant.Assistant.stream`)."""
 
 
 @dataclass(frozen=True)

@@ -47,7 +47,13 @@ class CompletionIds(TypedDict):
     model: str
 
 
-_ACTIONS = {"answered": "allow", "revised": "revise", "refused": "refuse", "escalated": "escalate"}
+_ACTIONS = {
+    "answered": "allow",
+    "revised": "revise",
+    "refused": "refuse",
+    "escalated": "escalate",
+    "cancelled": "cancel",
+}
 
 
 class ApiError(Exception):

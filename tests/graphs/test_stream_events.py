@@ -168,4 +168,10 @@ def test_leaving_astream_early_stops_the_turn(tmp_path, store, policy):
     worker.shutdown(wait=True)
 
     assert isinstance(first, VerdictReached)
-    assert [m["role"] for m in assistant.history("left")] == ["user"]
+    # Recorded as cancelled, with nothing sent: the model's late answer is not saved.
+    assert assistant.history("left") == [
+        {"role": "user", "content": "Hello"},
+        {"role": "assistant", "content": ""},
+    ]
+    state = assistant.graph.get_state({"configurable": {"thread_id": "left"}})
+    assert state.values["outcome"] == "cancelled" and state.next == ()
