@@ -41,6 +41,7 @@ from ponder.agents.core.yamlfile import (
     load_yaml_file,
     node_line,
 )
+from ponder.agents.models.dtype import DtypeName
 from ponder.agents.models.openai_model import DEFAULT_TIMEOUT_S
 from ponder.agents.reasoning.engine import ReasoningConfig
 from ponder.constitution.semantic import DEFAULT_MARGIN, DEFAULT_THRESHOLD
@@ -76,9 +77,10 @@ class ModelSettings(_Section):
     """Bearer key for the server."""
     device: Literal["cpu", "cuda"] | None = None
     """Local device; default: cuda when present, else cpu."""
-    dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
+    dtype: DtypeName = "auto"
     """Local dtype; ``auto`` picks float32 on a CPU without native bfloat16 (where
-    bfloat16 reads prompts 5-7x slower), bfloat16 on a GPU or a CPU that has it."""
+    bfloat16 reads prompts 4-7x slower), bfloat16 on a GPU or a CPU that has it;
+    ``float32+bfloat16`` adds a bfloat16 copy for decode (see ponder.agents.models.dtype)."""
     threads: int | None = Field(default=None, ge=1)
     """Local: torch's CPU threads for the process; default ``OMP_NUM_THREADS``, else
     the cores this process may use. The first local model loaded sets them."""

@@ -1,21 +1,24 @@
 """Which dtype a local model runs in: chosen from the hardware, never assumed.
 
-The two phases of a call want different things. Reading a prompt (prefill) is a run of
-large matrix products: on a CPU without native bfloat16 instructions torch emulates
-them, and prefill is 4-7x slower in bfloat16 than in float32. Writing the answer
-(decode) reads every weight once per token and is bound by memory traffic, where
-bfloat16's half-size weights are 1.3-1.4x faster, emulation or not (both measured with
-``make bench-model`` on a 2-core AVX2 EPYC, SmolLM2-135M and Qwen2.5-Coder-0.5B). So
-``auto`` picks:
+Reading a prompt (prefill) is a run of large matrix products: on a CPU without native
+bfloat16 instructions torch emulates them, and prefill is 4-7x slower in bfloat16 than
+in float32. Writing the answer (decode) reads every weight once per token and is bound
+by memory traffic, where bfloat16's half-size weights win a little back (both measured
+with ``make bench-model`` on a 2-core AVX2 EPYC, SmolLM2-135M and Qwen2.5-Coder-0.5B).
+So ``auto`` picks:
 
-- ``cuda``: bfloat16 where the GPU supports it, else float16, for both phases;
+- ``cuda``: bfloat16 where the GPU supports it, else float16;
 - ``cpu`` with native bfloat16 (AVX-512 BF16 or AMX on x86, the ``bf16`` feature on
-  Arm): bfloat16 for both phases;
-- any other CPU: float32 for prefill and a second, bfloat16 copy of the weights for
-  decode (half again the memory: 270 MB more for SmolLM2-135M, 1 GB for the 0.5B);
-  the prompt's KV cache is cast once between them.
+  Arm): bfloat16;
+- any other CPU: float32.
 
-A forced dtype (``float32``, ``bfloat16``, ``float16``) is used for both phases.
+``float32+bfloat16`` (opt-in) reads prompts with float32 weights and writes tokens with
+a second, bfloat16 copy, casting the prompt's KV cache once between them: faster decode
+for half again the memory. It is not the default because the cast changes greedy
+outputs: a prompt continued from a cast cache is not token-for-token what a full
+re-read gives, and SmolLM2-135M's answers got measurably worse (the test suite's
+"capital of France" answer lost "Paris"). A forced dtype (``float32``, ``bfloat16``,
+``float16``) is used for both phases.
 """
 
 from __future__ import annotations
@@ -40,8 +43,11 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-DtypeName = Literal["auto", "float32", "bfloat16", "float16"]
-"""A dtype setting: ``auto`` or a forced torch dtype name."""
+DtypeName = Literal["auto", "float32", "bfloat16", "float16", "float32+bfloat16"]
+"""A dtype setting: ``auto``, a forced torch dtype name, or ``float32+bfloat16`` (float32
+prefill, a bfloat16 copy for decode)."""
+
+SPLIT = "float32+bfloat16"
 
 BF16_CPU_FLAGS = frozenset({"avx512_bf16", "amx_bf16", "bf16"})
 """CPU flags (as ``/proc/cpuinfo`` spells them) of native bfloat16 arithmetic: x86's
@@ -147,7 +153,7 @@ def choose_dtype(
     """Resolve a dtype setting for a device.
 
     Args:
-        requested: ``auto``, ``float32``, ``bfloat16`` or ``float16``.
+        requested: ``auto``, ``float32``, ``bfloat16``, ``float16`` or ``float32+bfloat16``.
         device: ``cpu`` or a CUDA device (``cuda``, ``cuda:1``).
         read_flags: Reads the CPU's flags (a test passes a fake CPU).
         cuda_bf16: Whether the GPU supports bfloat16 (a test passes a fake GPU).
@@ -159,6 +165,8 @@ def choose_dtype(
         ConfigError: ``requested`` is not one of the four names.
     """
     check_dtype_name(requested)
+    if requested == SPLIT:
+        return DtypeChoice(dtype="float32", decode_dtype="bfloat16", reason="set explicitly")
     if requested != "auto":
         return DtypeChoice(dtype=requested, reason="set explicitly")  # type: ignore[arg-type]
     if device.startswith("cuda"):
@@ -172,9 +180,5 @@ def choose_dtype(
         return DtypeChoice(dtype="bfloat16", reason=f"auto: {evidence}")
     return DtypeChoice(
         dtype="float32",
-        decode_dtype="bfloat16",
-        reason=(
-            f"auto: {evidence}; prompts are read in float32 (emulated bfloat16 reads them "
-            "4-7x slower) and tokens written by a bfloat16 copy (1.3x faster per token)"
-        ),
+        reason=f"auto: {evidence}; emulated bfloat16 reads prompts 4-7x slower than float32",
     )

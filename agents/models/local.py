@@ -2,11 +2,11 @@
 
 It loads once per process (weights are shared by every ``LocalModel`` with the same
 source, device and dtype) on ``cuda`` when available, else ``cpu``. The dtype ``auto``
-is chosen from the hardware, per phase (see :mod:`~ponder.agents.models.dtype`): on a
-CPU without native bfloat16, prompts are read by float32 weights (bfloat16 reads them
-4-7x slower there) and tokens written by a bfloat16 copy (1.3x faster per token); a GPU
-or a CPU with AVX-512 BF16 or AMX runs bfloat16 throughout. torch's CPU threads are set
-once per process (see :mod:`~ponder.agents.models.threads`).
+is chosen from the hardware (see :mod:`~ponder.agents.models.dtype`): float32 on a CPU
+without native bfloat16, where bfloat16 reads prompts 4-7x slower, bfloat16 on a GPU or
+a CPU with AVX-512 BF16 or AMX; ``float32+bfloat16`` adds a bfloat16 copy that writes
+tokens. torch's CPU threads are set once per process (see
+:mod:`~ponder.agents.models.threads`).
 
 No prompt is read twice. A prompt is prefilled with batch 1 into a KV cache, the cache
 is repeated to ``n`` rows, and only the new tokens are decoded in a batch. The caches

@@ -18,12 +18,22 @@ def _never(*_: object) -> bool:
     raise AssertionError("the GPU probe must not be asked about a CPU")
 
 
-def test_auto_reads_in_float32_and_writes_in_bfloat16_on_a_cpu_without_native_bfloat16() -> None:
+def test_auto_picks_float32_on_a_cpu_without_native_bfloat16() -> None:
     choice = choose_dtype("auto", "cpu", read_flags=lambda: AVX2_EPYC, cuda_bf16=_never)
 
-    assert (choice.dtype, choice.decode_dtype) == ("float32", "bfloat16")
-    assert choice.label == "float32+bfloat16"
+    assert (choice.dtype, choice.decode_dtype) == ("float32", None)
+    assert choice.label == "float32"
     assert "no native bfloat16" in choice.reason
+
+
+def test_float32_prefill_with_a_bfloat16_decoder_is_an_opt_in() -> None:
+    split = choose_dtype("float32+bfloat16", "cpu", read_flags=lambda: AVX2_EPYC)
+
+    assert (split.dtype, split.decode_dtype, split.label) == (
+        "float32",
+        "bfloat16",
+        "float32+bfloat16",
+    )
 
 
 def test_auto_picks_bfloat16_on_a_cpu_with_avx512_bf16_or_amx() -> None:

@@ -94,7 +94,7 @@ def test_a_greedy_chain_of_steps_is_the_same_with_and_without_caching(models) ->
 
 
 def test_with_the_default_dtype_reuse_changes_no_greedy_token() -> None:
-    # auto: on a CPU without native bfloat16, float32 reads and a bfloat16 copy writes.
+    # LocalModel's defaults (dtype auto, the prefix cache on) against no cache at all.
     cached, fresh = LocalModel("smollm2-135m"), LocalModel("smollm2-135m", prefix_cache_bytes=0)
     chains: list[list[str]] = [[], []]
     for model, steps in zip((fresh, cached), chains, strict=True):
