@@ -134,6 +134,13 @@ def _record(assistant: Any, question: Question) -> dict[str, Any]:
         "id": question.id,
         "answer": reply.answer,
         "outcome": reply.outcome,
+        "policy_version": reply.policy_version,
+        # Which checkpoint and rules stopped or reshaped the answer (false refusals).
+        "verdicts": [
+            f"{v.checkpoint}:{v.action}:{','.join(v.rules)}"
+            for v in reply.verdicts
+            if v.action != "allow" and v.rules
+        ],
         "kind": reply.claims.kind if reply.claims else None,
         "cited_texts": cited,
         "claims": len(judged.claims),
