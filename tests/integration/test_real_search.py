@@ -42,7 +42,12 @@ def test_tree_search_runs_on_the_real_model_within_budget(smollm2, tmp_path, alg
     root_children = result.tree.children(result.tree.root.id)
     assert len(root_children) == 2  # the greedy step and one sampled sibling
     steps = [node for node in result.tree if node.step is not None]
-    assert all(node.step.text.strip() for node in steps)
+    # A step the model left empty is kept as data (traces learn from it) but abandoned
+    # with value 0; only steps with text are searched further.
+    for node in steps:
+        if not node.step.text.strip():
+            assert not node.step.valid and node.status == "pruned" and node.value == 0.0
+    assert any(node.step.text.strip() and node.step.valid for node in steps)
     assert sum(node.step.tokens for node in steps) == result.tokens
     # Invalid steps score 0; a valid one gets the model's p(yes) from real log-probs.
     values = [node.value for node in steps if node.value is not None]
