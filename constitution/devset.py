@@ -125,7 +125,8 @@ def load_background(path: str | Path | None = None) -> DevSet:
         path: The YAML file; ``None`` for the shipped one.
 
     Returns:
-        The texts: ``questions`` for the input checkpoint, ``responses`` for the others.
+        The texts (the learned gate takes questions and responses alike as negatives at
+        every checkpoint).
 
     Raises:
         ConfigError: As :func:`load_devset`.

@@ -158,9 +158,13 @@ def with_background(
     """The training sets with everyday texts added as compliant (a text already labelled
     keeps its label).
 
+    Every background text is a negative at every checkpoint: ordinary text is fine
+    wherever it turns up (a user writes statements, a reply restates questions), and each
+    checkpoint's gate otherwise sees only half of the ordinary traffic.
+
     Args:
         sets: The policy's training sets.
-        background: Everyday texts: questions for ``input``, responses for the others.
+        background: Everyday texts (questions and responses alike).
 
     Returns:
         New training sets; unchanged without a background.
@@ -170,7 +174,8 @@ def with_background(
     grown: dict[Checkpoint, TrainingSet] = {}
     for checkpoint, data in sets.items():
         known = set(data.texts)
-        extra = [t for t in dict.fromkeys(background.texts(checkpoint)) if t not in known]
+        everyday = background.texts("input") + background.texts("output")
+        extra = [t for t in dict.fromkeys(everyday) if t not in known]
         grown[checkpoint] = TrainingSet(
             checkpoint=checkpoint,
             texts=data.texts + tuple(extra),
