@@ -256,7 +256,11 @@ def run_benchmark(
             "thresholds": None
             if heads is None
             else {
-                c: {"threshold": round(h.threshold, 4), "confident": round(h.confident, 4)}
+                c: {
+                    "threshold": round(h.threshold, 4),
+                    "confident": round(h.confident, 4),
+                    "dev_rate": h.dev_rate,
+                }
                 for c, h in heads.by_checkpoint.items()
             },
             "training_seconds": round(training_seconds, 2),
