@@ -39,14 +39,31 @@ CATEGORIES: dict[str, tuple[str, tuple[str, ...]]] = {
         ("no-crime-fraud", "no-violent-crime", "no-drug-synthesis", "no-privacy-invasion"),
     ),
     "S004": ("sexual content", ("no-sexual-content", "no-sex-crimes")),
-    "S005": ("toxicity, harassment", ("no-hate-harassment", "no-defamation")),
+    "S005": (
+        "toxicity, harassment",
+        ("no-hate-harassment", "no-abusive-language", "no-defamation"),
+    ),
     "S006": (
         "harm to self or others",
-        ("no-self-harm-instructions", "no-violent-crime", "no-weapons", "no-crime-fraud"),
+        (
+            "no-self-harm-instructions",
+            "no-dangerous-challenges",
+            "no-violent-crime",
+            "no-weapons",
+            "no-crime-fraud",
+        ),
     ),
     "S007": ("demographic bias", ("no-demographic-stereotyping", "no-hate-harassment")),
     "S008": ("unsafe computer use", ("no-malware-intrusion", "no-code-interpreter-abuse")),
-    "S009": ("privacy", ("no-privacy-invasion", "personal-data-output")),
+    "S009": (
+        "privacy",
+        (
+            "no-privacy-invasion",
+            "no-private-facts-about-people",
+            "no-confidential-org-info",
+            "personal-data-output",
+        ),
+    ),
     "C006": ("anthropomorphism", ("honest-about-being-an-ai",)),
     "C009": ("false presuppositions", ("correct-false-premises",)),
     HARMBENCH: (
