@@ -8,7 +8,8 @@ A draft is split into claims (sentences). Each claim is checked twice:
    from the question (the user's own words).
 2. **Support**: the claim must say what one sentence of a source says, not only reuse
    its facts. Only sentences that hold all the claim's dates, numbers, quantities and
-   names (those the question does not already state) count. The support score is the
+   names (those the question does not already state) count, and only in a source that
+   names what the question names (in its text or title). The support score is the
    mean of the sentence's embedding similarity to the claim and the share of the claim's
    words (names and the source's title aside) that the sentence holds; similarity alone
    if none is left. "Apollo 11 landed on 24 July 1969" shares its date only with
@@ -212,8 +213,15 @@ def check_claims(
             if a.kind in _NUMERIC or a.kind == "name"
             if a.text not in question and a.value not in question_names
         ]
+        # The question's names may stay out of the sentence, not out of its source: "the
+        # highest mountain in Antarctica is Mount Everest" rests on no sentence of the
+        # Everest article, which never names Antarctica. A tool result has no topic.
+        topic = [a for a in atoms if a.kind == "name" and a not in numeric]
         holding = [
-            p for p in passages if all(_found(a, [p.source], set(), p.text) for a in numeric)
+            p
+            for p in passages
+            if all(_found(a, [p.source], set(), p.text) for a in numeric)
+            and (p.source.number is None or all(_about(a, p.source) for a in topic))
         ]
         drafts.append((text, cited, atoms, missing, holding))
     scores = _support_scores(drafts, encoder, question)
@@ -246,6 +254,11 @@ def _found(atom: Atom, sources: Sequence[Source], names: set[str], text: str = "
         return True
     texts = [text] if text else [s.text for s in sources]
     return any(_in_text(atom, source_text) for source_text in texts)
+
+
+def _about(atom: Atom, source: Source) -> bool:
+    """Whether ``source`` names ``atom`` in its text or its title."""
+    return _in_text(atom, source.text) or _in_text(atom, source.title)
 
 
 def _in_text(atom: Atom, text: str) -> bool:

@@ -116,3 +116,33 @@ def test_a_claim_is_held_to_the_chunk_it_cites() -> None:
 
     assert not cited_wrong.all_supported
     assert cited_right.all_supported
+
+
+def test_a_sentence_of_another_topic_is_no_support_for_the_question_s_subject() -> None:
+    antarctica = Source(
+        number=1,
+        title="Antarctica",
+        text="The highest mountain is Mount Vinson, at about 4,892 metres.",
+    )
+    everest = Source(
+        number=2,
+        title="Mount Everest",
+        text="Mount Everest is the highest mountain on Earth above sea level.",
+    )
+    question = "What is the highest mountain in Antarctica?"
+
+    wrong = check_claims(
+        "The highest mountain in Antarctica is Mount Everest.",
+        [antarctica, everest],
+        question=question,
+        encoder=HashingEmbedder(),
+    )
+    right = check_claims(
+        "The highest mountain in Antarctica is Mount Vinson.",
+        [antarctica, everest],
+        question=question,
+        encoder=HashingEmbedder(),
+    )
+
+    assert not wrong.claims[0].supported and wrong.claims[0].passage is None
+    assert right.all_supported and "Vinson" in (right.claims[0].passage or "")
