@@ -141,7 +141,9 @@ _UNIT_AFTER = re.compile(
     r"(?![\w-])",
     re.IGNORECASE,
 )
-_NAME = re.compile(r"\b[A-ZÀ-ÖØ-Þ][^\W\d_]*(?:[-'’][^\W\d_]+)*")
+_NAME = re.compile(r"\b[A-ZÀ-ÖØ-Þ][^\W\d_]*(?:[-'’][^\W_]+)*")
+"""A capitalised word with its hyphenated parts, digits included ("Cygnus X-1", "B-52"),
+read as one word, as :data:`_WORD` reads it in the source."""
 _QUOTE = re.compile(r"[\"“”]([^\"“”]{4,200})[\"“”]")
 _WORD = re.compile(r"[^\W_]+(?:[-'’][^\W_]+)*")
 _NOT_NAMES = frozenset(

@@ -146,3 +146,27 @@ def test_a_sentence_of_another_topic_is_no_support_for_the_question_s_subject() 
 
     assert not wrong.claims[0].supported and wrong.claims[0].passage is None
     assert right.all_supported and "Vinson" in (right.claims[0].passage or "")
+
+
+def test_a_name_with_a_number_in_it_is_read_as_the_source_writes_it() -> None:
+    black_holes = Source(
+        number=1,
+        title="Black Holes",
+        text="Cygnus X-1, an X-ray source discovered in 1964, became the first object widely "
+        "accepted as a black hole.",
+    )
+    quoted = "Cygnus X-1, an X-ray source discovered in 1964, became the first black hole [1]."
+
+    report = check_claims(
+        quoted,
+        [black_holes],
+        question="Which object became the first widely accepted black hole?",
+        encoder=HashingEmbedder(),
+    )
+
+    assert [a.text for a in report.claims[0].atoms if a.kind == "name"] == [
+        "Cygnus",
+        "X-1",
+        "X-ray",
+    ]
+    assert report.all_supported
