@@ -170,3 +170,26 @@ def test_a_name_with_a_number_in_it_is_read_as_the_source_writes_it() -> None:
         "X-ray",
     ]
     assert report.all_supported
+
+
+def test_a_date_from_another_article_s_sentence_does_not_support_the_question_s_subject() -> None:
+    reef = Source(
+        number=1,
+        title="The Great Barrier Reef",
+        text="The reef was listed as a UNESCO World Heritage Site in 1981.",
+    )
+    wall = Source(
+        number=2,
+        title="The Great Wall of China",
+        text="The Great Wall was listed as a UNESCO World Heritage Site in 1987.",
+    )
+    question = "When was the Great Barrier Reef listed as a UNESCO World Heritage Site?"
+
+    def supported(answer: str) -> bool:
+        report = check_claims(answer, [reef, wall], question=question, encoder=HashingEmbedder())
+        return report.all_supported
+
+    assert not supported(
+        "The Great Barrier Reef was listed as a UNESCO World Heritage Site in 1987."
+    )
+    assert supported("The Great Barrier Reef was listed as a UNESCO World Heritage Site in 1981.")
