@@ -143,7 +143,15 @@ def browser():
 
 @pytest.fixture
 def page(browser):
-    """A fresh page in its own browser context."""
+    """A fresh page in its own browser context.
+
+    ``expect`` waits up to 20 s, not Playwright's 5: on a busy 2-core CPU one validation
+    of the default policy (31 rules, thousands of examples, read with line numbers) can
+    take longer than 5 s.
+    """
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=20_000)
     context = browser.new_context()
     try:
         yield context.new_page()
