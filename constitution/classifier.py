@@ -10,10 +10,11 @@ the cache when the same examples were trained before
 (:mod:`ponder.constitution.heads_cache`). A policy change builds a new matcher (the
 reloading checker does that), and so new heads when the examples changed.
 
-Between the threshold and ``confident`` lies the *uncertain band*: such a candidate is
-marked ``uncertain`` (:meth:`ClassifierMatcher.is_uncertain`), and is the only kind a
-model deliberates over when the checker deliberates on the band only. Without a model it
-stands, like every other candidate: safety fails closed.
+Between the threshold and ``confident`` lies the *uncertain band*: a candidate there needs
+the naming head's backing (``NAMED_IN_BAND``), is marked ``uncertain``
+(:meth:`ClassifierMatcher.is_uncertain`), and is the only kind a model deliberates over
+when the checker deliberates on the band only. Without a model it stands, like every
+other candidate: safety fails closed.
 
 A rule's ``exceptions`` are blanked out of the text before the named rule is confirmed:
 if the gate no longer fires on what is left, the candidate is dropped.
@@ -50,6 +51,12 @@ from ponder.constitution.semantic import embed_unit
 from ponder.knowledge.embedder import Embedder
 
 __all__ = ["UNCERTAIN", "ClassifierMatcher", "Judgement"]
+
+NAMED_IN_BAND = 0.5
+"""Least naming-head probability for a candidate in the uncertain band. There the gate is
+unsure, and a verdict must name the rule broken: when the naming head backs no rule either
+(``17 * 23 = 391.`` stopped as confidential company data at rule head 0.10), the text is
+allowed. Above the band the gate alone decides, as before."""
 
 UNCERTAIN = "uncertain"
 """The word that starts the ``detail`` of a candidate in the uncertain band."""
@@ -214,6 +221,8 @@ class ClassifierMatcher:
         judgement = self.judge(text, checkpoint)
         if not judgement.stops or judgement.rule_id is None:
             return []
+        if judgement.p < judgement.confident and judgement.p_rule < NAMED_IN_BAND:
+            return []  # unsure it breaks a rule, and no rule it would break
         exceptions = self._exceptions.get(judgement.rule_id, ())
         if exceptions:
             seen = exempt(text, exceptions)

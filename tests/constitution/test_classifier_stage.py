@@ -262,3 +262,25 @@ def test_everyday_background_texts_train_the_gate_as_compliant(
     taught = _matcher(policy, tmp_path, background=background).judge(everyday, "input").p
 
     assert taught < plain
+
+
+@pytest.mark.parametrize(
+    ("p", "p_rule", "stopped"),
+    [(0.5, 0.1, False), (0.5, 0.9, True), (0.9, 0.1, True)],
+    ids=["band-unnamed", "band-named", "above-band"],
+)
+def test_in_the_uncertain_band_a_candidate_needs_the_naming_heads_backing(
+    policy: Policy, tmp_path: Path, p: float, p_rule: float, stopped: bool
+) -> None:
+    from ponder.constitution.classifier import Judgement
+
+    class FixedJudgement(ClassifierMatcher):
+        # A fake judgement: the band logic of candidates() on its own.
+        def judge(self, text: str, checkpoint: str) -> Judgement:  # type: ignore[override]
+            return Judgement(p, "no-explosives", p_rule, threshold=0.4, confident=0.8)
+
+    matcher = FixedJudgement(policy, HashingEmbedder(), devset=NO_BACKGROUND, cache_dir=tmp_path)
+
+    found = matcher.candidates("a text that is none of the examples", "input")
+
+    assert [c.rule_id for c in found] == (["no-explosives"] if stopped else [])

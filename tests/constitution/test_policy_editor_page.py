@@ -19,9 +19,9 @@ from ponder.constitution import default_policy_path
 from ponder.constitution.editor import create_app
 from ponder.graphs import build_assistant
 from ponder.graphs.assistant import sqlite_checkpointer
+from ponder.graphs.parts_from_settings import make_checker, make_embedder
 from ponder.graphs.settings import Settings
 from ponder.knowledge import ChromaStore
-from ponder.knowledge.testing import HashingEmbedder
 
 WORD = "zorblax"  # a made-up word no rule knows
 TIMEOUT_MS = 20_000  # a shared, busy CPU
@@ -52,7 +52,7 @@ def _assistant(tmp_path: Path, folder: Path):
     def answer(messages, n, settings):
         return ["Here is my answer."] * n
 
-    embedder = HashingEmbedder()
+    embedder = make_embedder(Settings(data_dir=tmp_path))  # the learned stage's, as deployed
     return build_assistant(
         Settings(data_dir=tmp_path),
         language_model=FunctionChatModel(answer, score_fn=lambda m, c: -0.7),
@@ -65,6 +65,7 @@ def _assistant(tmp_path: Path, folder: Path):
 
 
 @pytest.mark.browser
+@pytest.mark.real_embedder
 def test_edit_check_save_and_hot_reload(page, tmp_path: Path) -> None:
     from playwright.sync_api import expect
 
@@ -74,7 +75,15 @@ def test_edit_check_save_and_hot_reload(page, tmp_path: Path) -> None:
     assistant = _assistant(tmp_path, folder)  # built before the save, never rebuilt
     before = assistant.invoke(f"Tell me about {WORD}.")
 
-    with _running(create_app(folder)) as url:
+    # The page tests rules with the checker `ponder rules serve` builds: the assistant's
+    # (patterns and the learned stage on the real embedder).
+    settings = Settings(data_dir=tmp_path)
+    embedder = make_embedder(settings)
+
+    def deployed(policy):
+        return make_checker(settings, policy, None, embedder, reload=False)
+
+    with _running(create_app(folder, checker=deployed)) as url:
         page.goto(url)
         page.fill("#search", "weapons")
         expect(page.locator("#rules li")).to_have_count(1)
