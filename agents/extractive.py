@@ -154,6 +154,8 @@ def best_passages(
         # "The Apollo 11 Moon Landing") says nothing through its words: neutral.
         beyond = asked - content_words(passage.source.title)
         held = content_words(passage.text)
+        if _other_numbered(question, passage.text):
+            continue  # "Apollo 17 in December 1972" does not say when Apollo 11 landed
         if beyond - names and not (beyond - names) & held:
             continue  # "the capital of Peru" asks for a capital; a sentence without one fails
         overlap = len(beyond & held) / len(beyond) if beyond else 0.5
@@ -170,6 +172,19 @@ def best_passages(
         scored.append((score, passage))
     scored.sort(key=lambda pair: -pair[0])
     return scored[:limit]
+
+
+_NUMBERED = re.compile(r"\b([A-Z][A-Za-z]+) (\d+)\b")
+
+
+def _other_numbered(question: str, text: str) -> bool:
+    """Whether ``text`` names a numbered thing of the question's ("Apollo 11") only under
+    other numbers ("Apollo 17"): a sentence about another mission, model or edition."""
+    for name, number in _NUMBERED.findall(question):
+        others = {n for m, n in _NUMBERED.findall(text) if m == name}
+        if others and number not in others:
+            return True
+    return False
 
 
 def _date_precision(text: str) -> float:

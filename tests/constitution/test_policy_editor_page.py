@@ -50,7 +50,7 @@ def _running(app) -> Iterator[str]:
 
 def _assistant(tmp_path: Path, folder: Path):
     def answer(messages, n, settings):
-        return ["Here is my answer."] * n
+        return [f"I have no information about {WORD}."] * n
 
     embedder = make_embedder(Settings(data_dir=tmp_path))  # the learned stage's, as deployed
     return build_assistant(
