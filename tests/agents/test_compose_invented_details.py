@@ -30,16 +30,17 @@ def _always(draft: str) -> FunctionChatModel:
     return FunctionChatModel(lambda messages, n, settings: [draft] * n)
 
 
+def _answer(question: str, draft: str):
+    """What the language node answers from the Eiffel article when the model writes ``draft``."""
+    return compose(
+        question, _always(draft), evidence=[EIFFEL], encoder=ENCODER, needs_evidence=True
+    )
+
+
 def test_a_day_the_source_does_not_give_is_replaced_by_the_year_it_does() -> None:
     invented = "The Eiffel Tower was completed on 1st July 1889 [1]."
 
-    result = compose(
-        "When was the Eiffel Tower completed?",
-        _always(invented),
-        evidence=[EIFFEL],
-        encoder=ENCODER,
-        needs_evidence=True,
-    )
+    result = _answer("When was the Eiffel Tower completed?", invented)
 
     assert result.check is not None and result.check.kind == "extractive"
     assert "1889" in result.text and "July" not in result.text
@@ -50,13 +51,7 @@ def test_a_day_the_source_does_not_give_is_replaced_by_the_year_it_does() -> Non
 def test_an_invented_height_is_replaced_by_the_height_the_source_states() -> None:
     invented = "The Eiffel Tower is currently 382.68 metres tall [1]."
 
-    result = compose(
-        "How tall is the Eiffel Tower?",
-        _always(invented),
-        evidence=[EIFFEL],
-        encoder=ENCODER,
-        needs_evidence=True,
-    )
+    result = _answer("How tall is the Eiffel Tower?", invented)
 
     assert result.check is not None and result.check.kind == "extractive"
     assert "300 metres" in result.text and "382" not in result.text
