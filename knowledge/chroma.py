@@ -24,6 +24,7 @@ from ponder.knowledge.store import (
     Where,
     chunk_metadata,
     empty_store_error,
+    passage_text,
     stored_versions,
 )
 
@@ -156,7 +157,7 @@ class ChromaStore:
         """
         if not records:
             return
-        vectors = self._embedder.embed([r.text for r in records])
+        vectors = self._embedder.embed([passage_text(r.title, r.text) for r in records])
         batch = self._client.get_max_batch_size()
         for first in range(0, len(records), batch):
             part = records[first : first + batch]

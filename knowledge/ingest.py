@@ -37,8 +37,9 @@ logger = logging.getLogger(__name__)
 SUFFIXES = frozenset({".md", ".txt"})
 """File suffixes that ingest reads (case-insensitive). Other files are skipped."""
 
-# Bump when chunk_text's algorithm changes, so every file is chunked again.
-_CHUNKER_VERSION = 1
+# Bump when chunk_text's algorithm or the text a chunk is embedded by changes, so every
+# file is chunked and embedded again (2: chunks are embedded with their document's title).
+_CHUNKER_VERSION = 2
 
 _HEADING = re.compile(r"^ {0,3}#{1,6}[ \t]+(.+?)[ \t#]*$")
 _FENCE = re.compile(r"^ {0,3}(```|~~~)")

@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from ponder.knowledge.store import Evidence, KnowledgeStore, Where
+from ponder.knowledge.store import Evidence, KnowledgeStore, Where, passage_text
 
 __all__ = ["RRF_K", "bm25_order", "hybrid_query", "reciprocal_rank_fusion", "terms"]
 
@@ -118,7 +118,8 @@ def hybrid_query(
     if k < 1:
         raise ValueError(f"k must be >= 1, got {k}")
     dense = store.query(text, k=max(k, pool), where=where)
-    lexical = [dense[i].id for i in bm25_order(text, [e.text for e in dense])]
+    passages = [passage_text(e.title, e.text) for e in dense]
+    lexical = [dense[i].id for i in bm25_order(text, passages)]
     by_id = {e.id: e for e in dense}
     fused = reciprocal_rank_fusion([[e.id for e in dense], lexical])
     return [by_id[id_] for id_ in fused[:k]]

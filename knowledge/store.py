@@ -44,6 +44,7 @@ __all__ = [
     "Where",
     "chunk_metadata",
     "empty_store_error",
+    "passage_text",
     "stored_versions",
 ]
 
@@ -109,6 +110,23 @@ def chunk_metadata(record: ChunkRecord) -> dict[str, str | int]:
         "start": record.start,
         "end": record.end,
     }
+
+
+def passage_text(title: str, text: str) -> str:
+    """The text a chunk is ranked by: its document's title, then the chunk.
+
+    A chunk cut from the middle of a document often never names its subject: "On 20 July
+    1969 Armstrong and Aldrin landed the lunar module" says neither "Apollo 11" nor
+    "Moon", so a question naming them ranked the launch paragraph and the article's
+    closing paragraph above it. Putting the title in front (a contextual chunk header)
+    gives every chunk its document's subject, for the embedding and for BM25 alike. The
+    store keeps and cites the chunk's own text; a chunk that already opens with its
+    title is left as it is.
+    """
+    title = title.strip()
+    if not title or text.lstrip("# \t").startswith(title):
+        return text
+    return f"{title}\n\n{text}"
 
 
 def empty_store_error(location: str) -> KnowledgeError:

@@ -26,6 +26,7 @@ from ponder.knowledge.store import (
     Where,
     chunk_metadata,
     empty_store_error,
+    passage_text,
     stored_versions,
 )
 
@@ -108,7 +109,7 @@ class FakeKnowledgeStore:
         self._check_open()
         if not records:
             return
-        vectors = self._embedder.embed([r.text for r in records])
+        vectors = self._embedder.embed([passage_text(r.title, r.text) for r in records])
         for record, vector in zip(records, vectors, strict=True):
             self._chunks[record.id] = (record, list(vector))
 

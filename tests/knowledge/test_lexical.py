@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ponder.knowledge.lexical import bm25_order, hybrid_query, reciprocal_rank_fusion, terms
-from ponder.knowledge.store import ChunkRecord
+from ponder.knowledge.store import ChunkRecord, passage_text
 from ponder.knowledge.testing import FakeKnowledgeStore, HashingEmbedder
 
 
@@ -54,3 +54,32 @@ def test_hybrid_query_promotes_the_chunk_that_names_the_word() -> None:
     assert hybrid[0].id == "c2"
     assert sorted(e.id for e in hybrid) == sorted(dense)
     assert all(-1.0 <= e.score <= 1.0 for e in hybrid)  # scores stay cosine similarities
+
+
+def test_a_chunk_is_ranked_with_its_documents_title() -> None:
+    # The landing paragraph never names "Apollo 11": only its document's title does.
+    landing = ChunkRecord(
+        id="landing",
+        text="On 20 July 1969 Armstrong and Aldrin landed the lunar module Eagle.",
+        source="/docs/apollo-11.md",
+        path="docs/apollo-11.md",
+        title="The Apollo 11 Moon Landing",
+        content_hash="h",
+        chunk_index=1,
+        start=200,
+        end=270,
+    )
+    other = _record(2, "Apollo 12 landed on the Moon in November 1969, near Surveyor 3.")
+    store = FakeKnowledgeStore(HashingEmbedder())
+    store.add([other, landing])
+
+    found = hybrid_query(store, "When did Apollo 11 land?", k=1, pool=2)
+
+    assert [e.id for e in found] == ["landing"]
+    assert found[0].text == landing.text  # cited as written, without the title
+
+
+def test_passage_text_puts_the_title_first_once() -> None:
+    assert passage_text("Coffee", "It is roasted.") == "Coffee\n\nIt is roasted."
+    assert passage_text("Coffee", "# Coffee\n\nIt is roasted.") == "# Coffee\n\nIt is roasted."
+    assert passage_text("", "It is roasted.") == "It is roasted."
