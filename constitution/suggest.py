@@ -8,8 +8,10 @@ A human decision on a checked text is a labelled example waiting to be written d
   against a refusal, says the text is fine: a compliant example (expected: ``allow``) of
   each rule that stopped it.
 
-Each becomes a :class:`Suggestion` in a :class:`SuggestionLog` (a SQLite file next to the
-audit log). ``ponder rules suggest`` lists the pending ones with their rule; accepting one
+Each becomes a :class:`Suggestion` in a :class:`SuggestionLog`, kept where the audit log
+is: a SQLite file in the data folder (:mod:`~ponder.constitution.suggest_sqlite`), or the
+audit log's PostgreSQL database (:mod:`~ponder.constitution.suggest_postgres`).
+``ponder rules suggest`` lists the pending ones with their rule; accepting one
 (:func:`accept`, from the command line or the policy editor page) appends the example to
 the rule's file through the editor's store, so the folder must still load, the previous
 file is kept in ``.history/``, and the write is atomic. The next check loads the changed
@@ -19,14 +21,12 @@ examples.
 
 from __future__ import annotations
 
-import sqlite3
-import threading
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Protocol, runtime_checkable
 
 import yaml
 
@@ -103,78 +103,24 @@ class Suggestion:
         return RuleExample(text=self.text, checkpoint=self.checkpoint, expected=self.expected)
 
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS suggestions (
-    suggestion_id TEXT PRIMARY KEY, time TEXT NOT NULL, source TEXT NOT NULL,
-    decision_id TEXT, rule_id TEXT NOT NULL, checkpoint TEXT NOT NULL,
-    expected TEXT NOT NULL, text TEXT NOT NULL, author TEXT NOT NULL,
-    status TEXT NOT NULL DEFAULT 'pending'
-)
-"""
-_COLUMNS = "suggestion_id, time, source, decision_id, rule_id, checkpoint, expected, text, author"
+@runtime_checkable
+class SuggestionLog(Protocol):
+    """Stores suggested examples. Every write is atomic.
 
-
-class SuggestionLog:
-    """Suggested examples in a SQLite file; safe to share between threads.
-
-    Args:
-        path: The database file (created with its folder if missing).
+    :class:`~ponder.constitution.suggest_sqlite.SqliteSuggestionLog` keeps them on one
+    machine; :class:`~ponder.constitution.suggest_postgres.PostgresSuggestionLog` keeps them
+    beside the PostgreSQL audit log, so a reviewer's decision on any replica lands in the one
+    list that ``ponder rules suggest`` reads.
     """
 
-    def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        self._db.execute(_SCHEMA)
-        self._lock = threading.Lock()
-
     def add(self, suggestions: Iterable[Suggestion]) -> None:
-        """Store suggestions; one already stored (same rule, text, label) is not repeated.
+        """Store suggestions; one pending with the same rule, checkpoint, label and text (or
+        the same id) is not stored again.
 
         Args:
             suggestions: New suggestions.
         """
-        with self._lock:
-            for s in suggestions:
-                seen = self._db.execute(
-                    "SELECT 1 FROM suggestions WHERE rule_id=? AND text=? AND checkpoint=? "
-                    "AND expected=? AND status='pending'",
-                    (s.rule_id, s.text, s.checkpoint, s.expected),
-                ).fetchone()
-                if seen is None:
-                    self._db.execute(
-                        f"INSERT INTO suggestions ({_COLUMNS}, status) "
-                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        (
-                            s.suggestion_id,
-                            s.time.isoformat(),
-                            s.source,
-                            s.decision_id,
-                            s.rule_id,
-                            s.checkpoint,
-                            s.expected,
-                            s.text,
-                            s.author,
-                            s.status,
-                        ),
-                    )
-
-    def list(self, status: Status | None = "pending") -> list[Suggestion]:
-        """Suggestions, oldest first.
-
-        Args:
-            status: Only those with this status; ``None`` for all.
-
-        Returns:
-            The suggestions.
-        """
-        query = f"SELECT {_COLUMNS}, status FROM suggestions"
-        args: tuple[str, ...] = ()
-        if status is not None:
-            query, args = query + " WHERE status=?", (status,)
-        with self._lock:
-            rows = self._db.execute(query + " ORDER BY time, suggestion_id", args).fetchall()
-        return [_row(row) for row in rows]
+        ...
 
     def get(self, suggestion_id: str) -> Suggestion:
         """One suggestion.
@@ -188,16 +134,7 @@ class SuggestionLog:
         Raises:
             UnknownSuggestion: No suggestion has that id.
         """
-        with self._lock:
-            row = self._db.execute(
-                f"SELECT {_COLUMNS}, status FROM suggestions WHERE suggestion_id=?",
-                (suggestion_id,),
-            ).fetchone()
-        if row is None:
-            raise UnknownSuggestion(
-                f"no suggestion {suggestion_id!r} in {self.path}; `ponder rules suggest` lists them"
-            )
-        return _row(row)
+        ...
 
     def mark(self, suggestion_id: str, status: Status) -> None:
         """Set a suggestion's status.
@@ -209,30 +146,23 @@ class SuggestionLog:
         Raises:
             UnknownSuggestion: No suggestion has that id.
         """
-        self.get(suggestion_id)
-        with self._lock:
-            self._db.execute(
-                "UPDATE suggestions SET status=? WHERE suggestion_id=?", (status, suggestion_id)
-            )
+        ...
 
     def close(self) -> None:
-        """Close the database."""
-        self._db.close()
+        """Release the file or the connections."""
+        ...
 
+    # Last: below this line `list` in an annotation would name the method.
+    def list(self, status: Status | None = "pending") -> list[Suggestion]:
+        """Suggestions, oldest first (by time, then id).
 
-def _row(row: tuple[str, ...]) -> Suggestion:
-    return Suggestion(
-        suggestion_id=row[0],
-        time=datetime.fromisoformat(row[1]),
-        source=row[2],  # type: ignore[arg-type]
-        decision_id=row[3],
-        rule_id=row[4],
-        checkpoint=row[5],  # type: ignore[arg-type]
-        expected=row[6],  # type: ignore[arg-type]
-        text=row[7],
-        author=row[8],
-        status=row[9],  # type: ignore[arg-type]
-    )
+        Args:
+            status: Only those with this status; ``None`` for all.
+
+        Returns:
+            The suggestions.
+        """
+        ...
 
 
 def suggest_from_review(

@@ -29,7 +29,7 @@ from ponder.constitution import (
     default_policy_path,
     load_policy,
 )
-from ponder.constitution.suggest import SuggestionLog, suggest_from_review, suggestions_path
+from ponder.constitution.suggest import SuggestionLog, suggest_from_review
 from ponder.graphs._threaded import iterate_in_thread
 from ponder.graphs.effort import Effort, NoReasoningRouter, check_effort
 from ponder.graphs.events import Done, Event, events_from_part
@@ -42,7 +42,7 @@ from ponder.graphs.parts_from_settings import (  # re-exported: part of this mod
     open_store,
     reasoning_config,
 )
-from ponder.graphs.persistence import open_audit_log, open_checkpointer
+from ponder.graphs.persistence import open_audit_log, open_checkpointer, open_suggestion_log
 from ponder.graphs.persistence import sqlite_checkpointer as sqlite_checkpointer  # re-export
 from ponder.graphs.reply import Reply, reply_from_state
 from ponder.graphs.review import (
@@ -419,6 +419,6 @@ def build_assistant(
         audit=audit,
         settings=settings,
     )
-    suggestions = SuggestionLog(suggestions_path(settings.data_dir))
+    suggestions = open_suggestion_log(settings)  # beside the audit log
     closers.append(suggestions.close)
     return Assistant(build_graph(parts, checkpointer), parts, closers, suggestions)

@@ -1,9 +1,10 @@
 """Where threads and the audit log live: SQLite files on one machine, PostgreSQL for many.
 
-:func:`open_checkpointer` and :func:`open_audit_log` read the settings, so setting
-``checkpoint_url`` and ``audit_url`` moves an assistant's state to PostgreSQL with no
-code change. Then any replica behind a load balancer can continue any thread: the
-thread's messages live in the database, not in the process that served the last turn.
+:func:`open_checkpointer`, :func:`open_audit_log` and :func:`open_suggestion_log` read the
+settings, so setting ``checkpoint_url`` and ``audit_url`` moves an assistant's state to
+PostgreSQL with no code change (suggested rule examples live where the audit log does).
+Then any replica behind a load balancer can continue any thread: the thread's messages
+live in the database, not in the process that served the last turn.
 
 Every checkpointer revives only Ponder's own state types (:func:`_serializer`), so a
 tampered database cannot make a replica build arbitrary objects.
@@ -25,11 +26,13 @@ if TYPE_CHECKING:
     from langgraph.checkpoint.sqlite import SqliteSaver
 
     from ponder.constitution.audit_postgres import PostgresAuditLog
+    from ponder.constitution.suggest import SuggestionLog
     from ponder.graphs.settings import Settings
 
 __all__ = [
     "open_audit_log",
     "open_checkpointer",
+    "open_suggestion_log",
     "postgres_checkpointer",
     "sqlite_checkpointer",
 ]
@@ -175,3 +178,35 @@ def open_audit_log(settings: Settings) -> SqliteAuditLog | PostgresAuditLog:
             "`pip install 'ponder[postgres]'` or unset audit_url"
         ) from exc
     return PostgresAuditLog(settings.audit_url.get_secret_value(), keep_text=keep_text)
+
+
+def open_suggestion_log(settings: Settings) -> SuggestionLog:
+    """Where reviewers' suggested rule examples live: beside the audit log, in PostgreSQL at
+    ``audit_url``, else in SQLite at ``<data_dir>/suggestions.sqlite``.
+
+    Every replica that shares an audit log so shares one list of suggestions, and an
+    assistant on PostgreSQL writes no file on its machine.
+
+    Args:
+        settings: Supplies ``audit_url``, or ``data_dir``.
+
+    Returns:
+        The suggestion log; close it when done.
+
+    Raises:
+        AuditError: The log cannot be opened.
+        ConfigError: ``audit_url`` is set but the ``postgres`` extra is missing.
+    """
+    if settings.audit_url is None:
+        from ponder.constitution.suggest import suggestions_path
+        from ponder.constitution.suggest_sqlite import SqliteSuggestionLog
+
+        return SqliteSuggestionLog(suggestions_path(settings.data_dir))
+    try:
+        from ponder.constitution.suggest_postgres import PostgresSuggestionLog
+    except ImportError as exc:
+        raise ConfigError(
+            f"audit_url needs the postgres extra ({exc}); install it with "
+            "`pip install 'ponder[postgres]'` or unset audit_url"
+        ) from exc
+    return PostgresSuggestionLog(settings.audit_url.get_secret_value())

@@ -370,8 +370,8 @@ def rules_serve(
 
     from ponder.constitution.editor import create_app
     from ponder.constitution.editor.app import LOOPBACK_HOSTS
-    from ponder.constitution.suggest import SuggestionLog, suggestions_path
     from ponder.graphs.parts_from_settings import make_checker, make_embedder
+    from ponder.graphs.persistence import open_suggestion_log
     from ponder.graphs.server import is_loopback
 
     settings = load_cli_settings(config)
@@ -386,7 +386,7 @@ def rules_serve(
             f"{host} is not a loopback address; add --allow-remote to listen on it",
             param_hint="--host",
         )
-    suggestions = SuggestionLog(suggestions_path(settings.data_dir))
+    suggestions = open_suggestion_log(settings)
     embedder = make_embedder(settings) if settings.semantic or settings.classifier else None
     app = create_app(
         folder,

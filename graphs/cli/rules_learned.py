@@ -9,8 +9,9 @@
     ponder rules suggest --uphold APPEAL_ID        # an upheld appeal: a compliant example
 
 The heads train by themselves on the first check after a policy change; ``train`` does it
-now and says how good they are on examples they did not see. Suggestions live in
-``<data_dir>/suggestions.sqlite``; the assistant adds one for every reviewer decision.
+now and says how good they are on examples they did not see. Suggestions live where the
+audit log does (``<data_dir>/suggestions.sqlite``, or PostgreSQL at ``audit_url``); the
+assistant adds one for every reviewer decision.
 """
 
 from __future__ import annotations
@@ -217,9 +218,9 @@ def _print_suggestions(log: SuggestionLog, json_output: bool) -> None:
 
 
 def _suggestions(settings: Settings) -> SuggestionLog:
-    from ponder.constitution.suggest import SuggestionLog, suggestions_path
+    from ponder.graphs.persistence import open_suggestion_log
 
-    return SuggestionLog(suggestions_path(settings.data_dir))
+    return open_suggestion_log(settings)
 
 
 def _policy(settings: Settings, paths: Sequence[Path] | None) -> Policy:

@@ -18,7 +18,8 @@ from ponder.constitution import (
     load_policy,
 )
 from ponder.constitution.editor import create_app
-from ponder.constitution.suggest import SuggestionLog, suggest_from_review
+from ponder.constitution.suggest import suggest_from_review
+from ponder.constitution.suggest_sqlite import SqliteSuggestionLog
 from ponder.knowledge.testing import HashingEmbedder
 
 
@@ -26,7 +27,7 @@ def test_the_editor_lists_accepts_and_dismisses_suggestions(
     write_policy: Callable[..., Path], tmp_path: Path
 ) -> None:
     folder = write_policy(**{"safety.yaml": EXPLOSIVES_YAML})
-    log = SuggestionLog(tmp_path / "suggestions.sqlite")
+    log = SqliteSuggestionLog(tmp_path / "suggestions.sqlite")
     for text in ("thermite on a door hinge", "how do fuses work"):
         log.add(
             suggest_from_review(

@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from ponder.constitution import load_policy
 from ponder.constitution.suggest import SuggestionLog, suggest_from_review, suggestions_path
+from ponder.constitution.suggest_sqlite import SqliteSuggestionLog
 from ponder.graphs.cli import app
 
 
@@ -23,7 +24,7 @@ def setup(
     monkeypatch.setenv("PONDER_POLICY", str(folder))
     monkeypatch.setenv("PONDER_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.chdir(tmp_path)
-    log = SuggestionLog(suggestions_path(tmp_path / "data"))
+    log = SqliteSuggestionLog(suggestions_path(tmp_path / "data"))
     log.add(
         suggest_from_review(
             load_policy(folder),

@@ -1,5 +1,6 @@
 """Suggested examples: reviewer decisions and upheld appeals become rule examples, and the
-checker learns from them once accepted."""
+checker learns from them once accepted (the log that stores them has its contract in
+tests/contracts/test_suggestion_log_contract.py)."""
 
 from __future__ import annotations
 
@@ -15,13 +16,12 @@ from ponder.constitution.classifier import ClassifierMatcher
 from ponder.constitution.reload import PolicyWatcher, ReloadingChecker
 from ponder.constitution.schema import RuleExample
 from ponder.constitution.suggest import (
-    SuggestionLog,
-    UnknownSuggestion,
     accept,
     append_example,
     suggest_from_appeal,
     suggest_from_review,
 )
+from ponder.constitution.suggest_sqlite import SqliteSuggestionLog
 from ponder.knowledge.testing import HashingEmbedder
 
 MISSED = "pressure cooker gunpowder nails shrapnel"
@@ -81,23 +81,6 @@ def test_an_upheld_appeal_suggests_a_compliant_example(folder: Path) -> None:
     )
 
 
-def test_the_log_lists_pending_suggestions_once(tmp_path: Path, folder: Path) -> None:
-    log = SuggestionLog(tmp_path / "suggestions.sqlite")
-    made = suggest_from_appeal(
-        load_policy(folder), text="t", checkpoint="input", rules=["no-explosives"], author="a"
-    )
-
-    log.add(made)
-    log.add(made)  # the same example again is not a second suggestion
-    [pending] = log.list()
-    log.mark(pending.suggestion_id, "dismissed")
-
-    assert pending.text == "t" and log.list() == []
-    assert [s.status for s in log.list(status=None)] == ["dismissed"]
-    with pytest.raises(UnknownSuggestion, match="ponder rules suggest"):
-        log.get("nope")
-
-
 def test_appending_an_example_keeps_the_file_and_its_history(folder: Path) -> None:
     file = folder / "safety.yaml"
     before = file.read_text(encoding="utf-8")
@@ -130,7 +113,7 @@ def test_a_missed_message_is_refused_once_the_reviewers_example_is_accepted(
         return Checker(policy, matchers=[PatternMatcher(policy), learned])
 
     checker = ReloadingChecker(PolicyWatcher(load_policy(folder)), build)
-    log = SuggestionLog(tmp_path / "suggestions.sqlite")
+    log = SqliteSuggestionLog(tmp_path / "suggestions.sqlite")
     assert checker.check(MISSED, "input").action == "allow"  # missed
 
     log.add(

@@ -63,8 +63,7 @@ def make_replicas(settings: Settings, store) -> Iterator[Callable[[Policy], list
 
     yield make
     for assistant in built:  # before the database is dropped
-        assistant.graph.checkpointer.conn.close()
-        assistant.parts.audit.close()
+        assistant.close()  # threads, audit log and suggestions: what build_assistant opened
 
 
 @pytest.fixture
@@ -148,6 +147,35 @@ def test_a_turn_paused_on_one_replica_is_reviewed_on_another(make_replicas, tmp_
     assert pending is not None and pending.text == "Please send a wire transfer to Bob."
     assert reply.outcome == "answered"
     assert first.pending_review(held.thread_id) is None
+    # The approval suggests a compliant example, kept where every replica reads it.
+    assert first.suggestions is not None
+    [suggestion] = first.suggestions.list()
+    assert (suggestion.rule_id, suggestion.expected, suggestion.decision_id) == (
+        "wire-transfer-review",
+        "allow",
+        pending.decision_id,
+    )
+
+
+@pytest.mark.postgres
+def test_ponder_rules_suggest_lists_a_suggestion_made_on_a_replica(
+    make_replicas,
+    postgres_url: str,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    overlay = write_review_overlay(tmp_path)
+    [replica, _] = make_replicas(load_policy(default_policy_path(), overlay))
+    held = replica.invoke("Please send a wire transfer to Bob.")
+    replica.resolve_review(held.thread_id, {"decision": "approve"})
+    cli_data = tmp_path / "cli-data"
+    env = {"PONDER_AUDIT_URL": postgres_url, "PONDER_DATA_DIR": str(cli_data)}
+
+    listed = CliRunner().invoke(app, ["rules", "suggest", "--json"], env=env)
+
+    assert listed.exit_code == 0, listed.output
+    [row] = json.loads(listed.stdout)["suggestions"]
+    assert (row["rule"], row["expected"]) == ("wire-transfer-review", "allow")
+    assert not cli_data.exists()  # read from PostgreSQL, no SQLite file made
 
 
 def test_a_url_that_is_not_postgres_is_refused_naming_the_setting() -> None:

@@ -1,0 +1,237 @@
+"""Suggested examples in PostgreSQL: one :class:`~ponder.constitution.suggest.SuggestionLog`
+for every replica of an assistant, in the audit log's database (setting: ``audit_url``).
+
+A reviewer's decision on any replica then lands in the one list that ``ponder rules
+suggest`` and the policy editor read. It keeps the same records as
+:class:`~ponder.constitution.suggest_sqlite.SqliteSuggestionLog`, in native types::
+
+    suggestions(suggestion_id PK, time timestamptz, source, decision_id, rule_id,
+                checkpoint, expected, text, author, status)
+    suggestions_schema(version)
+
+A unique index over the pending suggestions (rule, checkpoint, label and the text's md5)
+keeps two replicas from storing the same example twice. Connections come from a small
+pool, so a server restart costs one failed call, not the process.
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC
+from typing import LiteralString
+
+import psycopg
+from psycopg.rows import DictRow, TupleRow, dict_row
+from psycopg_pool import ConnectionPool
+
+from ponder.agents.core.errors import AuditError
+from ponder.constitution.audit_postgres import describe_url
+from ponder.constitution.suggest import Status, Suggestion, UnknownSuggestion
+
+__all__ = ["SCHEMA_VERSION", "PostgresSuggestionLog"]
+
+SCHEMA_VERSION = 1
+"""The version of the tables :class:`PostgresSuggestionLog` writes."""
+
+# Any constant will do: it differs from the audit log's, so each migrates on its own.
+_MIGRATION_LOCK = 0x706F6E64657273  # "ponders"
+
+_SCHEMA: LiteralString = """
+CREATE TABLE suggestions (
+    suggestion_id text PRIMARY KEY,
+    time timestamptz NOT NULL,
+    source text NOT NULL,
+    decision_id text,
+    rule_id text NOT NULL,
+    checkpoint text NOT NULL,
+    expected text NOT NULL,
+    text text NOT NULL,
+    author text NOT NULL,
+    status text NOT NULL DEFAULT 'pending'
+);
+CREATE INDEX suggestions_status_time ON suggestions (status, time, suggestion_id);
+CREATE UNIQUE INDEX suggestions_pending_once
+    ON suggestions (rule_id, checkpoint, expected, md5(text)) WHERE status = 'pending';
+"""
+
+_COLUMNS: LiteralString = (
+    "suggestion_id, time, source, decision_id, rule_id, checkpoint, expected, text, author, status"
+)
+
+
+class PostgresSuggestionLog:
+    """Suggested examples in a PostgreSQL database (tables created on first use).
+
+    Args:
+        url: A ``postgresql://user:password@host:port/database`` URL.
+        max_connections: Most connections held open to the server.
+
+    Raises:
+        AuditError: The server cannot be reached, or the database holds a newer schema
+            than this Ponder knows.
+    """
+
+    def __init__(self, url: str, *, max_connections: int = 2) -> None:
+        self.location = describe_url(url)
+        try:
+            # A plain connection first: its errors name the cause (refused, no such database,
+            # bad password), where a pool would only time out.
+            with psycopg.connect(url, autocommit=True, connect_timeout=10) as conn:
+                self._migrate(conn)
+        except psycopg.Error as exc:
+            raise AuditError(
+                f"cannot open the suggested examples at {self.location}: {_one_line(exc)}; "
+                "check that the server is up and the URL is right (setting: audit_url)"
+            ) from exc
+        self._pool = ConnectionPool(
+            url,
+            connection_class=psycopg.Connection[DictRow],
+            kwargs={"autocommit": True, "row_factory": dict_row},
+            min_size=1,
+            max_size=max_connections,
+            check=ConnectionPool.check_connection,
+            name="ponder-suggestions",
+            open=True,
+        )
+
+    def _migrate(self, conn: psycopg.Connection[TupleRow]) -> None:
+        # Replicas starting together take turns, so only one creates the tables.
+        with conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", [_MIGRATION_LOCK])
+            conn.execute("CREATE TABLE IF NOT EXISTS suggestions_schema (version integer NOT NULL)")
+            row = conn.execute("SELECT max(version) FROM suggestions_schema").fetchone()
+            version = row[0] if row is not None and row[0] is not None else 0
+            if version > SCHEMA_VERSION:
+                raise AuditError(
+                    f"the suggested examples at {self.location} have schema version "
+                    f"{version}, newer than this Ponder's {SCHEMA_VERSION}; upgrade Ponder "
+                    "to read them"
+                )
+            if version == 0:
+                conn.execute(_SCHEMA)
+                conn.execute("INSERT INTO suggestions_schema VALUES (%s)", [SCHEMA_VERSION])
+
+    def __enter__(self) -> PostgresSuggestionLog:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def add(self, suggestions: Iterable[Suggestion]) -> None:
+        """See :meth:`SuggestionLog.add`.
+
+        Raises:
+            AuditError: The server cannot store them; none was stored.
+        """
+        rows = [_row(s) for s in suggestions]
+        if not rows:
+            return
+        # A conflict on the id or on the pending-once index means it is stored already.
+        insert: LiteralString = (
+            f"INSERT INTO suggestions ({_COLUMNS}) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING"
+        )
+        with (
+            self._connection("store suggestions in") as conn,
+            conn.transaction(),  # all rows or none
+            conn.cursor() as cursor,
+        ):
+            cursor.executemany(insert, rows)
+
+    def get(self, suggestion_id: str) -> Suggestion:
+        """See :meth:`SuggestionLog.get`.
+
+        Raises:
+            AuditError: The server cannot be read.
+        """
+        query: LiteralString = f"SELECT {_COLUMNS} FROM suggestions WHERE suggestion_id = %s"
+        with self._connection("read") as conn:
+            row = conn.execute(query, [suggestion_id]).fetchone()
+        if row is None:
+            raise UnknownSuggestion(
+                f"no suggestion {suggestion_id!r} in {self.location}; `ponder rules suggest` "
+                "lists them"
+            )
+        return _suggestion(row)
+
+    def mark(self, suggestion_id: str, status: Status) -> None:
+        """See :meth:`SuggestionLog.mark`.
+
+        Raises:
+            AuditError: The server cannot store the change.
+        """
+        with self._connection("update") as conn:
+            changed = conn.execute(
+                "UPDATE suggestions SET status = %s WHERE suggestion_id = %s",
+                [status, suggestion_id],
+            ).rowcount
+        if changed == 0:
+            self.get(suggestion_id)  # raises UnknownSuggestion
+
+    def close(self) -> None:
+        """Close every connection to the server."""
+        self._pool.close()
+
+    @contextmanager
+    def _connection(self, what: str) -> Iterator[psycopg.Connection[DictRow]]:
+        try:
+            with self._pool.connection() as conn:
+                yield conn
+        except psycopg.Error as exc:
+            raise AuditError(
+                f"cannot {what} the suggested examples at {self.location}: {_one_line(exc)}; "
+                "check that the server is up (setting: audit_url)"
+            ) from exc
+
+    def list(self, status: Status | None = "pending") -> builtins.list[Suggestion]:
+        """See :meth:`SuggestionLog.list`.
+
+        Raises:
+            AuditError: The server cannot be read.
+        """
+        where: LiteralString = "" if status is None else " WHERE status = %s"
+        values: Sequence[str] = [] if status is None else [status]
+        query: LiteralString = (
+            f"SELECT {_COLUMNS} FROM suggestions{where} ORDER BY time, suggestion_id"
+        )
+        with self._connection("read") as conn:
+            rows = conn.execute(query, values).fetchall()
+        return [_suggestion(row) for row in rows]
+
+
+def _one_line(exc: Exception) -> str:
+    # libpq splits its messages over lines; an error message here is one line.
+    return " ".join(str(exc).split())
+
+
+def _row(s: Suggestion) -> tuple[object, ...]:
+    time = s.time if s.time.tzinfo is not None else s.time.replace(tzinfo=UTC)
+    return (
+        s.suggestion_id,
+        time,
+        s.source,
+        s.decision_id,
+        s.rule_id,
+        s.checkpoint,
+        s.expected,
+        s.text,
+        s.author,
+        s.status,
+    )
+
+
+def _suggestion(row: DictRow) -> Suggestion:
+    return Suggestion(
+        suggestion_id=row["suggestion_id"],
+        time=row["time"].astimezone(UTC),
+        source=row["source"],
+        decision_id=row["decision_id"],
+        rule_id=row["rule_id"],
+        checkpoint=row["checkpoint"],
+        expected=row["expected"],
+        text=row["text"],
+        author=row["author"],
+        status=row["status"],
+    )
