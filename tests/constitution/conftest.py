@@ -10,12 +10,6 @@ import pytest
 from ponder.constitution import Policy, default_policy_path, load_policy
 
 
-@pytest.fixture(autouse=True)
-def _heads_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Learned heads trained by a test go to a test folder, never the user's cache."""
-    monkeypatch.setenv("PONDER_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "cache"))
-
-
 @pytest.fixture(scope="session")
 def default_policy() -> Policy:
     return load_policy(default_policy_path())
