@@ -13,6 +13,7 @@ tampered database cannot make a replica build arbitrary objects.
 from __future__ import annotations
 
 import sqlite3
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,8 +23,10 @@ from ponder.agents.core.errors import ConfigError
 from ponder.constitution import SqliteAuditLog
 
 if TYPE_CHECKING:
+    import psycopg
     from langgraph.checkpoint.postgres import PostgresSaver
     from langgraph.checkpoint.sqlite import SqliteSaver
+    from psycopg.rows import DictRow
 
     from ponder.constitution.audit_postgres import PostgresAuditLog
     from ponder.constitution.suggest import SuggestionLog
@@ -39,6 +42,31 @@ __all__ = [
 
 # Any constant will do: it only has to differ from other advisory locks in the database.
 _SETUP_LOCK = 0x706F6E64657263  # "ponderc"
+_SETUP_WAIT_S = 120.0
+"""How long a replica waits for another one to finish creating the tables."""
+
+
+def _take_setup_lock(conn: psycopg.Connection[DictRow], url: str) -> None:
+    """Hold the setup lock for this session, polling rather than blocking.
+
+    A blocking ``pg_advisory_lock`` deadlocks: LangGraph's migrations run ``CREATE INDEX
+    CONCURRENTLY``, which waits for every open statement's snapshot, including the other
+    replica's that is waiting for this lock. A failed try ends its statement at once, so
+    the replica that holds the lock sees no snapshot to wait for.
+    """
+    deadline = time.monotonic() + _SETUP_WAIT_S
+    while not conn.execute("SELECT pg_try_advisory_lock(%s)", [_SETUP_LOCK]).fetchone()[
+        "pg_try_advisory_lock"
+    ]:
+        if time.monotonic() > deadline:
+            from ponder.constitution.audit_postgres import describe_url
+
+            raise ConfigError(
+                f"another replica has been setting up the thread store at {describe_url(url)} "
+                f"for over {_SETUP_WAIT_S:.0f} s; if none is running, end the session that "
+                f"holds advisory lock {_SETUP_LOCK} (see pg_locks)"
+            )
+        time.sleep(0.2)
 
 
 def _serializer() -> JsonPlusSerializer:
@@ -111,7 +139,7 @@ def postgres_checkpointer(url: str, *, max_connections: int = 4) -> PostgresSave
         # A plain connection first: its errors name the cause (refused, no such database,
         # bad password), where a pool would only time out.
         with psycopg.Connection[DictRow].connect(url, connect_timeout=10, **kwargs) as conn:
-            conn.execute("SELECT pg_advisory_lock(%s)", [_SETUP_LOCK])
+            _take_setup_lock(conn, url)
             PostgresSaver(conn, serde=_serializer()).setup()
     except psycopg.Error as exc:
         raise ConfigError(

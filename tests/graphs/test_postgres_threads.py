@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -191,3 +192,15 @@ def test_an_unreachable_server_is_named_without_its_password() -> None:
         postgres_checkpointer("postgresql://ponder:hunter2@127.0.0.1:1/ponder")
 
     assert "hunter2" not in str(caught.value)
+
+
+@pytest.mark.postgres
+def test_replicas_starting_at_once_set_up_the_thread_store_without_deadlock(
+    postgres_url: str,  # noqa: F811 (the fixture)
+) -> None:
+    # A blocking advisory lock deadlocked here against CREATE INDEX CONCURRENTLY.
+    with ThreadPoolExecutor(4) as pool:
+        futures = [pool.submit(postgres_checkpointer, postgres_url) for _ in range(4)]
+        savers = [future.result(timeout=120) for future in futures]
+    for saver in savers:
+        saver.conn.close()
