@@ -53,6 +53,13 @@ from ponder.graphs.review import (
 )
 from ponder.graphs.settings import Settings
 from ponder.graphs.state import new_turn
+from ponder.graphs.tenants import (
+    Tenants,
+    build_tenants,
+    check_thread_tenant,
+    thread_config,
+    thread_tenant,
+)
 from ponder.knowledge import Embedder, KnowledgeStore
 
 __all__ = [
@@ -76,6 +83,7 @@ class Assistant:
         parts: Parts,
         closers: Sequence[Callable[[], None]] = (),
         suggestions: SuggestionLog | None = None,
+        tenants: Tenants | None = None,
     ) -> None:
         self.graph = graph
         self.parts = parts
@@ -83,7 +91,9 @@ class Assistant:
         self.suggestions = suggestions
         """Where reviewers' decisions become suggested rule examples (``ponder rules
         suggest``); ``None`` keeps none."""
-        self._by_effort: dict[Effort, Any] = {}
+        self.tenants = tenants or Tenants()
+        """The tenants a call may run as (``tenant=``), from ``server.tenants``."""
+        self._variants: dict[tuple[str | None, Effort | None], Any] = {}
 
     def close(self) -> None:
         """Close what the assistant opened itself (thread store, audit log, knowledge
@@ -109,6 +119,7 @@ class Assistant:
         for matcher in self.parts.checker.matchers:
             if isinstance(matcher, SemanticMatcher | ClassifierMatcher):
                 matcher.prepare()
+        self.tenants.prepare()
 
     def invoke(
         self,
@@ -117,6 +128,7 @@ class Assistant:
         thread_id: str | None = None,
         max_tokens: int | None = None,
         reasoning_effort: Effort | None = None,
+        tenant: str | None = None,
     ) -> Reply:
         """Answer one user message.
 
@@ -128,15 +140,18 @@ class Assistant:
             reasoning_effort: ``none`` skips the hidden reasoning; ``low``, ``medium`` and
                 ``high`` search as ``settings.reasoning_effort`` says; ``None`` searches
                 as ``settings.reasoning`` says.
+            tenant: Run as this tenant of ``server.tenants`` (its policy overlay and
+                knowledge collection); ``None`` for the assistant's own.
 
         Returns:
             The reply: answer, citations, abilities, verdicts and reasoning token count.
 
         Raises:
-            ValueError: The message is empty, ``max_tokens`` is below 1 or
-                ``reasoning_effort`` is not a level.
+            ValueError: The message is empty, ``max_tokens`` is below 1,
+                ``reasoning_effort`` is not a level or ``tenant`` is unknown.
+            TenantThreadError: ``thread_id`` was started as another tenant (or none).
         """
-        graph, turn, config = self._turn(message, thread_id, max_tokens, reasoning_effort)
+        graph, turn, config = self._turn(message, thread_id, max_tokens, reasoning_effort, tenant)
         state = graph.invoke(turn, config)
         return reply_from_state(state, config["configurable"]["thread_id"])
 
@@ -147,6 +162,7 @@ class Assistant:
         thread_id: str | None = None,
         max_tokens: int | None = None,
         reasoning_effort: Effort | None = None,
+        tenant: str | None = None,
     ) -> Reply:
         """Async :meth:`invoke` (the model work runs in a worker thread)."""
         return await asyncio.to_thread(
@@ -155,6 +171,7 @@ class Assistant:
             thread_id=thread_id,
             max_tokens=max_tokens,
             reasoning_effort=reasoning_effort,
+            tenant=tenant,
         )
 
     def stream(
@@ -164,6 +181,7 @@ class Assistant:
         thread_id: str | None = None,
         max_tokens: int | None = None,
         reasoning_effort: Effort | None = None,
+        tenant: str | None = None,
     ) -> Iterator[Event]:
         """Answer one user message, telling what happens as it happens.
 
@@ -180,6 +198,7 @@ class Assistant:
             thread_id: Continue this thread; a new thread when ``None``.
             max_tokens: Most tokens for the answer, as in :meth:`invoke`.
             reasoning_effort: How hard to think, as in :meth:`invoke`.
+            tenant: Run as this tenant, as in :meth:`invoke`.
 
         Returns:
             An iterator of events.
@@ -187,7 +206,7 @@ class Assistant:
         Raises:
             ValueError: As :meth:`invoke` (raised here, before any event).
         """
-        graph, turn, config = self._turn(message, thread_id, max_tokens, reasoning_effort)
+        graph, turn, config = self._turn(message, thread_id, max_tokens, reasoning_effort, tenant)
         parts = self._parts(graph, turn, config)
         return (event for part in parts for event in events_from_part(*part))
 
@@ -199,6 +218,7 @@ class Assistant:
         max_tokens: int | None = None,
         executor: Executor | None = None,
         reasoning_effort: Effort | None = None,
+        tenant: str | None = None,
     ) -> AsyncGenerator[Event, None]:
         """Async :meth:`stream`: the turn runs in a worker thread of ``executor``.
 
@@ -212,6 +232,7 @@ class Assistant:
             executor: Runs the turn; its size bounds how many turns run at once.
                 Default: the event loop's default executor.
             reasoning_effort: How hard to think, as in :meth:`invoke`.
+            tenant: Run as this tenant, as in :meth:`invoke`.
 
         Returns:
             An async generator of the events :meth:`stream` yields; ``aclose`` it to stop
@@ -220,7 +241,7 @@ class Assistant:
         Raises:
             ValueError: As :meth:`stream`.
         """
-        graph, turn, config = self._turn(message, thread_id, max_tokens, reasoning_effort)
+        graph, turn, config = self._turn(message, thread_id, max_tokens, reasoning_effort, tenant)
         return _events_of(iterate_in_thread(lambda: self._parts(graph, turn, config), executor))
 
     def pending_review(self, thread_id: str) -> PendingReview | None:
@@ -248,12 +269,13 @@ class Assistant:
         pending = self.pending_review(thread_id)
         if pending is None:
             raise NoPendingReviewError(f"thread {thread_id!r} has no turn waiting for review")
-        config = {"configurable": {"thread_id": thread_id}}
-        state = self.graph.invoke(Command(resume=decision.model_dump()), config)
+        tenant = thread_tenant(self.graph, thread_id)[1]  # the turn goes on as its tenant
+        config = thread_config(thread_id, tenant)
+        state = self._graph_for(None, tenant).invoke(Command(resume=decision.model_dump()), config)
         if self.suggestions is not None:  # the decision is a labelled example to suggest
             self.suggestions.add(
                 suggest_from_review(
-                    self.parts.checker.policy,
+                    self.tenants.parts(tenant, self.parts).checker.policy,
                     text=pending.text,
                     checkpoint=pending.checkpoint,
                     rules=pending.rules,
@@ -282,37 +304,42 @@ class Assistant:
         thread_id: str | None,
         max_tokens: int | None,
         reasoning_effort: str | None = None,
+        tenant: str | None = None,
     ) -> tuple[Any, dict[str, Any], dict[str, Any]]:
         if not message.strip():
             raise ValueError("message is empty: send the user's text")
         if max_tokens is not None and max_tokens < 1:
             raise ValueError(f"max_tokens must be >= 1, got {max_tokens}")
-        graph = self._graph_for(check_effort(reasoning_effort))
+        graph = self._graph_for(check_effort(reasoning_effort), tenant)
+        if thread_id is not None:
+            check_thread_tenant(self.graph, thread_id, tenant)
         if thread_id is not None and (pending := self.pending_review(thread_id)) is not None:
             raise ReviewPendingError(
                 f"thread {thread_id!r} waits for a reviewer's decision on {pending.decision_id} "
                 "(Assistant.resolve_review, or POST /v1/ponder/reviews/THREAD)"
             )
-        config = {"configurable": {"thread_id": thread_id or uuid.uuid4().hex}}
+        config = thread_config(thread_id or uuid.uuid4().hex, tenant)
         return graph, new_turn(message, max_tokens), config
 
-    def _graph_for(self, effort: Effort | None) -> Any:
-        """The state machine for a call's ``reasoning_effort``: the same nodes and thread
-        store over parts whose search settings (or router, for ``none``) differ; built
-        once per level."""
-        if effort is None:
+    def _graph_for(self, effort: Effort | None, tenant: str | None = None) -> Any:
+        """The state machine for a call's ``reasoning_effort`` and tenant: the same nodes
+        and thread store over parts whose search settings (or router, for ``none``),
+        checker and store differ; built once per level and tenant."""
+        if effort is None and tenant is None:
             return self.graph
-        graph = self._by_effort.get(effort)
+        graph = self._variants.get((tenant, effort))
         if graph is None:
+            parts = self.tenants.parts(tenant, self.parts)
             if effort == "none":
-                parts = dataclasses.replace(self.parts, router=NoReasoningRouter(self.parts.router))
-            else:
-                settings = self.parts.settings
+                parts = dataclasses.replace(parts, router=NoReasoningRouter(parts.router))
+            elif effort is not None:
+                settings = parts.settings
                 search = settings.reasoning_effort.apply(effort, settings.reasoning)
                 parts = dataclasses.replace(
-                    self.parts, settings=settings.model_copy(update={"reasoning": search})
+                    parts, settings=settings.model_copy(update={"reasoning": search})
                 )
-            graph = self._by_effort.setdefault(effort, build_graph(parts, self.graph.checkpointer))
+            graph = build_graph(parts, self.graph.checkpointer)
+            graph = self._variants.setdefault((tenant, effort), graph)
         return graph
 
     def _parts(
@@ -419,6 +446,13 @@ def build_assistant(
         audit=audit,
         settings=settings,
     )
+    try:
+        tenants = build_tenants(settings, parts, checker_embedder)  # a broken overlay: now
+    except BaseException:
+        for close in reversed(closers):  # what this call opened, as Assistant.close does
+            close()
+        raise
+    closers.append(tenants.close)
     suggestions = open_suggestion_log(settings)  # beside the audit log
     closers.append(suggestions.close)
-    return Assistant(build_graph(parts, checkpointer), parts, closers, suggestions)
+    return Assistant(build_graph(parts, checkpointer), parts, closers, suggestions, tenants)

@@ -47,6 +47,7 @@ from ponder.agents.reasoning.engine import ReasoningConfig
 from ponder.constitution.semantic import DEFAULT_MARGIN, DEFAULT_THRESHOLD
 from ponder.graphs.effort import ReasoningEffortSettings
 from ponder.graphs.release import ReleasePlan
+from ponder.graphs.tenant_settings import TenantsSettings
 
 __all__ = [
     "AnswerSettings",
@@ -182,6 +183,9 @@ class ServerSettings(_Section):
     thread_wait_s: float = Field(default=60.0, gt=0)
     """Most seconds a request waits for the earlier turn on its thread to end (turns on
     one thread run one at a time, across replicas too); then 409 naming the thread."""
+    tenants: TenantsSettings = {}
+    """API keys that carry a tenant: its policy overlay and knowledge collection
+    (:mod:`ponder.graphs.tenant_settings`). Keys are given as SHA-256 digests."""
 
 
 class Settings(BaseSettings):

@@ -11,7 +11,7 @@ distance, and the store reports cosine similarity. Each chunk's metadata is
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Self
@@ -69,6 +69,7 @@ class ChromaStore:
         self._client = client
         self._embedder = embedder if embedder is not None else SentenceTransformerEmbedder()
         self._location = location
+        self._reopen: Callable[[str], ChromaStore] | None = None  # set by embedded and server
         try:
             self._collection = self._open_collection(collection)
         except BaseException:
@@ -96,7 +97,9 @@ class ChromaStore:
 
         folder = Path(path).expanduser().resolve()
         client = chromadb.PersistentClient(path=str(folder), settings=_settings())
-        return cls(client, collection, embedder, location=f"{folder} (collection {collection!r})")
+        store = cls(client, collection, embedder, location=f"{folder} (collection {collection!r})")
+        store._reopen = lambda name: cls.embedded(folder, name, store.embedder)
+        return store
 
     @classmethod
     def server(
@@ -142,7 +145,36 @@ class ChromaStore:
                 f"Cannot reach the Chroma server at {url}: {error} "
                 f"Start it (`chroma run --path DIR --port {port}`) or fix the store settings."
             ) from error
-        return cls(client, collection, embedder, location=f"{url} (collection {collection!r})")
+        store = cls(client, collection, embedder, location=f"{url} (collection {collection!r})")
+        store._reopen = lambda name: cls.server(
+            host, port, name, store.embedder, ssl=ssl, headers=headers
+        )
+        return store
+
+    def with_collection(self, collection: str) -> ChromaStore:
+        """Another collection in the same folder or on the same server, with the same
+        embedder: a tenant's documents beside the assistant's.
+
+        The new store opens its own client (Chroma shares one per folder between them and
+        counts them), so either store may be closed first.
+
+        Args:
+            collection: The collection's name; created if missing.
+
+        Returns:
+            The store; the caller closes it.
+
+        Raises:
+            ConfigError: This store was built from a client passed in (not by
+                :meth:`embedded` or :meth:`server`), so its location is unknown; or the
+                collection is incompatible (see the class).
+        """
+        if self._reopen is None:
+            raise ConfigError(
+                f"cannot open collection {collection!r} beside {self._location}: the store "
+                "was built from a client; open it with ChromaStore.embedded or .server"
+            )
+        return self._reopen(collection)
 
     @property
     def embedder(self) -> Embedder:

@@ -36,7 +36,8 @@ def serve(
         status("loading models, rules and knowledge")
         return ready_assistant(settings)
 
-    keys = "API keys required" if settings.server.api_keys else "loopback clients only"
+    keyed = settings.server.api_keys or settings.server.tenants
+    keys = "API keys required" if keyed else "loopback clients only"
     err.print(
         f"serving model {settings.server.model_name!r} on http://{host}:{port}/v1 ({keys})",
         highlight=True,

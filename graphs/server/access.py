@@ -6,16 +6,23 @@
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import ipaddress
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from fastapi import Request
 
 from ponder.agents.core.errors import ConfigError
 from ponder.graphs.settings import ServerSettings
 
-__all__ = ["bearer_key_matches", "check_exposure", "client_is_local", "is_loopback"]
+__all__ = [
+    "bearer_key_matches",
+    "bearer_tenant",
+    "check_exposure",
+    "client_is_local",
+    "is_loopback",
+]
 
 
 def is_loopback(host: str) -> bool:
@@ -44,9 +51,10 @@ def check_exposure(server: ServerSettings, host: str) -> None:
         host: The address ``ponder serve`` is about to listen on.
 
     Raises:
-        ConfigError: ``host`` is not loopback and ``server.api_keys`` is empty.
+        ConfigError: ``host`` is not loopback and there are neither ``server.api_keys``
+            nor ``server.tenants`` (whose keys let clients in too).
     """
-    if not server.api_keys and not is_loopback(host):
+    if not server.api_keys and not server.tenants and not is_loopback(host):
         raise ConfigError(
             f"refusing to serve on {host} without API keys: anyone who can reach it could "
             "use the assistant. Set server.api_keys in ponder.yaml or "
@@ -67,3 +75,22 @@ def bearer_key_matches(request: Request, keys: Sequence[bytes]) -> bool:
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     given = token.strip().encode()
     return scheme.lower() == "bearer" and any(hmac.compare_digest(given, k) for k in keys)
+
+
+def bearer_tenant(request: Request, digests: Mapping[str, bytes]) -> str | None:
+    """The tenant whose key the request sends as ``Authorization: Bearer <key>``.
+
+    Args:
+        request: The request.
+        digests: Each tenant's ``key_sha256``, as the 32 bytes of the digest.
+
+    Returns:
+        The tenant's name, or ``None`` when the key is no tenant's. Every digest is
+        compared in constant time.
+    """
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    given = hashlib.sha256(token.strip().encode()).digest()
+    found = [name for name, digest in digests.items() if hmac.compare_digest(given, digest)]
+    return found[0] if found else None

@@ -16,9 +16,10 @@ Endpoints:
 
 Safety, all from :class:`~ponder.graphs.settings.ServerSettings`:
 
-- Bearer API keys. With none configured the server answers only clients on loopback,
-  and ``ponder serve`` refuses to listen anywhere else
-  (:func:`~ponder.graphs.server.access.check_exposure`).
+- Bearer API keys; a tenant's key (``server.tenants``) runs the turn with that tenant's
+  policy overlay and knowledge collection (:mod:`ponder.graphs.tenants`). With no keys
+  the server answers only clients on loopback, and ``ponder serve`` refuses to listen
+  anywhere else (:func:`~ponder.graphs.server.access.check_exposure`).
 - Body size (413) and ``max_tokens`` (400 above ``max_completion_tokens``; up to it, the
   answer may use what the request asks for); malformed requests get 400, never 500.
 - A per-request timeout, time in the queue included (504).
@@ -112,10 +113,10 @@ def create_app(
 
     @app.post("/v1/chat/completions")
     async def chat_completions(request: Request) -> Response:
-        server.authorize(request)
+        tenant = server.authorize(request)
         chat = parse_request(await read_body(request, server.settings.max_body_bytes))
         server.check_model(chat.model)
-        return await run_turn(server, request, chat)
+        return await run_turn(server, request, chat, tenant=tenant)
 
     return app
 

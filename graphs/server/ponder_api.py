@@ -99,7 +99,7 @@ def ponder_router(server: Server) -> APIRouter:
 
 def _authorize_reviewer(server: Server, request: Request) -> None:
     if not server.reviewer_keys:
-        if server.keys:
+        if server.keys or server.tenant_keys:  # a client must not approve its own turn
             raise ApiError(
                 403,
                 "Review over HTTP is off: this server has client keys but no server.reviewer_keys.",

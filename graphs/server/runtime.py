@@ -8,6 +8,7 @@ the checkpointer; the admission count and the thread pool are per-process capaci
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import time
 from collections.abc import Callable, Coroutine
@@ -16,8 +17,9 @@ from typing import Any
 
 from fastapi import Request
 
+from ponder.agents.core.errors import ConfigError
 from ponder.graphs.assistant import Assistant
-from ponder.graphs.server.access import bearer_key_matches, client_is_local
+from ponder.graphs.server.access import bearer_key_matches, bearer_tenant, client_is_local
 from ponder.graphs.server.admission import Admission, Gate
 from ponder.graphs.server.openai_api import ApiError
 from ponder.graphs.server.thread_locks import ThreadLocks
@@ -52,6 +54,11 @@ class Server:
         """The client keys, as bytes for constant-time comparison."""
         self.reviewer_keys = [k.get_secret_value().encode() for k in self.settings.reviewer_keys]
         """The reviewers' keys, which client keys never stand in for."""
+        self.tenant_keys = {
+            name: bytes.fromhex(tenant.key_sha256) for name, tenant in self.settings.tenants.items()
+        }
+        """Each tenant's key digest (``server.tenants``); a request with that key runs as
+        the tenant."""
         self.created = int(time.time())
         self.threads = ThreadLocks(self.settings.thread_wait_s)
         """One turn at a time per thread; across replicas once :meth:`start` finds the
@@ -74,6 +81,7 @@ class Server:
         across replicas when they live on PostgreSQL."""
         if self._factory is not None and self._assistant is None:
             self._assistant = await asyncio.to_thread(self._factory)
+        self._check_tenants()
         url = _postgres_url(self.assistant)
         if url is not None:
             places = self.settings.max_concurrent + self.settings.max_queue
@@ -98,13 +106,19 @@ class Server:
         if not task.cancelled() and (exc := task.exception()) is not None:
             logger.error("a release after a turn failed", exc_info=exc)
 
-    def authorize(self, request: Request) -> None:
-        """Let a client in: a key from ``server.api_keys``, or loopback when there are none.
+    def authorize(self, request: Request) -> str | None:
+        """Let a client in: a key from ``server.api_keys`` or a tenant's key, or loopback
+        when there are none.
+
+        Returns:
+            The tenant whose key the request sent, or ``None`` (the assistant's own).
 
         Raises:
             ApiError: 403 for a remote client of a keyless server; 401 for a wrong key.
         """
-        if not self.keys:
+        if self.tenant_keys and (tenant := bearer_tenant(request, self.tenant_keys)):
+            return tenant
+        if not self.keys and not self.tenant_keys:
             if not client_is_local(request):
                 raise ApiError(
                     403,
@@ -113,14 +127,36 @@ class Server:
                     type="permission_error",
                     code="loopback_only",
                 )
-            return
+            return None
         if not bearer_key_matches(request, self.keys):
             raise ApiError(
                 401,
                 "Incorrect or missing API key; send 'Authorization: Bearer <key>' with a "
-                "key from the server's server.api_keys.",
+                "key from the server's server.api_keys or server.tenants.",
                 code="invalid_api_key",
             )
+        return None
+
+    def _check_tenants(self) -> None:
+        """Every tenant the server lets in must be one the assistant was built with, and
+        no key may be both a plain key and a tenant's (which would it run as?).
+
+        Raises:
+            ConfigError: Naming the tenant.
+        """
+        built = set(self.assistant.tenants.names)
+        for name, digest in self.tenant_keys.items():
+            if name not in built:
+                raise ConfigError(
+                    f"server.tenants.{name}: the assistant was built without this tenant "
+                    "(build it from the same settings, whose server.tenants it builds)"
+                )
+            for key in self.keys:
+                if hashlib.sha256(key).digest() == digest:
+                    raise ConfigError(
+                        f"server.tenants.{name}: its key is also in server.api_keys; a key "
+                        "either carries a tenant or not, so remove it from one of them"
+                    )
 
     def check_model(self, model: str) -> None:
         """Refuse a request for any model but the one served.

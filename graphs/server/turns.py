@@ -39,6 +39,7 @@ from ponder.graphs.server.openai_api import (
 )
 from ponder.graphs.server.runtime import Server
 from ponder.graphs.server.turn_run import TurnRun
+from ponder.graphs.tenants import TenantThreadError
 
 __all__ = ["THREAD_HEADER", "read_body", "run_turn"]
 
@@ -49,7 +50,9 @@ _THREAD_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}")
 _T = TypeVar("_T")
 
 
-async def run_turn(server: Server, request: Request, chat: ChatCompletionRequest) -> Response:
+async def run_turn(
+    server: Server, request: Request, chat: ChatCompletionRequest, *, tenant: str | None = None
+) -> Response:
     """Answer one chat completion request on ``server``'s assistant.
 
     The answer may use up to the tokens the request asks for (``max_completion_tokens``,
@@ -60,14 +63,16 @@ async def run_turn(server: Server, request: Request, chat: ChatCompletionRequest
         server: The process's assistant, workers and limits.
         request: The HTTP request, watched for a disconnect.
         chat: The parsed body.
+        tenant: The tenant the request's key carries, or ``None``.
 
     Returns:
         A ``chat.completion`` JSON response, or a server-sent event stream.
 
     Raises:
-        ApiError: 400 for a bad message, token limit or thread id; 409 while the thread
-            waits for a reviewer, or when an earlier turn on it runs past
-            ``server.thread_wait_s``; 429 when the queue is full; 504 at the timeout.
+        ApiError: 400 for a bad message, token limit or thread id; 403 for a thread that
+            another tenant's key started; 409 while the thread waits for a reviewer, or
+            when an earlier turn on it runs past ``server.thread_wait_s``; 429 when the
+            queue is full; 504 at the timeout.
     """
     message = user_text(chat)
     limit = chat.token_limit
@@ -101,9 +106,18 @@ async def run_turn(server: Server, request: Request, chat: ChatCompletionRequest
                 max_tokens=limit,
                 executor=run.executor(),
                 reasoning_effort=chat.reasoning_effort,
+                tenant=tenant,
             )
         except ReviewPendingError as exc:
             raise ApiError(409, str(exc), code="review_pending") from exc
+        except TenantThreadError as exc:
+            raise ApiError(
+                403,
+                str(exc),
+                type="permission_error",
+                param=THREAD_HEADER,
+                code="thread_of_other_tenant",
+            ) from exc
 
     if not chat.stream:
         try:
