@@ -236,3 +236,32 @@ def test_invoke_takes_a_tenant_in_python(make_tenant_assistant, tenants) -> None
         assistant.invoke(FALCON, tenant="globex", thread_id="py-acme")
     with pytest.raises(ValueError, match=r"unknown tenant 'initech'.*'acme', 'globex'"):
         assistant.invoke(FALCON, tenant="initech")
+
+
+def test_a_reviewed_turn_goes_on_as_its_tenant(tmp_path: Path, make_tenant_assistant, tenants):
+    review = (
+        RIVAL_RULE.format(pattern=r"\bInitech\b")
+        + """\
+  - id: falcon-review
+    title: Falcon questions need a human
+    principle: Questions about the Falcon go to a human reviewer first.
+    category: business
+    severity: low
+    applies_to: [input]
+    action: escalate
+    patterns: ['\\bFalcon\\b']
+    examples:
+      - {text: "When did the Falcon launch?", checkpoint: input, expected: escalate}
+      - {text: "When did the Eagle launch?", checkpoint: input, expected: allow}
+"""
+    )
+    _write(tmp_path / "acme" / "rules.yaml", review)
+    assistant = make_tenant_assistant(tenants)
+
+    held = assistant.invoke(FALCON, tenant="acme", thread_id="held")
+    answered = assistant.resolve_review("held", {"decision": "approve"})
+
+    assert held.outcome == "escalated"
+    assert [c.title for c in answered.citations] == ["Acme Falcon"]  # acme's store, not ours
+    with pytest.raises(TenantThreadError):
+        assistant.invoke(FALCON, tenant="globex", thread_id="held")
