@@ -59,7 +59,10 @@ __all__ = [
     "Citation",
     "Draft",
     "EvidenceLike",
+    "answer_sources",
+    "answers_question",
     "compose",
+    "declines_unwritten",
     "format_sources",
 ]
 
@@ -201,6 +204,7 @@ def compose(
     needs_evidence: bool = False,
     encoder: TextEncoder | None = None,
     plan: AnswerPlan | None = None,
+    first: Completion | None = None,
 ) -> Draft:
     """Write the answer to ``question``.
 
@@ -218,38 +222,33 @@ def compose(
         encoder: Embeds claims and evidence for the support score (the knowledge
             store's embedder); ``None`` scores support by shared words alone.
         plan: How to check the answer; default :class:`AnswerPlan`.
+        first: The greedy first draft, written already (a streamed draft that did not
+            hold up, see :mod:`ponder.agents.compose_stream`); ``None`` writes it. Used
+            when claim checking applies.
 
     Returns:
         The draft with its citations, token count and claim check.
     """
     plan = plan or AnswerPlan()
     grounded = bool(evidence or tool_results or reasoning_answer)
-    if plan.claim_check and needs_evidence and not grounded:
+    if declines_unwritten(question, plan, needs_evidence, evidence, tool_results, reasoning_answer):
         return Draft(text=DECLINE, citations=(), tokens=0, check=AnswerCheck(kind="declined"))
     render = _Renderer(question, evidence, reasoning_answer, tool_results, critique, history)
     if not plan.claim_check or not grounded:
         # Nothing to hold a draft to (small talk, an open request): it goes as written.
         return _unchecked(render, model, evidence, reasoning_answer, max_tokens, plan)
-    sources = [
-        Source(number=n, title=e.title, text=e.text) for n, e in enumerate(evidence, start=1)
-    ] + [Source(number=None, title="", text=t.text) for t in tool_results]
-    if reasoning_answer and not tool_results:
-        sources.append(Source(number=None, title="", text=f"The answer is {reasoning_answer}."))
-    grounded_elsewhere = bool(tool_results or reasoning_answer)
-    if needs_evidence and not grounded_elsewhere and not about_the_question(question, sources):
-        # The evidence is about something else (another capital, not Peru's): no draft
-        # could be supported by it, so none is written.
-        return Draft(text=DECLINE, citations=(), tokens=0, check=AnswerCheck(kind="declined"))
+    sources = answer_sources(evidence, tool_results, reasoning_answer)
 
     def judge(text: str) -> tuple[bool, ClaimReport]:
         report = check_claims(
             text, sources, question=question, encoder=encoder, threshold=plan.support_threshold
         )
-        stated = [t.value for t in tool_results] or [reasoning_answer or ""]
-        answers = fits_question(text, question) and all(v.lower() in text.lower() for v in stated)
+        answers = answers_question(text, question, tool_results, reasoning_answer)
         return report.all_supported and answers, report
 
-    greedy = model.generate(render(None), n=1, settings=GenerationSettings(max_tokens=max_tokens))
+    if first is None:
+        first = model.generate(render(None), settings=GenerationSettings(max_tokens=max_tokens))[0]
+    greedy = [first]
     tokens = sum(c.completion_tokens for c in greedy)
     ok, report = judge(greedy[0].text.strip())
     rejected = list(report.unsupported_spans)
@@ -279,6 +278,47 @@ def compose(
     return _fallback(
         question, evidence, tool_results, reasoning_answer, sources, encoder, plan, found
     )
+
+
+def answer_sources(
+    evidence: Sequence[EvidenceLike],
+    tool_results: Sequence[ToolResult],
+    reasoning_answer: str | None,
+) -> list[Source]:
+    """What a claim of the answer may rest on: the evidence, numbered as shown to the
+    model, the tool results, and the reasoning's answer when no tool computed one."""
+    sources = [
+        Source(number=n, title=e.title, text=e.text) for n, e in enumerate(evidence, start=1)
+    ] + [Source(number=None, title="", text=t.text) for t in tool_results]
+    if reasoning_answer and not tool_results:
+        sources.append(Source(number=None, title="", text=f"The answer is {reasoning_answer}."))
+    return sources
+
+
+def answers_question(
+    text: str, question: str, tool_results: Sequence[ToolResult], reasoning_answer: str | None
+) -> bool:
+    """Whether ``text`` holds what ``question`` asks for (a date for "when") and states
+    the tools' values, or else the reasoning's answer."""
+    stated = [t.value for t in tool_results] or [reasoning_answer or ""]
+    return fits_question(text, question) and all(v.lower() in text.lower() for v in stated)
+
+
+def declines_unwritten(
+    question: str,
+    plan: AnswerPlan,
+    needs_evidence: bool,
+    evidence: Sequence[EvidenceLike],
+    tool_results: Sequence[ToolResult],
+    reasoning_answer: str | None,
+) -> bool:
+    """Whether the answer declines before any draft is written: claim checking is on and
+    a factual question has nothing to rest on, or only evidence about something else
+    (another capital, not Peru's), which no draft could be supported by."""
+    if not plan.claim_check or not needs_evidence or tool_results or reasoning_answer:
+        return False
+    sources = answer_sources(evidence, tool_results, reasoning_answer)
+    return not evidence or not about_the_question(question, sources)
 
 
 def _supported_part(text: str, report: ClaimReport) -> str | None:

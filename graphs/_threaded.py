@@ -20,7 +20,10 @@ _T = TypeVar("_T")
 
 
 async def iterate_in_thread(
-    make: Callable[[], Iterator[_T]], executor: Executor | None = None
+    make: Callable[[], Iterator[_T]],
+    executor: Executor | None = None,
+    *,
+    stop: threading.Event | None = None,
 ) -> AsyncGenerator[_T, None]:
     """Yield the items of ``make()``, which runs in a worker thread of ``executor``.
 
@@ -28,6 +31,9 @@ async def iterate_in_thread(
         make: Builds the blocking iterator; called in the worker thread.
         executor: Where the worker runs; default: the event loop's default executor.
             Its size bounds how many such iterations run at once.
+        stop: Set the moment the async side stops, so that work inside the iterator
+            that watches it can stop before its next item (a streamed answer's model
+            stops at its next token); default: a private event.
 
     Yields:
         The iterator's items, in order.
@@ -37,7 +43,7 @@ async def iterate_in_thread(
     """
     loop = asyncio.get_running_loop()
     items: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
-    stop = threading.Event()
+    stop = stop or threading.Event()
 
     def put(kind: str, value: Any) -> None:
         with contextlib.suppress(RuntimeError):  # the loop is closed: nobody is listening

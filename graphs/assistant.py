@@ -53,6 +53,7 @@ from ponder.graphs.review import (
 )
 from ponder.graphs.settings import Settings
 from ponder.graphs.state import new_turn
+from ponder.graphs.streaming import STREAM_KEY, StreamControl
 from ponder.graphs.tenants import (
     Tenants,
     build_tenants,
@@ -182,13 +183,17 @@ class Assistant:
         max_tokens: int | None = None,
         reasoning_effort: Effort | None = None,
         tenant: str | None = None,
+        stream_answer: bool = True,
     ) -> Iterator[Event]:
         """Answer one user message, telling what happens as it happens.
 
         The answer arrives in :class:`~ponder.graphs.events.AnswerDelta` events, each
         passed by the output check before it is yielded (see :mod:`ponder.graphs.release`);
-        reasoning arrives as counts only. The last event is a
-        :class:`~ponder.graphs.events.Done` with the same reply :meth:`invoke` returns.
+        reasoning arrives as counts only. With ``stream_answer`` (the default) the answer
+        is one draft, released in checked windows while the model writes it (see
+        :mod:`ponder.graphs.streaming`), so its first words come long before its last.
+        The last event is a :class:`~ponder.graphs.events.Done` with the same reply
+        :meth:`invoke` returns.
         Closing the iterator early stops the turn after the step that is running and
         records it as ``cancelled``: the thread keeps the user's message and what was
         sent of the answer, and its next turn starts after them.
@@ -198,6 +203,9 @@ class Assistant:
             thread_id: Continue this thread; a new thread when ``None``.
             max_tokens: Most tokens for the answer, as in :meth:`invoke`.
             reasoning_effort: How hard to think, as in :meth:`invoke`.
+            stream_answer: Write one draft and release it as it is written; False
+                writes the answer as :meth:`invoke` does (the best of its drafts),
+                then releases it.
             tenant: Run as this tenant, as in :meth:`invoke`.
 
         Returns:
@@ -207,7 +215,7 @@ class Assistant:
             ValueError: As :meth:`invoke` (raised here, before any event).
         """
         graph, turn, config = self._turn(message, thread_id, max_tokens, reasoning_effort, tenant)
-        parts = self._parts(graph, turn, config)
+        parts = self._parts(graph, turn, config, StreamControl() if stream_answer else None)
         return (event for part in parts for event in events_from_part(*part))
 
     def astream(
@@ -219,6 +227,7 @@ class Assistant:
         executor: Executor | None = None,
         reasoning_effort: Effort | None = None,
         tenant: str | None = None,
+        stream_answer: bool = True,
     ) -> AsyncGenerator[Event, None]:
         """Async :meth:`stream`: the turn runs in a worker thread of ``executor``.
 
@@ -232,6 +241,9 @@ class Assistant:
             executor: Runs the turn; its size bounds how many turns run at once.
                 Default: the event loop's default executor.
             reasoning_effort: How hard to think, as in :meth:`invoke`.
+            stream_answer: Write one draft and release it as it is written; False
+                writes the answer as :meth:`invoke` does (the best of its drafts),
+                then releases it.
             tenant: Run as this tenant, as in :meth:`invoke`.
 
         Returns:
@@ -242,7 +254,14 @@ class Assistant:
             ValueError: As :meth:`stream`.
         """
         graph, turn, config = self._turn(message, thread_id, max_tokens, reasoning_effort, tenant)
-        return _events_of(iterate_in_thread(lambda: self._parts(graph, turn, config), executor))
+        control = StreamControl() if stream_answer else None
+        return _events_of(
+            iterate_in_thread(
+                lambda: self._parts(graph, turn, config, control),
+                executor,
+                stop=control.stop if control is not None else None,
+            )
+        )
 
     def pending_review(self, thread_id: str) -> PendingReview | None:
         """The thread's turn waiting for a human reviewer, or ``None``."""
@@ -343,30 +362,47 @@ class Assistant:
         return graph
 
     def _parts(
-        self, graph: Any, turn: dict[str, Any], config: dict[str, Any]
+        self,
+        graph: Any,
+        turn: dict[str, Any],
+        config: dict[str, Any],
+        control: StreamControl | None = None,
     ) -> Iterator[tuple[str, Any]]:
         # One part per graph step and per custom write, so a consumer that stops can stop
-        # the turn between any two steps; the reply comes last, as a custom part.
+        # the turn between any two steps (and a streamed draft at its next token); the
+        # reply comes last, as a custom part.
+        run = config
+        if control is not None:
+            run = {**config, "configurable": {**config["configurable"], STREAM_KEY: control}}
+        parts = graph.stream(turn, run, stream_mode=["updates", "custom"])
         try:
-            yield from graph.stream(turn, config, stream_mode=["updates", "custom"])
+            for part in parts:  # noqa: UP028 (yield from would close parts first)
+                yield part
         except GeneratorExit:  # the consumer stopped the turn: record it as cancelled
-            self._record_cancelled(graph, turn["question"], config)
+            if control is not None:
+                control.stop.set()  # before waiting for the running step to end
+            parts.close()
+            streamed = control.sent if control is not None else ""
+            self._record_cancelled(graph, turn["question"], config, streamed)
             raise
         state = graph.get_state(config).values
         yield "custom", Done(reply=reply_from_state(state, config["configurable"]["thread_id"]))
 
     @staticmethod
-    def _record_cancelled(graph: Any, question: str, config: dict[str, Any]) -> None:
+    def _record_cancelled(
+        graph: Any, question: str, config: dict[str, Any], streamed: str = ""
+    ) -> None:
         """End a stopped turn as ``cancelled``, not half-saved: the thread gets the user's
         message (if the turn stopped before saving it) and an assistant message with what
-        was sent before the stop, and its next turn starts from that."""
+        was sent before the stop (``streamed``: what a streamed draft released before
+        its node could save it), and its next turn starts from that."""
         # The last saved checkpoint, without the writes of the step that was stopped
         # (which get_state shows but update_state does not build on).
         saved = graph.checkpointer.get_tuple(config)
         messages = saved.checkpoint["channel_values"].get("messages", []) if saved else []
         started = bool(messages) and messages[-1] == {"role": "user", "content": question}
         record = [] if started else [{"role": "user", "content": question}]
-        sent = graph.get_state(config).values.get("answer", "")  # what the caller was sent
+        sent = graph.get_state(config).values.get("answer", "") or streamed  # what was sent
         record.append({"role": "assistant", "content": sent})
         # As the emit node: the graph then has nothing left to run for this turn.
         graph.update_state(config, {"messages": record, "outcome": "cancelled"}, as_node="emit")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from langgraph.config import get_config, get_stream_writer
 from langgraph.types import interrupt
@@ -37,6 +38,7 @@ from ponder.graphs.release import Release, release_checked
 from ponder.graphs.review import HOLD_MESSAGE, ReviewDecision, pending_payload
 from ponder.graphs.settings import Settings
 from ponder.graphs.state import Outcome, TurnState
+from ponder.graphs.streaming import stream_control, write_released
 from ponder.knowledge.lexical import hybrid_query
 from ponder.knowledge.store import KnowledgeStore
 
@@ -132,45 +134,67 @@ class Nodes:
         }
 
     def compose(self, state: TurnState) -> TurnState:
-        """Write the answer (again, with the critique, when revising)."""
-        history = state.get("messages", [])[:-1][-6:]
+        """Write the answer (again, with the critique, when revising).
+
+        For a caller that streams, write one draft and release it through the output
+        check while it is written (see :mod:`ponder.graphs.streaming`); the output check
+        node then decides about that release.
+        """
         route = state.get("route")
         store = self.parts.store
-        draft = compose(
-            state["question"],
-            self.parts.language_model,
-            evidence=state.get("evidence", []),
-            reasoning_answer=state.get("reasoning_answer"),
-            tool_results=state.get("tool_results", []),
-            critique=state.get("critique"),
-            history=history,
-            max_tokens=state.get("max_answer_tokens") or self.parts.settings.max_answer_tokens,
-            needs_evidence=route is not None and route.factual,
-            encoder=store.embedder if store is not None else None,
-            plan=self.parts.settings.answers,
-        )
+        inputs: dict[str, Any] = {
+            "question": state["question"],
+            "model": self.parts.language_model,
+            "evidence": state.get("evidence", []),
+            "reasoning_answer": state.get("reasoning_answer"),
+            "tool_results": state.get("tool_results", []),
+            "critique": state.get("critique"),
+            "history": state.get("messages", [])[:-1][-6:],
+            "max_tokens": state.get("max_answer_tokens") or self.parts.settings.max_answer_tokens,
+            "needs_evidence": route is not None and route.factual,
+            "encoder": store.embedder if store is not None else None,
+            "plan": self.parts.settings.answers,
+        }
         revisions = state.get("revisions", 0) + (1 if state.get("critique") else 0)
-        return {"draft": draft, "revisions": revisions}
+        control = stream_control()
+        if control is None:
+            return {"draft": compose(**inputs), "revisions": revisions}
+        writer = get_stream_writer()
+        draft, streamed = write_released(
+            inputs,
+            judge=lambda window: self._check(window, "output"),
+            send=lambda piece: writer(AnswerDelta(text=piece)),
+            plan=self.parts.settings.release,
+            control=control,
+        )
+        return {"draft": draft, "revisions": revisions, "streamed": streamed}
 
     def output_check(self, state: TurnState) -> TurnState:
         """Check the draft as it is released, then apply the decision on what stopped it.
 
         The draft is judged in overlapping chunks and each chunk is sent (as an
         :class:`AnswerDelta` on the stream) once it passes, so a violation stops the
-        answer before its text goes out. Text already sent cannot be rewritten: a revise
-        rule that fires after that redacts the rest (the last resort) instead.
+        answer before its text goes out. A streamed draft was released so while it was
+        written (``streamed``); what stopped it is decided here the same way. Text
+        already sent cannot be rewritten: a revise rule that fires after that redacts
+        the rest (the last resort) instead.
         """
         draft = state["draft"]
         assert draft is not None
-        release = self._release(draft.text)
+        streamed = state.get("streamed")
+        if streamed is None:
+            text, release = draft.text, self._release(draft.text)
+        else:  # released by compose as it was written
+            assert streamed.release is not None, "a stopped stream ends the turn at compose"
+            text, release = streamed.text, streamed.release
         verdicts = [release.verdict]
         if release.complete:
             outcome: Outcome = "revised" if state.get("revisions", 0) else "answered"
             return {"verdicts": verdicts, **self._answer(draft.text, draft, outcome)}
-        verdict, sent = release.verdict, draft.text[: release.end]
+        verdict, sent = release.verdict, text[: release.end]
         rewrites_left = self.parts.settings.max_revisions - state.get("revisions", 0)
         policy = self._policy(verdict)
-        decision = decide(verdict, policy, text=draft.text, sent=sent, rewrites_left=rewrites_left)
+        decision = decide(verdict, policy, text=text, sent=sent, rewrites_left=rewrites_left)
         if isinstance(decision, Redact):
             again = self._release(decision.text, start=len(sent))
             verdicts.append(again.verdict)

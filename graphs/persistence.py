@@ -76,6 +76,8 @@ def _serializer() -> JsonPlusSerializer:
     from ponder.agents.reasoning.hidden import HiddenChain
     from ponder.agents.router import Route
     from ponder.constitution import RuleHit, Verdict
+    from ponder.graphs.release import Release
+    from ponder.graphs.streaming import StreamedRelease
     from ponder.knowledge import Evidence
 
     types = (
@@ -88,6 +90,8 @@ def _serializer() -> JsonPlusSerializer:
         ToolResult,
         Verdict,
         Evidence,
+        Release,
+        StreamedRelease,
     )
     return JsonPlusSerializer(allowed_msgpack_modules=[(t.__module__, t.__name__) for t in types])
 

@@ -20,9 +20,13 @@ characters is released. When a window fails, the release stops there and nothing
 window beyond what was already sent goes out. Longer spans are seen in pieces, so set
 ``overlap_chars`` at least as long as the longest text a rule must catch whole.
 
-The compose node does not stream tokens today (the ``ChatModel`` protocol has no
-streaming), so the draft is complete before its first chunk is judged. The same function
-takes a token stream unchanged once compose streams: only the source of ``text`` changes.
+A text still being written is released by :class:`WindowedRelease`: each
+:meth:`~WindowedRelease.feed` with the text so far runs the steps whose window has been
+written (a window ends at whitespace, so a word is never cut), and
+:meth:`~WindowedRelease.finish` runs the rest once the text is whole. Fed with the
+prefixes of a text, it judges exactly the windows :func:`release_checked` judges on the
+whole text, and sends the same pieces, each as soon as it has passed: a streamed answer
+(see :mod:`ponder.graphs.streaming`) keeps the guarantee above.
 """
 
 from __future__ import annotations
@@ -37,7 +41,7 @@ from annotated_types import Ge
 from ponder.agents.core.fields import check_fields
 from ponder.constitution import Verdict, strictest
 
-__all__ = ["Release", "ReleasePlan", "release_checked"]
+__all__ = ["Release", "ReleasePlan", "WindowedRelease", "release_checked"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -96,22 +100,90 @@ def release_checked(
     Returns:
         How far the release got and the verdict that ended it.
     """
-    sent = judged = start
-    verdicts: list[Verdict] = []
-    while True:
-        end = _word_end(text, judged + plan.chunk_chars)
-        verdict = judge(text[max(0, sent - plan.overlap_chars) : end])
-        verdicts.append(verdict)
+    return WindowedRelease(judge, send, plan, start=start).finish(text)
+
+
+class WindowedRelease:
+    """The release of one text, judged window by window while it is being written.
+
+    Args:
+        judge: The output check of one window of text.
+        send: Receives the released parts in order.
+        plan: Chunk and overlap sizes.
+        start: The first ``start`` characters were sent before (and judged then).
+    """
+
+    def __init__(
+        self,
+        judge: Callable[[str], Verdict],
+        send: Callable[[str], None],
+        plan: ReleasePlan,
+        *,
+        start: int = 0,
+    ) -> None:
+        self._judge = judge
+        self._send = send
+        self._plan = plan
+        self.sent = start
+        """Characters of the text sent so far."""
+        self.window_end = start
+        """Where the last window judged ends (the text of the failed window, when one
+        fails, is what a decision about it may use)."""
+        self.result: Release | None = None
+        """How the release ended; ``None`` while it goes on."""
+        self._judged = start
+        self._verdicts: list[Verdict] = []
+
+    def feed(self, text: str) -> bool:
+        """Run the steps whose window ``text`` already holds.
+
+        Args:
+            text: The text so far; each call's text starts with the last call's.
+
+        Returns:
+            Whether the release goes on: ``False`` once a window has failed (the text
+            ends only at :meth:`finish`).
+        """
+        while self.result is None:
+            end = _word_end(text, self._judged + self._plan.chunk_chars)
+            if end == len(text):  # the window's end is not written yet
+                break
+            self._step(text, end, last=False)
+        return self.result is None
+
+    def finish(self, text: str) -> Release:
+        """Run the remaining steps on the whole text.
+
+        Args:
+            text: The whole text; it starts with every text fed before.
+
+        Returns:
+            How far the release got and the verdict that ended it.
+        """
+        result = self.result
+        while result is None:
+            end = _word_end(text, self._judged + self._plan.chunk_chars)
+            result = self._step(text, end, last=end == len(text))
+        return result
+
+    def _step(self, text: str, end: int, *, last: bool) -> Release | None:
+        """Judge the window that ends at ``end`` and send what it lets go; the result
+        when the release ends here."""
+        overlap = self._plan.overlap_chars
+        verdict = self._judge(text[max(0, self.sent - overlap) : end])
+        self._verdicts.append(verdict)
+        self.window_end = end
         if not verdict.allowed:
-            return Release(verdict=verdict, end=sent)
-        last = end == len(text)
-        safe = end if last else _word_start(text, end - plan.overlap_chars, floor=sent)
-        if safe > sent:
-            send(text[sent:safe])
-            sent = safe
-        judged = end
+            self.result = Release(verdict=verdict, end=self.sent)
+            return self.result
+        safe = end if last else _word_start(text, end - overlap, floor=self.sent)
+        if safe > self.sent:
+            self._send(text[self.sent : safe])
+            self.sent = safe
+        self._judged = end
         if last:
-            return Release(verdict=_whole(verdicts), end=sent)
+            self.result = Release(verdict=_whole(self._verdicts), end=self.sent)
+        return self.result
 
 
 def _word_end(text: str, index: int) -> int:

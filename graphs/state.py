@@ -27,6 +27,7 @@ from ponder.agents.reasoning.hidden import HiddenChain
 from ponder.agents.router import Route
 from ponder.constitution import Verdict
 from ponder.graphs.review import ReviewPayload
+from ponder.graphs.streaming import StreamedRelease
 from ponder.knowledge import Evidence
 
 __all__ = ["Outcome", "PerTurn", "TurnState", "new_turn"]
@@ -74,6 +75,9 @@ class TurnState(TypedDict, total=False):
     states them and claim checking holds it to them."""
     draft: Annotated[Draft | None, PerTurn(None)]
     """The language node's latest draft."""
+    streamed: Annotated[StreamedRelease | None, PerTurn(None)]
+    """How the latest draft's release went when compose released it as it was written
+    (a streamed call); ``None``: the output check releases the draft."""
     critique: Annotated[str | None, PerTurn(None)]
     """Why the last draft must be rewritten, for the next one."""
     revisions: Annotated[int, PerTurn(0)]

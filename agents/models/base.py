@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Generator, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, Protocol, TypedDict, runtime_checkable
 
@@ -100,5 +100,32 @@ class ChatModel(Protocol):
 
         Raises:
             ConfigError: The weights cannot be found or loaded.
+        """
+        ...
+
+
+@runtime_checkable
+class StreamingChatModel(ChatModel, Protocol):
+    """A :class:`ChatModel` that hands out its text as it writes it (``stream=True``
+    answers: the output check releases an answer while it is being generated)."""
+
+    def stream(
+        self, messages: Sequence[Message], settings: GenerationSettings | None = None
+    ) -> Generator[str, bool | None, Completion]:
+        """Generate one sample, yielding its text in pieces as it is generated.
+
+        The pieces concatenate to the completion's text (a stop string is held back
+        until it is known not to be one, and never yielded). The generator returns the
+        :class:`Completion` (``yield from`` gives it). Sending ``True`` in place of
+        ``next`` stops the generation at once: the generator then returns the completion
+        of what it yielded so far, with ``finish_reason="length"`` and
+        ``extra["stopped"]``; nothing more is computed.
+
+        Args:
+            messages: The chat. If the last message is ``assistant``, it is continued.
+            settings: Sampling settings; defaults to greedy with 256 new tokens.
+
+        Returns:
+            A generator of text pieces that returns the completion.
         """
         ...

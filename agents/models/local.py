@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
@@ -251,6 +251,15 @@ class LocalModel:
         p = prompt.shape[1]
         completions = [self._completion(loaded, row[p:], p, settings, elapsed) for row in out]
         return completions * n if greedy else completions
+
+    def stream(
+        self, messages: Sequence[Message], settings: GenerationSettings | None = None
+    ) -> Generator[str, bool | None, Completion]:
+        """One sample, yielded as it is decoded (see
+        :mod:`~ponder.agents.models.local_stream`)."""
+        from ponder.agents.models.local_stream import decode_stream
+
+        return decode_stream(self, messages, settings)
 
     def generate_many(
         self,

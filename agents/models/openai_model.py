@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Generator, Sequence
 from typing import Any
 
 from ponder.agents.core.errors import ModelOutputError, ModelTimeoutError
-from ponder.agents.models.base import Completion, GenerationSettings, Message
+from ponder.agents.models.base import Completion, FinishReason, GenerationSettings, Message
 
 logger = logging.getLogger(__name__)
 
@@ -92,17 +92,7 @@ class OpenAIModel:
         settings = settings or _DEFAULT
         if n < 1:
             raise ValueError(f"n must be >= 1, got {n}")
-        kwargs: dict[str, Any] = {
-            "n": n,
-            "temperature": settings.temperature,
-            "top_p": settings.top_p,
-            "max_tokens": settings.max_tokens,
-        }
-        if settings.stop:
-            kwargs["stop"] = list(settings.stop)
-        if settings.seed is not None:
-            kwargs["seed"] = settings.seed
-        response = self._create(messages, **kwargs)
+        response = self._create(messages, n=n, **_sampling(settings))
         if len(response.choices) != n:
             raise ModelOutputError(
                 f"{self.model} returned {len(response.choices)} choices for n={n}"
@@ -120,6 +110,58 @@ class OpenAIModel:
             )
             for choice in response.choices
         ]
+
+    def stream(
+        self, messages: Sequence[Message], settings: GenerationSettings | None = None
+    ) -> Generator[str, bool | None, Completion]:
+        """One sample, streamed by the server (``stream=True``) and yielded as it comes;
+        see :meth:`~ponder.agents.models.base.StreamingChatModel.stream`. Stopping early
+        closes the connection, which a server takes as the end of the request.
+
+        Raises:
+            ModelOutputError: The server failed, or its stream broke off.
+        """
+        import openai
+
+        settings = settings or _DEFAULT
+        chunks = self._create(
+            messages, stream=True, stream_options={"include_usage": True}, **_sampling(settings)
+        )
+        written: list[str] = []
+        finish: FinishReason = "stop"
+        prompt_tokens = completion_tokens = 0
+        try:
+            for chunk in chunks:
+                if chunk.usage is not None:
+                    prompt_tokens = chunk.usage.prompt_tokens
+                    completion_tokens = chunk.usage.completion_tokens
+                for choice in chunk.choices:
+                    if choice.finish_reason == "length":
+                        finish = "length"
+                    piece = choice.delta.content or ""
+                    if not piece:
+                        continue
+                    written.append(piece)
+                    if (yield piece):
+                        return Completion(
+                            text="".join(written),
+                            prompt_tokens=prompt_tokens,
+                            completion_tokens=len(written),  # about a token per chunk
+                            finish_reason="length",
+                            extra={"stopped": True},
+                        )
+        except openai.APIError as e:
+            raise ModelOutputError(
+                f"{self.model} at {self._client.base_url}: the stream broke off ({e})"
+            ) from e
+        finally:
+            chunks.close()
+        return Completion(
+            text="".join(written),
+            prompt_tokens=prompt_tokens,
+            completion_tokens=completion_tokens or len(written),
+            finish_reason=finish,
+        )
 
     def score(self, messages: Sequence[Message], continuation: str) -> float:
         """Log-probability of a one-token continuation, from the server's top logprobs.
@@ -143,3 +185,17 @@ class OpenAIModel:
         floor = min(c.logprob for c in logprobs.content[0].top_logprobs)
         logger.debug("%r not in top logprobs of %s; using floor", continuation, self.model)
         return float(min(floor, math.log(1e-6)))
+
+
+def _sampling(settings: GenerationSettings) -> dict[str, Any]:
+    """The request fields of ``settings``."""
+    fields: dict[str, Any] = {
+        "temperature": settings.temperature,
+        "top_p": settings.top_p,
+        "max_tokens": settings.max_tokens,
+    }
+    if settings.stop:
+        fields["stop"] = list(settings.stop)
+    if settings.seed is not None:
+        fields["seed"] = settings.seed
+    return fields

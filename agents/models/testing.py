@@ -1,15 +1,20 @@
 """Deterministic fake chat models for unit tests of logic. They are fakes, never models.
 
 ``ScriptedChatModel`` replays a list of replies and fails loudly when the script runs
-out; ``FunctionChatModel`` lets a test write the model as a small function.
+out; ``FunctionChatModel`` lets a test write the model as a small function. Both stream
+(:class:`~ponder.agents.models.base.StreamingChatModel`) one whitespace-separated word
+per piece, after ``piece_delay_s`` and a call to ``on_piece``, so a test can watch what
+a caller does while a reply is still being written.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field
 
 from ponder.agents.models.base import Completion, FinishReason, GenerationSettings, Message
+from ponder.agents.models.streaming import word_pieces
 
 _DEFAULT = GenerationSettings()
 
@@ -42,6 +47,28 @@ def _completion(messages: Sequence[Message], text: str, settings: GenerationSett
     )
 
 
+def _stream(
+    completion: Completion, delay_s: float, on_piece: Callable[[str], None] | None
+) -> Generator[str, bool | None, Completion]:
+    """Yield ``completion``'s text a word at a time; a ``True`` sent back stops it there."""
+    pieces = word_pieces(completion.text)
+    for i, piece in enumerate(pieces):
+        if delay_s:
+            time.sleep(delay_s)
+        if on_piece is not None:
+            on_piece(piece)
+        if (yield piece):
+            written = "".join(pieces[: i + 1])
+            return Completion(
+                text=written,
+                prompt_tokens=completion.prompt_tokens,
+                completion_tokens=_count_tokens(written),
+                finish_reason="length",
+                extra={"stopped": True},
+            )
+    return completion
+
+
 class ScriptExhausted(AssertionError):
     """A :class:`ScriptedChatModel` was asked for more replies than its script holds."""
 
@@ -59,9 +86,19 @@ class ScriptedChatModel:
     calls: list[list[Message]] = field(default_factory=list)
     loads: int = 0
     """How many times :meth:`load` was called (a fake has nothing to load)."""
+    piece_delay_s: float = 0.0
+    """Seconds :meth:`stream` waits before each piece."""
+    on_piece: Callable[[str], None] | None = None
+    """Called with each piece :meth:`stream` is about to yield."""
 
     def load(self) -> None:
         self.loads += 1
+
+    def stream(
+        self, messages: Sequence[Message], settings: GenerationSettings | None = None
+    ) -> Generator[str, bool | None, Completion]:
+        completion = self.generate(messages, 1, settings)[0]
+        return (yield from _stream(completion, self.piece_delay_s, self.on_piece))
 
     def generate(
         self,
@@ -103,9 +140,19 @@ class FunctionChatModel:
     name: str = "fake-function"
     loads: int = 0
     """How many times :meth:`load` was called (a fake has nothing to load)."""
+    piece_delay_s: float = 0.0
+    """Seconds :meth:`stream` waits before each piece."""
+    on_piece: Callable[[str], None] | None = None
+    """Called with each piece :meth:`stream` is about to yield."""
 
     def load(self) -> None:
         self.loads += 1
+
+    def stream(
+        self, messages: Sequence[Message], settings: GenerationSettings | None = None
+    ) -> Generator[str, bool | None, Completion]:
+        completion = self.generate(messages, 1, settings)[0]
+        return (yield from _stream(completion, self.piece_delay_s, self.on_piece))
 
     def generate(
         self,

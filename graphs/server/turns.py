@@ -106,6 +106,7 @@ async def run_turn(
                 max_tokens=limit,
                 executor=run.executor(),
                 reasoning_effort=chat.reasoning_effort,
+                stream_answer=chat.stream,  # JSON replies: the best of several drafts
                 tenant=tenant,
             )
         except ReviewPendingError as exc:
