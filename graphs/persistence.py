@@ -55,9 +55,10 @@ def _take_setup_lock(conn: psycopg.Connection[DictRow], url: str) -> None:
     the replica that holds the lock sees no snapshot to wait for.
     """
     deadline = time.monotonic() + _SETUP_WAIT_S
-    while not conn.execute("SELECT pg_try_advisory_lock(%s)", [_SETUP_LOCK]).fetchone()[
-        "pg_try_advisory_lock"
-    ]:
+    while True:
+        row = conn.execute("SELECT pg_try_advisory_lock(%s) AS taken", [_SETUP_LOCK]).fetchone()
+        if row is not None and row["taken"]:
+            return
         if time.monotonic() > deadline:
             from ponder.constitution.audit_postgres import describe_url
 
