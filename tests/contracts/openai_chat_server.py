@@ -2,7 +2,8 @@
 
 It behaves as a conforming server would: it honours ``n``, cuts each reply at the first
 ``stop`` string, cuts it at ``max_tokens`` (a token here is a whitespace-separated word, as
-in the fakes), and reports usage and ``finish_reason`` to match. ``OpenAIModel`` is tested
+in the fakes), and reports usage and ``finish_reason`` to match; with ``stream`` it sends
+the reply a word per server-sent chunk. ``OpenAIModel`` is tested
 against it, both in the ChatModel contract suite and in ``tests/models``.
 
 Named uniquely because test folders have no ``__init__.py``; other folders import it as
@@ -13,6 +14,7 @@ Named uniquely because test folders have no ``__init__.py``; other folders impor
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -118,6 +120,8 @@ class _Handler(BaseHTTPRequestHandler):
             "completion_tokens": completion,
             "total_tokens": prompt + completion,
         }
+        if body.get("stream"):
+            return self._send_stream(body, choices, usage)
         self._send(
             200,
             {
@@ -129,6 +133,32 @@ class _Handler(BaseHTTPRequestHandler):
                 "usage": usage,
             },
         )
+
+    def _send_stream(
+        self, body: dict[str, Any], choices: list[dict[str, Any]], usage: dict[str, Any]
+    ) -> None:
+        """Server-sent chunks: a word (with the spaces after it) per chunk, as a server
+        streams tokens; then each choice's finish reason, and the usage if asked for."""
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.end_headers()
+        ids = {"id": "x", "object": "chat.completion.chunk", "created": 0, "model": body["model"]}
+
+        def event(choices: list[dict[str, Any]], **extra: Any) -> None:
+            data = json.dumps({**ids, "choices": choices, **extra})
+            self.wfile.write(f"data: {data}\n\n".encode())
+            self.wfile.flush()
+
+        for choice in choices:
+            for piece in re.findall(r"\S+\s*|\s+", choice["message"]["content"]):
+                delta = {"content": piece}
+                event([{"index": choice["index"], "delta": delta, "finish_reason": None}])
+            done = {"index": choice["index"], "delta": {}, "finish_reason": choice["finish_reason"]}
+            event([done])
+        if (body.get("stream_options") or {}).get("include_usage"):
+            event([], usage=usage)
+        self.wfile.write(b"data: [DONE]\n\n")
+        self.wfile.flush()
 
     def _send(self, status: int, payload: dict[str, Any]) -> None:
         data = json.dumps(payload).encode()

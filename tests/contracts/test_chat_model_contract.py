@@ -2,7 +2,9 @@
 
 ``generate`` returns exactly ``n`` completions, counts tokens honestly, stops at stop
 strings (cutting them), stays within ``max_tokens`` and says which limit ended it;
-``score`` is a log-probability; ``n < 1`` is refused with ``ValueError``.
+``score`` is a log-probability; ``n < 1`` is refused with ``ValueError``. Every one
+streams: ``stream`` yields, in pieces, the text ``generate`` writes, never a stop string,
+and stops at once when sent ``True``.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import pytest
 from contracts.openai_chat_server import YES_NO_LOGPROBS, client, serving
 
 from ponder.agents.models import ChatModel, Completion, GenerationSettings, Message
+from ponder.agents.models.base import StreamingChatModel
 from ponder.agents.models.testing import FunctionChatModel, ScriptedChatModel
 
 FRUITS: list[Message] = [{"role": "user", "content": "List three fruits, one per line."}]
@@ -109,3 +112,49 @@ def test_score_is_a_log_probability(chat_model: ChatModel) -> None:
 def test_fewer_than_one_sample_is_refused(chat_model: ChatModel, n: int) -> None:
     with pytest.raises(ValueError, match="n must be >= 1"):
         chat_model.generate(FRUITS, n=n)
+
+
+def _drain(stream) -> tuple[list[str], Completion]:
+    pieces: list[str] = []
+    try:
+        while True:
+            pieces.append(next(stream))
+    except StopIteration as end:
+        return pieces, end.value
+
+
+def test_stream_yields_in_pieces_the_text_generate_writes(chat_model: ChatModel) -> None:
+    assert isinstance(chat_model, StreamingChatModel)
+    settings = GenerationSettings(max_tokens=12)
+
+    pieces, completion = _drain(chat_model.stream(STORY, settings))
+    [whole] = chat_model.generate(STORY, settings=settings)
+
+    assert len(pieces) > 1 and all(pieces)
+    assert "".join(pieces) == completion.text == whole.text
+    assert 0 < completion.completion_tokens <= 12
+    assert completion.finish_reason == whole.finish_reason
+
+
+def test_a_stream_never_yields_its_stop_string(chat_model: ChatModel) -> None:
+    assert isinstance(chat_model, StreamingChatModel)
+    settings = GenerationSettings(max_tokens=60, stop=("\n", "."))
+
+    pieces, completion = _drain(chat_model.stream(FRUITS, settings))
+
+    assert "".join(pieces) == completion.text
+    assert "\n" not in completion.text and "." not in completion.text
+    assert completion.finish_reason == "stop"
+
+
+def test_sending_true_stops_a_stream_at_once(chat_model: ChatModel) -> None:
+    assert isinstance(chat_model, StreamingChatModel)
+    stream = chat_model.stream(STORY, GenerationSettings(max_tokens=40))
+
+    first = next(stream)
+    with pytest.raises(StopIteration) as end:
+        stream.send(True)
+
+    assert end.value.value.text == first
+    assert end.value.value.extra["stopped"] is True
+    assert end.value.value.finish_reason == "length"
