@@ -6,7 +6,9 @@ Three measurements in one run, on the embedded model by default:
    graph's own model calls directly on the model, against the same turn end to end
    through ``ponder serve`` over loopback HTTP with the official ``openai`` client, the
    two interleaved. ``overhead_fraction = (e2e - direct) / e2e`` over the medians.
-2. Time to first token: streamed requests, to the first non-empty content delta.
+2. Time to first token: streamed requests, to the first non-empty content delta; and on
+   a long answer (``--ttft-max-tokens``, 200), ``ttft_fraction``: the first delta's time
+   over the whole turn's (see ``bench/server_ttft.py``).
 3. Load: ``--clients`` clients for ``--seconds`` seconds, each on its own thread; then
    every thread's history is read from the server's checkpointer to count mix-ups.
 
@@ -58,6 +60,7 @@ from bench.server_timing import (
     time_e2e,
     time_first_token,
 )
+from bench.server_ttft import LONG_PROMPT, measure_ttft_fraction
 from ponder.agents.models.base import ChatModel
 from ponder.graphs.assistant import make_model
 from ponder.graphs.settings import ServerSettings, Settings
@@ -84,6 +87,8 @@ class BenchConfig:
         self.max_tokens: int = args.max_tokens
         self.reps: int = args.reps
         self.stream_requests: int = args.stream_requests
+        self.ttft_requests: int = args.ttft_requests
+        self.ttft_max_tokens: int = args.ttft_max_tokens
         self.prompt: str = args.prompt
         self.max_concurrent: int | None = args.max_concurrent
         self.max_queue: int | None = args.max_queue
@@ -157,8 +162,9 @@ def _measure_ttft(config: BenchConfig, client: openai.OpenAI, settings: Settings
         "stream_requests": config.stream_requests,
         "streams_without_content": config.stream_requests - len(firsts),
         "ttft_note": (
-            "the language node drafts the whole answer before the output check releases "
-            "it in checked chunks, so the first content delta follows the full draft"
+            "a streamed answer is one draft released in checked windows while it is "
+            "written; an answer shorter than the first window (release.chunk_chars) is "
+            "released whole at its end"
         ),
     }
 
@@ -201,6 +207,13 @@ def run_benchmark(
             client = openai.OpenAI(base_url=url, api_key="not-needed", max_retries=0, timeout=600)
             overhead = _measure_overhead(config, model, client, baseline)
             ttft = _measure_ttft(config, client, settings)
+            long_ttft = measure_ttft_fraction(
+                client,
+                settings.server.model_name,
+                config.ttft_requests,
+                config.ttft_max_tokens,
+                LONG_PROMPT,
+            )
             load, plan = _measure_load(config, url, settings)
         histories = read_histories(settings, [c.thread_id for c in load.conversations])
     mixups = find_thread_mixups(load.conversations, histories, load.attempts)
@@ -209,6 +222,7 @@ def run_benchmark(
         "max_tokens": config.max_tokens,
         **overhead,
         **ttft,
+        **long_ttft,
         "concurrent_clients": config.clients,
         "load_seconds": config.seconds,
         **summarize_load(load.attempts, load.duration_s),
@@ -258,6 +272,11 @@ def render_table(results: dict[str, Any]) -> str:
         ("overhead vs one model call", pct(results["overhead_fraction_vs_one_call"])),
         ("same answer both ways", str(results["same_answer"])),
         ("TTFT p50 / p95 (streamed)", f"{results['ttft_ms_p50']} / {results['ttft_ms_p95']} ms"),
+        (
+            f"TTFT / turn, {results['ttft_long_max_tokens']}-token answer",
+            f"{pct(results['ttft_fraction'] or 0)} ({results['ttft_long_ms_p50']} of "
+            f"{results['turn_long_ms_p50']} ms; tokens {results['ttft_long_answer_tokens']})",
+        ),
         ("torch threads", str(results["settings"]["torch_threads"])),
         ("load", f"{results['concurrent_clients']} clients x {results['load_seconds']} s"),
         (
@@ -291,6 +310,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--max-tokens", type=int, default=32, help="max_tokens of every request")
     parser.add_argument("--reps", type=int, default=7, help="overhead repetitions")
     parser.add_argument("--stream-requests", type=int, default=7, help="streamed requests (TTFT)")
+    parser.add_argument(
+        "--ttft-requests", type=int, default=5, help="streamed long answers (ttft_fraction)"
+    )
+    parser.add_argument(
+        "--ttft-max-tokens", type=int, default=200, help="max_tokens of the long answers"
+    )
     parser.add_argument("--prompt", default=PROMPT, help="the timed prompt (keep it small talk)")
     parser.add_argument("--max-concurrent", type=int, help="server turns at once (default: ours)")
     parser.add_argument("--max-queue", type=int, help="server queue length (default: ours)")
@@ -315,7 +340,15 @@ def parse_config(argv: Sequence[str] | None = None) -> BenchConfig:
     """
     parser = _parser()
     args = parser.parse_args(argv)
-    for flag in ("clients", "seconds", "max_tokens", "reps", "stream_requests"):
+    for flag in (
+        "clients",
+        "seconds",
+        "max_tokens",
+        "reps",
+        "stream_requests",
+        "ttft_requests",
+        "ttft_max_tokens",
+    ):
         if getattr(args, flag) < 1:
             parser.error(f"--{flag.replace('_', '-')} must be at least 1")
     if args.threads < 0:

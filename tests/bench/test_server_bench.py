@@ -60,6 +60,7 @@ def _serve_fake(settings: Settings) -> Iterator[str]:
 def test_a_tiny_run_fills_every_key_with_no_errors_and_no_mixups(tmp_path: Path) -> None:
     out = tmp_path / "server.json"
     argv = "--clients 3 --seconds 3 --reps 2 --stream-requests 2 --max-concurrent 1 --max-queue 0"
+    argv += " --ttft-requests 2 --ttft-max-tokens 40"
     config = parse_config([*argv.split(), "--out", str(out)])
 
     results = run_benchmark(config, FAKE, serve=_serve_fake)
@@ -78,6 +79,8 @@ def test_a_tiny_run_fills_every_key_with_no_errors_and_no_mixups(tmp_path: Path)
     assert results["latency_ms_p95"] >= results["latency_ms_p50"] > 0
     assert "api_keys" not in results["settings"]["server"]
     assert "thread mix-ups" in render_table(results)
+    assert 0 < results["ttft_fraction"] <= 1 and len(results["ttft_fractions"]) == 2
+    assert results["ttft_long_answer_tokens"] == [3, 3]  # "Hello there, friend."
 
 
 def _conversation(thread_id: str, nonce: str, turns: int) -> Conversation:
