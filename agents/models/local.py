@@ -34,6 +34,7 @@ from ponder.agents.core.errors import ConfigError
 from ponder.agents.models.adapters import apply_adapter, policy_sha256, read_adapter, weights_sha256
 from ponder.agents.models.base import Completion, GenerationSettings, Message
 from ponder.agents.models.dtype import DtypeChoice, check_dtype_name, choose_dtype
+from ponder.agents.models.local_stream import decode_stream, end_token_ids
 from ponder.agents.models.prefix_cache import PrefixCache, cast_cache, common_prefix
 from ponder.agents.models.presets import PRESETS
 from ponder.agents.models.readout import StepReading, read_tail
@@ -257,8 +258,6 @@ class LocalModel:
     ) -> Generator[str, bool | None, Completion]:
         """One sample, yielded as it is decoded (see
         :mod:`~ponder.agents.models.local_stream`)."""
-        from ponder.agents.models.local_stream import decode_stream
-
         return decode_stream(self, messages, settings)
 
     def generate_many(
@@ -394,7 +393,7 @@ class LocalModel:
     ) -> Completion:
         new = generated.tolist()
         # A row that finished before the others in its batch is filled with padding.
-        eos = _eos_ids(loaded) | {loaded.tokenizer.pad_token_id}
+        eos = end_token_ids(loaded) | {loaded.tokenizer.pad_token_id}
         ended = False
         for i, token in enumerate(new):
             if token in eos:
@@ -469,14 +468,6 @@ def _pad_between(
         own = len(ids) - shared
         rows[i, width - own :], mask[i, width - own :] = torch.tensor(ids[shared:]), 1
     return rows, mask
-
-
-def _eos_ids(loaded: _Loaded) -> set[int]:
-    ids = loaded.model.generation_config.eos_token_id
-    found = set(ids if isinstance(ids, list) else [ids] if ids is not None else [])
-    if loaded.tokenizer.eos_token_id is not None:
-        found.add(loaded.tokenizer.eos_token_id)
-    return found
 
 
 def release_loaded_models() -> None:

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
     from ponder.agents.models.local import LocalModel, _Loaded
 
-__all__ = ["decode_stream"]
+__all__ = ["decode_stream", "end_token_ids"]
 
 _DEFAULT = GenerationSettings()
 
@@ -51,8 +51,6 @@ def decode_stream(
     """
     import torch
 
-    from ponder.agents.models.local import _eos_ids
-
     settings = settings or _DEFAULT
     loaded = model._ensure_loaded()
     if not model._reuses_cache(loaded):  # no cache to extend token by token: one piece
@@ -61,7 +59,7 @@ def decode_stream(
             yield completion.text
         return completion
     prompt = model._prompt_ids(loaded, messages)  # (1, p)
-    eos = _eos_ids(loaded)
+    eos = end_token_ids(loaded)
     sampler = _sampler(settings, prompt.device)
     started = time.perf_counter()
     with loaded.lock, torch.inference_mode():
@@ -113,6 +111,15 @@ def decode_stream(
             **({"stopped": True} if stopped else {}),
         },
     )
+
+
+def end_token_ids(loaded: _Loaded) -> set[int]:
+    """The tokens that end a sample: the model's end tokens and the tokenizer's."""
+    ids = loaded.model.generation_config.eos_token_id
+    found = set(ids if isinstance(ids, list) else [ids] if ids is not None else [])
+    if loaded.tokenizer.eos_token_id is not None:
+        found.add(loaded.tokenizer.eos_token_id)
+    return found
 
 
 def _read_prompt(
