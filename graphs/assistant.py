@@ -194,9 +194,10 @@ class Assistant:
         :mod:`ponder.graphs.streaming`), so its first words come long before its last.
         The last event is a :class:`~ponder.graphs.events.Done` with the same reply
         :meth:`invoke` returns.
-        Closing the iterator early stops the turn after the step that is running and
-        records it as ``cancelled``: the thread keeps the user's message and what was
-        sent of the answer, and its next turn starts after them.
+        Closing the iterator early stops the turn after the step that is running (a
+        streamed draft's model stops at its next token) and records it as
+        ``cancelled``: the thread keeps the user's message and what was sent of the
+        answer, and its next turn starts after them.
 
         Args:
             message: The user's message.
