@@ -24,6 +24,8 @@ import numpy as np
 
 from bench.safety_categories import HARMBENCH, category_of
 from ponder.constitution import Policy, Rule
+from ponder.constitution.heads_cache import VectorCache, default_cache_dir
+from ponder.constitution.semantic import embed_unit
 from ponder.knowledge.embedder import Embedder
 
 __all__ = [
@@ -220,8 +222,13 @@ def find_leaks(
         for rule_id, text in examples
         if normalise(text) in by_text
     ]
-    a = _unit(embedder.embed([text for _, text in examples]))  # (examples, dim)
-    b = _unit(embedder.embed([p.text for p in prompts]))  # (prompts, dim)
+    # Through the learned heads' vector cache: the heads embed these same examples, so a
+    # check before training (or after it) embeds each text once on this machine.
+    vectors = VectorCache(
+        default_cache_dir() / "vectors", embedder.name, lambda texts: embed_unit(embedder, texts)
+    )
+    a = _unit(vectors.embed([text for _, text in examples]))  # (examples, dim)
+    b = _unit(vectors.embed([p.text for p in prompts]))  # (prompts, dim)
     similar = a @ b.T  # (examples, prompts)
     exact = {(leak.example, leak.prompt) for leak in leaks}
     for row, column in zip(*np.nonzero(similar > cosine), strict=True):
@@ -265,7 +272,7 @@ def check_no_leaks(
     return (sum(len(rule.examples) for rule in policy.rules) + len(extra)) * len(prompts)
 
 
-def _unit(vectors: list[list[float]]) -> np.ndarray:
+def _unit(vectors: list[list[float]] | np.ndarray) -> np.ndarray:
     matrix = np.asarray(vectors, dtype=np.float64)  # (n, dim)
     return matrix / np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-12)
 

@@ -22,6 +22,7 @@ from chroma_server import chroma_port  # noqa: F401 (a fixture)
 
 from ponder.agents.core.errors import KnowledgeError
 from ponder.knowledge import ChromaStore, ChunkRecord, Embedder, KnowledgeStore
+from ponder.knowledge.store import passage_text
 from ponder.knowledge.testing import FakeKnowledgeStore, HashingEmbedder
 
 StoreBackend = Callable[[pytest.FixtureRequest, Path, str], KnowledgeStore]
@@ -123,8 +124,10 @@ def test_adding_an_id_again_replaces_its_chunk(store: KnowledgeStore) -> None:
 def test_query_returns_at_most_k_evidence_best_first(store: KnowledgeStore) -> None:
     store.add([A0, A1, B0])
 
-    top = store.query(A1.text, k=2)
-    everything = store.query(A1.text, k=10)
+    # A chunk is embedded with its document's title in front (passage_text).
+    asked = passage_text(A1.title, A1.text)
+    top = store.query(asked, k=2)
+    everything = store.query(asked, k=10)
 
     assert [e.id for e in top] == [e.id for e in everything[:2]]
     assert len(everything) == 3
