@@ -41,10 +41,14 @@ _DEV = DevSet(
 )
 
 
+_HEADS = Path(tempfile.mkdtemp(prefix="ponder-heads-"))
+"""One heads cache for the module: a policy's heads are fitted once (the default policy's
+thousands of examples take seconds), and every later test of that policy loads them."""
+
+
 def classifier_matcher(policy: Policy) -> RuleMatcher:
     """The classifier stage over the fake embedder, fitted on the policy's examples."""
-    cache = Path(tempfile.mkdtemp(prefix="ponder-heads-"))
-    return ClassifierMatcher(policy, HashingEmbedder(), devset=_DEV, cache_dir=cache)
+    return ClassifierMatcher(policy, HashingEmbedder(), devset=_DEV, cache_dir=_HEADS)
 
 
 MATCHERS: list[Callable[[Policy], RuleMatcher]] = [
