@@ -20,8 +20,10 @@ import openai
 
 __all__ = ["LONG_PROMPT", "StreamTiming", "measure_ttft_fraction", "time_stream"]
 
-LONG_PROMPT = "Write a long story about a dragon who learns to bake bread, with many details."
-"""A request a small model answers at length (no knowledge, no reasoning)."""
+LONG_PROMPT = "Describe a day in the life of a lighthouse keeper, in detail."
+"""A request SmolLM2-135M answers at length (no knowledge, no reasoning) and the default
+checker lets through (its dragon story was stopped as demographic stereotyping, so the
+timing was of a refusal, not of a 200-token answer)."""
 
 
 @dataclass(frozen=True, kw_only=True)
