@@ -8,8 +8,6 @@ The graph itself (nodes, edges, the picture) is in :mod:`ponder.graphs.machine`;
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import dataclasses
 import uuid
 from collections.abc import AsyncGenerator, Callable, Iterator, Sequence
 from concurrent.futures import Executor
@@ -31,8 +29,8 @@ from ponder.constitution import (
 )
 from ponder.constitution.suggest import SuggestionLog, suggest_from_review
 from ponder.graphs._threaded import iterate_in_thread
-from ponder.graphs.effort import Effort, NoReasoningRouter, check_effort
-from ponder.graphs.events import Done, Event, events_from_part
+from ponder.graphs.effort import Effort, check_effort, with_effort
+from ponder.graphs.events import Event, events_from_part
 from ponder.graphs.machine import build_graph
 from ponder.graphs.nodes import Parts
 from ponder.graphs.parts_from_settings import (  # re-exported: part of this module's API
@@ -53,7 +51,7 @@ from ponder.graphs.review import (
 )
 from ponder.graphs.settings import Settings
 from ponder.graphs.state import new_turn
-from ponder.graphs.streaming import STREAM_KEY, StreamControl
+from ponder.graphs.streaming import StreamControl
 from ponder.graphs.tenants import (
     Tenants,
     build_tenants,
@@ -61,6 +59,7 @@ from ponder.graphs.tenants import (
     thread_config,
     thread_tenant,
 )
+from ponder.graphs.turn_run import events_of, turn_parts
 from ponder.knowledge import Embedder, KnowledgeStore
 
 __all__ = [
@@ -216,7 +215,7 @@ class Assistant:
             ValueError: As :meth:`invoke` (raised here, before any event).
         """
         graph, turn, config = self._turn(message, thread_id, max_tokens, reasoning_effort, tenant)
-        parts = self._parts(graph, turn, config, StreamControl() if stream_answer else None)
+        parts = turn_parts(graph, turn, config, StreamControl() if stream_answer else None)
         return (event for part in parts for event in events_from_part(*part))
 
     def astream(
@@ -256,9 +255,9 @@ class Assistant:
         """
         graph, turn, config = self._turn(message, thread_id, max_tokens, reasoning_effort, tenant)
         control = StreamControl() if stream_answer else None
-        return _events_of(
+        return events_of(
             iterate_in_thread(
-                lambda: self._parts(graph, turn, config, control),
+                lambda: turn_parts(graph, turn, config, control),
                 executor,
                 stop=control.stop if control is not None else None,
             )
@@ -349,71 +348,10 @@ class Assistant:
             return self.graph
         graph = self._variants.get((tenant, effort))
         if graph is None:
-            parts = self.tenants.parts(tenant, self.parts)
-            if effort == "none":
-                parts = dataclasses.replace(parts, router=NoReasoningRouter(parts.router))
-            elif effort is not None:
-                settings = parts.settings
-                search = settings.reasoning_effort.apply(effort, settings.reasoning)
-                parts = dataclasses.replace(
-                    parts, settings=settings.model_copy(update={"reasoning": search})
-                )
+            parts = with_effort(self.tenants.parts(tenant, self.parts), effort)
             graph = build_graph(parts, self.graph.checkpointer)
             graph = self._variants.setdefault((tenant, effort), graph)
         return graph
-
-    def _parts(
-        self,
-        graph: Any,
-        turn: dict[str, Any],
-        config: dict[str, Any],
-        control: StreamControl | None = None,
-    ) -> Iterator[tuple[str, Any]]:
-        # One part per graph step and per custom write, so a consumer that stops can stop
-        # the turn between any two steps (and a streamed draft at its next token); the
-        # reply comes last, as a custom part.
-        run = config
-        if control is not None:
-            run = {**config, "configurable": {**config["configurable"], STREAM_KEY: control}}
-        parts = graph.stream(turn, run, stream_mode=["updates", "custom"])
-        try:
-            for part in parts:  # noqa: UP028 (yield from would close parts first)
-                yield part
-        except GeneratorExit:  # the consumer stopped the turn: record it as cancelled
-            if control is not None:
-                control.stop.set()  # before waiting for the running step to end
-            parts.close()
-            streamed = control.sent if control is not None else ""
-            self._record_cancelled(graph, turn["question"], config, streamed)
-            raise
-        state = graph.get_state(config).values
-        yield "custom", Done(reply=reply_from_state(state, config["configurable"]["thread_id"]))
-
-    @staticmethod
-    def _record_cancelled(
-        graph: Any, question: str, config: dict[str, Any], streamed: str = ""
-    ) -> None:
-        """End a stopped turn as ``cancelled``, not half-saved: the thread gets the user's
-        message (if the turn stopped before saving it) and an assistant message with what
-        was sent before the stop (``streamed``: what a streamed draft released before
-        its node could save it), and its next turn starts from that."""
-        # The last saved checkpoint, without the writes of the step that was stopped
-        # (which get_state shows but update_state does not build on).
-        saved = graph.checkpointer.get_tuple(config)
-        messages = saved.checkpoint["channel_values"].get("messages", []) if saved else []
-        started = bool(messages) and messages[-1] == {"role": "user", "content": question}
-        record = [] if started else [{"role": "user", "content": question}]
-        sent = graph.get_state(config).values.get("answer", "") or streamed  # what was sent
-        record.append({"role": "assistant", "content": sent})
-        # As the emit node: the graph then has nothing left to run for this turn.
-        graph.update_state(config, {"messages": record, "outcome": "cancelled"}, as_node="emit")
-
-
-async def _events_of(parts: AsyncGenerator[tuple[str, Any], None]) -> AsyncGenerator[Event, None]:
-    async with contextlib.aclosing(parts):  # stopping here stops the worker now, not at GC
-        async for part in parts:
-            for event in events_from_part(*part):
-                yield event
 
 
 def build_assistant(

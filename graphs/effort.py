@@ -10,12 +10,15 @@ the ``reasoning`` settings as they are.
 from __future__ import annotations
 
 import dataclasses
-from typing import Literal, TypeVar, get_args
+from typing import TYPE_CHECKING, Literal, TypeVar, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from ponder.agents.reasoning.engine import Algorithm, ReasoningConfig
 from ponder.agents.router import Route, Router
+
+if TYPE_CHECKING:
+    from ponder.graphs.nodes import Parts
 
 __all__ = [
     "EFFORTS",
@@ -24,6 +27,7 @@ __all__ = [
     "NoReasoningRouter",
     "ReasoningEffortSettings",
     "check_effort",
+    "with_effort",
 ]
 
 Effort = Literal["none", "low", "medium", "high"]
@@ -111,3 +115,23 @@ class NoReasoningRouter:
             expression=None,
             reason=f"{route.reason}; no reasoning (reasoning_effort none)",
         )
+
+
+def with_effort(parts: Parts, effort: Effort | None) -> Parts:
+    """``parts`` for a call's effort: ``none`` skips the reasoning node (by its router),
+    a level sets its search options over the ``reasoning`` settings, ``None`` keeps them.
+
+    Args:
+        parts: The assistant's (or a tenant's) parts.
+        effort: The call's ``reasoning_effort``, already checked.
+
+    Returns:
+        The parts to build the call's graph on.
+    """
+    if effort == "none":
+        return dataclasses.replace(parts, router=NoReasoningRouter(parts.router))
+    if effort is None:
+        return parts
+    settings = parts.settings
+    search = settings.reasoning_effort.apply(effort, settings.reasoning)
+    return dataclasses.replace(parts, settings=settings.model_copy(update={"reasoning": search}))
