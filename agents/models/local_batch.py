@@ -1,0 +1,216 @@
+"""One decode loop for several independent requests on a :class:`LocalModel`.
+
+:class:`~ponder.agents.models.batching.BatchingChatModel` hands a batch of requests
+here. Each request keeps its own settings: greedy or sampled (its own seeded generator,
+as :mod:`~ponder.agents.models.local_stream` samples), its own token limit and stop
+strings. A row leaves the batch as soon as it is done or its caller has left, so the
+others' steps get cheaper (its rows are dropped from the KV cache).
+
+The prompts' common beginning (the system prompt every turn shares) is read once through
+the prefix cache; each row is then padded between that prefix and its own tokens, so
+every prompt ends in the last column. Position ids count only real tokens (the running
+sum of the attention mask), so a padded row computes what it computes alone: greedy
+output in a batch is the output of the same request alone.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ponder.agents.models.base import Completion, FinishReason, GenerationSettings
+from ponder.agents.models.batching import BatchRequest, BatchResult, GenerationCancelled
+from ponder.agents.models.local_stream import _cut_at_stop, _pick, _sampler, end_token_ids
+from ponder.agents.models.prefix_cache import cast_cache, common_prefix
+
+if TYPE_CHECKING:
+    import torch
+    from transformers.cache_utils import Cache
+
+    from ponder.agents.models.local import LocalModel, _Loaded
+
+__all__ = ["LocalBatchGenerator"]
+
+
+@dataclass
+class _Row:
+    request: int
+    prompt: tuple[int, ...]
+    settings: GenerationSettings
+    sampler: torch.Generator | None
+    cancelled: Callable[[], bool]
+    tokens: list[int] = field(default_factory=list)
+    finish: FinishReason = "length"
+    timed_out: bool = False
+    left: bool = False
+    done: bool = False
+
+
+class LocalBatchGenerator:
+    """The batched call of a :class:`LocalModel` (a
+    :class:`~ponder.agents.models.batching.BatchGenerator`)."""
+
+    def __init__(self, model: LocalModel) -> None:
+        self.model = model
+
+    def generate_batch(self, requests: Sequence[BatchRequest]) -> list[BatchResult]:
+        model = self.model
+        loaded = model._ensure_loaded()
+        if not model._reuses_cache(loaded):  # no cache to step through: one at a time
+            from ponder.agents.models.batching import SequentialBatchGenerator
+
+            return SequentialBatchGenerator(model).generate_batch(requests)
+        results: list[BatchResult | None] = [None] * len(requests)
+        rows: list[_Row] = []
+        for i, request in enumerate(requests):
+            try:
+                prompt = tuple(model._prompt_ids(loaded, request.messages)[0].tolist())
+            except Exception as exc:  # this request's own error
+                results[i] = exc
+                continue
+            sampler = _sampler(request.settings, loaded.model.device)  # shared by its rows
+            rows += [
+                _Row(i, prompt, request.settings, sampler, request.cancelled)
+                for _ in range(request.rows)
+            ]
+        started = time.perf_counter()
+        if rows:
+            _decode(model, loaded, rows, started)
+        elapsed = time.perf_counter() - started
+        for i, request in enumerate(requests):
+            if results[i] is not None:
+                continue
+            mine = [row for row in rows if row.request == i]
+            if any(row.left for row in mine):
+                results[i] = GenerationCancelled("the caller left the batch")
+                continue
+            done = [_completion(loaded, row, elapsed, len(rows)) for row in mine]
+            results[i] = done * request.n if request.rows == 1 else done
+        return [r for r in results if r is not None]
+
+
+def _decode(model: LocalModel, loaded: _Loaded, rows: list[_Row], started: float) -> None:
+    """Decode every row until each is done, dropping finished rows from the batch."""
+    import torch
+
+    device = loaded.model.device
+    eos = end_token_ids(loaded)
+    with loaded.lock, torch.inference_mode():
+        cache, logits, mask = _read_prompts(model, loaded, [row.prompt for row in rows])
+    active = list(range(len(rows)))  # rows still decoding, in cache order
+    positions = mask.sum(dim=1)  # (active,) the next token's position id
+    while True:
+        picked: list[int] = []
+        for j, r in enumerate(active):
+            row = rows[r]
+            token = _pick(logits[j : j + 1], row.settings, row.sampler)
+            picked.append(token)
+            _step(row, token, eos, loaded, model.max_seconds, started)
+        keep = [j for j, r in enumerate(active) if not rows[r].done]
+        if not keep:
+            return
+        with loaded.lock, torch.inference_mode():
+            if len(keep) < len(active):
+                index = torch.tensor(keep, device=device)
+                cache.batch_select_indices(index)
+                mask, positions = mask[index], positions[index]
+            active = [active[j] for j in keep]
+            tokens = torch.tensor([[picked[j]] for j in keep], device=device)  # (active, 1)
+            mask = torch.cat([mask, torch.ones_like(tokens)], dim=1)
+            out = loaded.decoder(
+                tokens,
+                cache=cache,
+                attention_mask=mask,
+                position_ids=positions.unsqueeze(1),
+                use_cache=True,
+            )
+            logits = out.logits[:, -1]  # (active, vocab)
+            positions = positions + 1
+
+
+def _step(
+    row: _Row,
+    token: int,
+    eos: set[int],
+    loaded: _Loaded,
+    max_seconds: float | None,
+    started: float,
+) -> None:
+    """Take ``token`` into ``row`` and decide whether the row is done."""
+    if row.cancelled():
+        row.left = row.done = True
+        return
+    if token in eos:
+        row.finish, row.done = "stop", True
+        return
+    row.tokens.append(token)
+    if row.settings.stop:
+        text = str(loaded.tokenizer.decode(row.tokens, skip_special_tokens=True))
+        if _cut_at_stop(text, row.settings.stop)[1]:
+            row.finish, row.done = "stop", True
+            return
+    if len(row.tokens) >= row.settings.max_tokens:
+        row.done = True
+    elif max_seconds is not None and time.perf_counter() - started >= max_seconds:
+        row.timed_out = row.done = True
+
+
+def _read_prompts(
+    model: LocalModel, loaded: _Loaded, prompts: list[tuple[int, ...]]
+) -> tuple[Cache, torch.Tensor, torch.Tensor]:
+    """The rows' KV cache, the logits for each row's first new token (rows, vocab) and
+    the attention mask over the prompts (rows, width)."""
+    import torch
+    from transformers import DynamicCache
+
+    from ponder.agents.models.local import _pad_between
+
+    device = loaded.model.device
+    shared = min(len(ids) for ids in prompts) - 1  # keep a token per row to decode from
+    first = np.asarray(prompts[0])
+    for ids in prompts[1:]:
+        shared = min(shared, common_prefix(first, np.asarray(ids)))
+    prefix = torch.tensor([prompts[0][:shared]], device=device)  # (1, shared)
+    cache = model._prefill(loaded, prefix)
+    if cache is None:
+        cache, shared = DynamicCache(config=loaded.model.config), 0
+    else:
+        cache.batch_repeat_interleave(len(prompts))
+    rows, mask = _pad_between(prompts, shared, loaded.tokenizer.pad_token_id)
+    rows, mask = rows.to(device), mask.to(device)  # (rows, width)
+    positions = (mask.cumsum(dim=1) - 1).clamp(min=0)  # real tokens only
+    if rows.shape[1] - 1 > shared:  # each row's own tokens but the last, as single calls do
+        loaded.model(
+            rows[:, shared:-1],
+            cache=cache,
+            attention_mask=mask[:, :-1],
+            position_ids=positions[:, shared:-1],
+            use_cache=True,
+            logits_to_keep=1,
+        )
+    if loaded.decoder is not loaded.model:
+        cast_cache(cache, loaded.decoder.dtype)  # read in one dtype, written in another
+    out = loaded.decoder(
+        rows[:, -1:],
+        cache=cache,
+        attention_mask=mask,
+        position_ids=positions[:, -1:],
+        use_cache=True,
+    )
+    return cache, out.logits[:, -1], mask
+
+
+def _completion(loaded: _Loaded, row: _Row, elapsed: float, batch_rows: int) -> Completion:
+    text = str(loaded.tokenizer.decode(row.tokens, skip_special_tokens=True))
+    text, _ = _cut_at_stop(text, row.settings.stop)
+    return Completion(
+        text=text,
+        prompt_tokens=len(row.prompt),
+        completion_tokens=len(row.tokens),
+        finish_reason=row.finish,
+        extra={"seconds": elapsed, "timed_out": row.timed_out, "batch_rows": batch_rows},
+    )
