@@ -1,6 +1,6 @@
 """The server benchmark: what ``ponder serve`` adds to a model call, and how it holds up under load.
 
-Three measurements in one run, on the embedded model by default:
+Four measurements in one run, on the embedded model by default:
 
 1. Overhead. A small-talk prompt (no reasoning, no knowledge) answered by replaying the
    graph's own model calls directly on the model, against the same turn end to end
@@ -9,7 +9,11 @@ Three measurements in one run, on the embedded model by default:
 2. Time to first token: streamed requests, to the first non-empty content delta; and on
    a long answer (``--ttft-max-tokens``, 200), ``ttft_fraction``: the first delta's time
    over the whole turn's (see ``bench/server_ttft.py``).
-3. Load: ``--clients`` clients for ``--seconds`` seconds, each on its own thread; then
+3. Concurrency (``bench/server_concurrency.py``): ``lost_turns``, concurrent requests on
+   one thread against its stored history; ``throughput_ratio_8_vs_1``, answers per second
+   at 8 clients over 1; ``fairness``, answers per client (min, median, max) at overload,
+   clients honouring ``Retry-After``.
+4. Load: ``--clients`` clients for ``--seconds`` seconds, each on its own thread; then
    every thread's history is read from the server's checkpointer to count mix-ups.
 
 The server is a real subprocess (``ponder serve --config``) on the same settings the
@@ -17,7 +21,7 @@ baseline's in-process assistant uses. Writes ``bench/results/server.json`` and p
 table; the machine's load average before and after goes in the JSON, since on a shared
 machine every timing here moves with it::
 
-    python -m bench.server                     # the default run: about 3 minutes
+    python -m bench.server                     # the default run: about 6 minutes
     python -m bench.server --clients 5 --seconds 10
 """
 
@@ -45,8 +49,15 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
 
 import openai
 
+from bench.server_concurrency import (
+    ConcurrencyConfig,
+    add_arguments,
+    check_arguments,
+    run_concurrency,
+    table_rows,
+)
 from bench.server_load import LoadPlan, LoadResult, run_load
-from bench.server_process import read_histories, serve_subprocess
+from bench.server_process import read_threads, serve_subprocess, user_messages
 from bench.server_stats import (
     find_thread_mixups,
     latency_summary,
@@ -95,6 +106,7 @@ class BenchConfig:
         self.seed: int = args.seed
         self.threads: int = args.threads
         self.out: Path = Path(args.out)
+        self.concurrency = ConcurrencyConfig.from_args(args)
 
     def settings(self, data_dir: Path) -> Settings:
         """The settings both the server and the baseline run on (``PONDER_*`` variables
@@ -186,7 +198,7 @@ def _measure_load(config: BenchConfig, url: str, settings: Settings) -> tuple[Lo
 def run_benchmark(
     config: BenchConfig, model: ChatModel, serve: Serve = serve_subprocess
 ) -> dict[str, Any]:
-    """Run the three measurements and write the JSON to ``config.out``.
+    """Run the four measurements and write the JSON to ``config.out``.
 
     Args:
         config: The run.
@@ -214,8 +226,19 @@ def run_benchmark(
                 config.ttft_max_tokens,
                 LONG_PROMPT,
             )
+            concurrency = run_concurrency(
+                url,
+                settings,
+                config.concurrency,
+                prompt=config.prompt,
+                max_tokens=config.max_tokens,
+                run_id=f"bench-{uuid.uuid4().hex[:8]}",
+            )
             load, plan = _measure_load(config, url, settings)
-        histories = read_histories(settings, [c.thread_id for c in load.conversations])
+        stored = read_threads(
+            settings, [*(c.thread_id for c in load.conversations), concurrency.thread_id]
+        )
+        histories = {c.thread_id: user_messages(stored[c.thread_id]) for c in load.conversations}
     mixups = find_thread_mixups(load.conversations, histories, load.attempts)
     results: dict[str, Any] = {
         "model": model.name,
@@ -223,6 +246,7 @@ def run_benchmark(
         **overhead,
         **ttft,
         **long_ttft,
+        **concurrency.finish(stored),
         "concurrent_clients": config.clients,
         "load_seconds": config.seconds,
         **summarize_load(load.attempts, load.duration_s),
@@ -290,6 +314,7 @@ def render_table(results: dict[str, Any]) -> str:
         ("throughput", f"{results['throughput_rps']} answered/s"),
         ("latency p50 / p95", f"{results['latency_ms_p50']} / {results['latency_ms_p95']} ms"),
         ("thread mix-ups", f"{results['thread_mixups']} in {results['threads_checked']} threads"),
+        *table_rows(results),
         (
             "load average before / after",
             f"{results['loadavg_before'][0]} / "
@@ -327,6 +352,7 @@ def _parser() -> argparse.ArgumentParser:
         "Default 1: on a shared 2-core machine, two OpenMP threads spinning against other "
         "processes made a 32-token answer 8x slower (21 s against 2.8 s)",
     )
+    add_arguments(parser)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default=str(RESULTS_DIR / "server.json"))
     return parser
@@ -353,6 +379,7 @@ def parse_config(argv: Sequence[str] | None = None) -> BenchConfig:
             parser.error(f"--{flag.replace('_', '-')} must be at least 1")
     if args.threads < 0:
         parser.error("--threads must be 0 (torch's default) or more")
+    check_arguments(parser, args)
     return BenchConfig(args)
 
 

@@ -19,7 +19,7 @@ from ponder.graphs.assistant import build_assistant, sqlite_checkpointer
 from ponder.graphs.settings import Settings, dump_settings
 from ponder.knowledge.testing import FakeKnowledgeStore
 
-__all__ = ["read_histories", "serve_subprocess"]
+__all__ = ["read_histories", "read_threads", "serve_subprocess", "user_messages"]
 
 
 def _free_port() -> int:
@@ -97,15 +97,25 @@ def read_histories(settings: Settings, thread_ids: Sequence[str]) -> dict[str, l
     Returns:
         Each thread's user messages, in order; an unknown thread has none.
     """
+    return {t: user_messages(m) for t, m in read_threads(settings, thread_ids).items()}
+
+
+def read_threads(settings: Settings, thread_ids: Sequence[str]) -> dict[str, list[dict[str, str]]]:
+    """Each thread's stored messages (``role`` and ``content``, in order), read through
+    ``Assistant.history`` on the server's checkpointer file (call it after the server
+    stopped); an unknown thread has none."""
     assistant = build_assistant(
         settings,
         language_model=_Unused(),
         store=FakeKnowledgeStore(),
         checkpointer=sqlite_checkpointer(settings.threads_path),
     )
-    return {
-        t: [m["content"] for m in assistant.history(t) if m["role"] == "user"] for t in thread_ids
-    }
+    return {t: assistant.history(t) for t in thread_ids}
+
+
+def user_messages(messages: Sequence[dict[str, str]]) -> list[str]:
+    """The user messages' texts, in order."""
+    return [m["content"] for m in messages if m["role"] == "user"]
 
 
 class _Unused:

@@ -61,6 +61,7 @@ def test_a_tiny_run_fills_every_key_with_no_errors_and_no_mixups(tmp_path: Path)
     out = tmp_path / "server.json"
     argv = "--clients 3 --seconds 3 --reps 2 --stream-requests 2 --max-concurrent 1 --max-queue 0"
     argv += " --ttft-requests 2 --ttft-max-tokens 40"
+    argv += " --same-thread-requests 4 --throughput-seconds 1 --fairness-seconds 2"
     config = parse_config([*argv.split(), "--out", str(out)])
 
     results = run_benchmark(config, FAKE, serve=_serve_fake)
@@ -81,6 +82,20 @@ def test_a_tiny_run_fills_every_key_with_no_errors_and_no_mixups(tmp_path: Path)
     assert "thread mix-ups" in render_table(results)
     assert 0 < results["ttft_fraction"] <= 1 and len(results["ttft_fractions"]) == 2
     assert results["ttft_long_answer_tokens"] == [3, 3]  # "Hello there, friend."
+    # One slot, no queue: the same-thread requests and the fairness clients get 429s.
+    assert results["lost_turns"] == 0 and results["same_thread_answer_mismatches"] == 0
+    assert results["same_thread_answered"] == results["same_thread_stored_turns"] == 4
+    assert results["same_thread_retries_429"] > 0
+    fairness = results["fairness"]
+    assert 1 <= fairness["min"] <= fairness["median"] <= fairness["max"]
+    assert results["fairness_clients"] == 1 + 0 + 2  # the server's places + 2
+    assert results["fairness_rate_limited_429"] > 0 and results["fairness_other_failures"] == 0
+    assert results["throughput_ratio_8_vs_1"] > 0
+    assert sorted(results["throughput_by_clients"]) == ["1", "8"]
+    assert results["batching"] in (None, True, False)
+    table = render_table(results)
+    for row in ("lost turns", "throughput 8 vs 1", "fairness min / median / max"):
+        assert row in table
 
 
 def _conversation(thread_id: str, nonce: str, turns: int) -> Conversation:
