@@ -34,6 +34,7 @@ from ponder.graphs.events import Event, events_from_part
 from ponder.graphs.machine import build_graph
 from ponder.graphs.nodes import Parts
 from ponder.graphs.parts_from_settings import (  # re-exported: part of this module's API
+    batched,
     make_checker,
     make_embedder,
     make_model,
@@ -387,10 +388,13 @@ def build_assistant(
         progress: Called with a line of text during long loads.
     """
     settings = settings or Settings()
-    language_model = language_model or make_model(settings.language_model, progress)
+    # Models made here are batched across concurrent turns when server.batch_window_ms is set.
+    language_model = language_model or batched(
+        make_model(settings.language_model, progress), settings
+    )
     if reasoning_model is None:
         reasoning_model = (
-            make_model(settings.reasoning_model, progress)
+            batched(make_model(settings.reasoning_model, progress), settings)
             if settings.reasoning_model is not None
             else language_model
         )

@@ -26,7 +26,14 @@ from ponder.graphs.settings import ModelSettings, Settings
 if TYPE_CHECKING:
     from ponder.knowledge import ChromaStore, Embedder
 
-__all__ = ["make_checker", "make_embedder", "make_model", "open_store", "reasoning_config"]
+__all__ = [
+    "batched",
+    "make_checker",
+    "make_embedder",
+    "make_model",
+    "open_store",
+    "reasoning_config",
+]
 
 
 def make_model(settings: ModelSettings, progress: Callable[[str], None] | None = None) -> ChatModel:
@@ -166,3 +173,20 @@ def reasoning_config(settings: Settings) -> ReasoningConfig:
     """The search configuration the settings describe: the ``reasoning`` section itself,
     which is a :class:`~ponder.agents.reasoning.engine.ReasoningConfig`."""
     return settings.reasoning
+
+
+def batched(model: ChatModel, settings: Settings) -> ChatModel:
+    """``model`` behind a batching scheduler when ``server.batch_window_ms`` is set and
+    the model computes in this process (a local model; a remote server batches itself).
+
+    Concurrent turns then share the model's forward passes instead of queueing on its
+    lock (see :mod:`ponder.agents.models.batching`).
+    """
+    window_ms = settings.server.batch_window_ms
+    from ponder.agents.models.local import LocalModel
+
+    if window_ms is None or not isinstance(model, LocalModel):
+        return model
+    from ponder.agents.models.batching import BatchingChatModel
+
+    return BatchingChatModel(model, window_s=window_ms / 1000)

@@ -1,0 +1,89 @@
+"""Batched decoding on the real SmolLM2-135M: a request in a batch gets what it gets alone.
+
+Prompts of different lengths are padded between their shared beginning and their own
+tokens; these tests fail if the padding leaks into a row (a wrong attention mask or
+position ids) or if one row's settings reach another.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from ponder.agents.models import GenerationSettings, LocalModel, Message
+from ponder.agents.models.batching import BatchingChatModel, GenerationCancelled
+
+pytestmark = pytest.mark.real_model
+
+CHATS: list[list[Message]] = [
+    [{"role": "user", "content": "What is the capital of France?"}],
+    [{"role": "user", "content": "Name three colors."}],
+    [
+        {"role": "system", "content": "You are a terse assistant who answers in one line."},
+        {"role": "user", "content": "Why is the sky blue? Explain it to a ten year old child."},
+    ],
+    [
+        {"role": "user", "content": "Count from one to ten."},
+        {"role": "assistant", "content": "One, two,"},
+    ],
+]
+SETTINGS = [
+    GenerationSettings(max_tokens=10),
+    GenerationSettings(max_tokens=3),
+    GenerationSettings(max_tokens=12, stop=(".",)),
+    GenerationSettings(max_tokens=8, stop=("six",)),
+]
+
+
+def _same(a, b) -> None:
+    assert (a.text, a.completion_tokens, a.finish_reason, a.prompt_tokens) == (
+        b.text,
+        b.completion_tokens,
+        b.finish_reason,
+        b.prompt_tokens,
+    )
+
+
+def test_greedy_output_in_a_batch_equals_the_output_alone(smollm2: LocalModel) -> None:
+    alone = [smollm2.generate(chat, 1, s)[0] for chat, s in zip(CHATS, SETTINGS, strict=True)]
+    model = BatchingChatModel(smollm2, window_s=2.0)
+
+    pending = [model.submit(chat, 1, s) for chat, s in zip(CHATS, SETTINGS, strict=True)]
+    batched = [p.result(120)[0] for p in pending]
+
+    assert list(model.batch_sizes) == [len(CHATS)]  # one batch, not four calls
+    assert {c.extra["batch_rows"] for c in batched} == {len(CHATS)}
+    for one, many in zip(alone, batched, strict=True):
+        _same(one, many)
+    assert "Paris" in batched[0].text
+
+
+def test_sampled_and_greedy_requests_share_a_batch(smollm2: LocalModel) -> None:
+    model = BatchingChatModel(smollm2, window_s=2.0)
+    sampled = GenerationSettings(max_tokens=6, temperature=1.0, seed=3)
+
+    first = model.submit(CHATS[0], 3, sampled)
+    greedy = model.submit(CHATS[1], 2, SETTINGS[1])
+    samples, answers = first.result(120), greedy.result(120)
+
+    assert len(samples) == 3 and len({c.text for c in samples}) > 1
+    assert len(answers) == 2
+    _same(answers[0], smollm2.generate(CHATS[1], 1, SETTINGS[1])[0])
+    again = model.submit(CHATS[0], 3, sampled).result(120)
+    assert [c.text for c in again] == [c.text for c in samples]  # the seed holds
+
+
+def test_a_cancelled_row_leaves_and_the_others_are_unharmed(smollm2: LocalModel) -> None:
+    model = BatchingChatModel(smollm2, window_s=2.0)
+    story = [{"role": "user", "content": "Write a long story about a lighthouse keeper."}]
+    long = model.submit(story, 1, GenerationSettings(max_tokens=400))
+    short = model.submit(CHATS[0], 1, SETTINGS[0])
+    [answer] = short.result(120)  # done while the story is still being written
+    started = time.monotonic()
+    long.cancel()
+
+    with pytest.raises(GenerationCancelled):
+        long.result(120)
+    assert time.monotonic() - started < 5  # it left at its next step, not after 400 tokens
+    _same(answer, smollm2.generate(CHATS[0], 1, SETTINGS[0])[0])
