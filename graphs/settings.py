@@ -178,7 +178,8 @@ class ServerSettings(_Section):
     batch_window_ms: float | None = Field(default=None, ge=0, le=1000)
     """Batch concurrent turns' generation calls on a local model: calls arriving within
     this many milliseconds of the first (or while a batch runs) decode as one batch
-    (:mod:`ponder.agents.models.batching`). ``None``: off, each call runs alone."""
+    (:mod:`ponder.agents.models.batching`); raise ``max_concurrent`` to give it turns to
+    batch. ``None``: off, each call runs alone."""
     max_queue: int = Field(default=16, ge=0)
     """Requests that may wait for a turn to finish; one more gets 429."""
     max_queue_wait_s: float = Field(default=120.0, gt=0)

@@ -10,7 +10,10 @@ The prompts' common beginning (the system prompt every turn shares) is read once
 the prefix cache; each row is then padded between that prefix and its own tokens, so
 every prompt ends in the last column. Position ids count only real tokens (the running
 sum of the attention mask), so a padded row computes what it computes alone: greedy
-output in a batch is the output of the same request alone.
+output in a batch is the output of the same request alone. A sampled request draws from
+its own seeded generator, as a stream does, so the same seed gives the same samples (to
+float rounding) whatever shares its batch, though not those of ``LocalModel.generate``
+(which seeds torch's global generator).
 """
 
 from __future__ import annotations

@@ -87,3 +87,21 @@ def test_a_cancelled_row_leaves_and_the_others_are_unharmed(smollm2: LocalModel)
         long.result(120)
     assert time.monotonic() - started < 5  # it left at its next step, not after 400 tokens
     _same(answer, smollm2.generate(CHATS[0], 1, SETTINGS[0])[0])
+
+
+def test_rows_with_no_common_beginning_are_left_padded_without_harm(smollm2: LocalModel) -> None:
+    from ponder.agents.models.local_batch import _decode, _Row
+
+    loaded = smollm2._ensure_loaded()
+    prompt = tuple(smollm2._prompt_ids(loaded, CHATS[0])[0].tolist())
+    other = (loaded.tokenizer.encode("Hello")[0], *prompt)  # longer, and no shared first token
+    settings = GenerationSettings(max_tokens=8)
+
+    def row(ids: tuple[int, ...]) -> _Row:
+        return _Row(0, ids, settings, None, lambda: False)
+
+    alone, padded, longer = row(prompt), row(prompt), row(other)
+    _decode(smollm2, loaded, [alone], time.perf_counter())
+    _decode(smollm2, loaded, [padded, longer], time.perf_counter())
+
+    assert padded.tokens == alone.tokens and len(alone.tokens) > 0
