@@ -58,6 +58,10 @@ class GenerationCancelled(PonderError):
     """A generation request was cancelled by its caller before it finished."""
 
 
+BatchResult = list[Completion] | BaseException
+"""A request's completions, or the error that concerns only that request."""
+
+
 @dataclass(frozen=True, kw_only=True)
 class BatchRequest:
     """One caller's ``generate`` call, as the batched call receives it."""
@@ -67,15 +71,14 @@ class BatchRequest:
     settings: GenerationSettings
     cancelled: Callable[[], bool]
     """True once the caller has left: its rows may stop at the next step."""
+    deliver: Callable[[BatchResult], None] = lambda result: None
+    """Hands the caller its result as soon as it is ready, before the rest of the batch
+    is done (a backend should call it; the returned list is delivered otherwise)."""
 
     @property
     def rows(self) -> int:
         """Rows this request takes in a batch: greedy samples are identical, so one."""
         return 1 if self.settings.temperature == 0 else self.n
-
-
-BatchResult = list[Completion] | BaseException
-"""A request's completions, or the error that concerns only that request."""
 
 
 @runtime_checkable
@@ -138,7 +141,11 @@ class PendingGeneration:
         self._error: BaseException | None = None
         self.submitted = time.monotonic()
         self.request = BatchRequest(
-            messages=request_messages, n=n, settings=settings, cancelled=self._cancel.is_set
+            messages=request_messages,
+            n=n,
+            settings=settings,
+            cancelled=self._cancel.is_set,
+            deliver=self._finish,
         )
 
     def cancel(self) -> None:
@@ -164,12 +171,12 @@ class PendingGeneration:
             raise TimeoutError(f"generation not done within {timeout:g} s; cancelled")
         if self._error is not None:
             raise self._error
-        if self.cancelled():
-            raise GenerationCancelled("the request was cancelled")
         assert self._result is not None
         return self._result
 
     def _finish(self, result: BatchResult) -> None:
+        if self._done.is_set():  # delivered early by the backend
+            return
         if isinstance(result, BaseException):
             self._error = result
         else:

@@ -81,23 +81,33 @@ class LocalBatchGenerator:
                 for _ in range(request.rows)
             ]
         started = time.perf_counter()
-        if rows:
-            _decode(model, loaded, rows, started)
-        elapsed = time.perf_counter() - started
-        for i, request in enumerate(requests):
-            if results[i] is not None:
-                continue
-            mine = [row for row in rows if row.request == i]
+
+        def finished(i: int) -> None:  # every row of request i is done: hand it over now
+            request, mine = requests[i], [row for row in rows if row.request == i]
+            elapsed = time.perf_counter() - started
+            result: BatchResult
             if any(row.left for row in mine):
-                results[i] = GenerationCancelled("the caller left the batch")
-                continue
-            done = [_completion(loaded, row, elapsed, len(rows)) for row in mine]
-            results[i] = done * request.n if request.rows == 1 else done
-        return [r for r in results if r is not None]
+                result = GenerationCancelled("the caller left the batch")
+            else:
+                done = [_completion(loaded, row, elapsed, len(rows)) for row in mine]
+                result = done * request.n if request.rows == 1 else done
+            results[i] = result
+            request.deliver(result)
+
+        if rows:
+            _decode(model, loaded, rows, started, finished)
+        return [r if r is not None else GenerationCancelled("not decoded") for r in results]
 
 
-def _decode(model: LocalModel, loaded: _Loaded, rows: list[_Row], started: float) -> None:
-    """Decode every row until each is done, dropping finished rows from the batch."""
+def _decode(
+    model: LocalModel,
+    loaded: _Loaded,
+    rows: list[_Row],
+    started: float,
+    finished: Callable[[int], None] = lambda request: None,
+) -> None:
+    """Decode every row until each is done, dropping finished rows from the batch and
+    calling ``finished`` with a request's index once all its rows are done."""
     import torch
 
     device = loaded.model.device
@@ -114,6 +124,10 @@ def _decode(model: LocalModel, loaded: _Loaded, rows: list[_Row], started: float
             picked.append(token)
             _step(row, token, eos, loaded, model.max_seconds, started)
         keep = [j for j, r in enumerate(active) if not rows[r].done]
+        ended = {rows[r].request for j, r in enumerate(active) if rows[r].done}
+        for request in sorted(ended):
+            if all(row.done for row in rows if row.request == request):
+                finished(request)
         if not keep:
             return
         with loaded.lock, torch.inference_mode():

@@ -69,6 +69,7 @@ class FakeSteppingBatchModel:
                 request = requests[i]
                 if request.cancelled() or step >= request.settings.max_tokens:
                     live.discard(i)
+                    request.deliver(self._result(request, words[i]))  # at once, not at the end
                     continue
                 counts[i] += 1
                 question = request.messages[-1]["content"]
@@ -77,17 +78,16 @@ class FakeSteppingBatchModel:
                 if any(s in " ".join(words[i][0]) for s in request.settings.stop):
                     live.discard(i)
             step += 1
-        results: list[BatchResult] = []
-        for i, request in enumerate(requests):
-            if request.cancelled():
-                results.append(GenerationCancelled("left"))
-                continue
-            done = [
-                Completion(text=" ".join(row), prompt_tokens=1, completion_tokens=len(row))
-                for row in words[i]
-            ]
-            results.append(done * request.n if request.rows == 1 else done)
-        return results
+        return [self._result(r, words[i]) for i, r in enumerate(requests)]
+
+    def _result(self, request: BatchRequest, rows: list[list[str]]) -> BatchResult:
+        if request.cancelled():
+            return GenerationCancelled("left")
+        done = [
+            Completion(text=" ".join(row), prompt_tokens=1, completion_tokens=len(row))
+            for row in rows
+        ]
+        return done * request.n if request.rows == 1 else done
 
 
 def _together(model: BatchingChatModel, jobs: list[tuple[str, int, GenerationSettings]]):
@@ -274,3 +274,16 @@ def test_the_wrapper_keeps_the_inner_models_protocols_and_parts():
     assert model.score(_chat("q"), "x") == -2.5
     assert "".join(model.stream(_chat("q"))) == "one two three"
     assert not isinstance(BatchingChatModel(FakeSteppingBatchModel()), StreamingChatModel)
+
+
+def test_a_short_request_gets_its_answer_while_a_long_one_in_its_batch_goes_on():
+    fake = FakeSteppingBatchModel(step_s=0.01)
+    model = BatchingChatModel(fake, window_s=0.2)
+    long = model.submit(_chat("long"), 1, GenerationSettings(max_tokens=300))
+    short = model.submit(_chat("short"), 1, GenerationSettings(max_tokens=2))
+
+    assert short.result(1.5)[0].text == "short-0-0 short-0-1"
+    assert not long.done()
+    long.cancel()
+    with pytest.raises(GenerationCancelled):
+        long.result(5)

@@ -79,7 +79,8 @@ def test_a_cancelled_row_leaves_and_the_others_are_unharmed(smollm2: LocalModel)
     story = [{"role": "user", "content": "Write a long story about a lighthouse keeper."}]
     long = model.submit(story, 1, GenerationSettings(max_tokens=400))
     short = model.submit(CHATS[0], 1, SETTINGS[0])
-    [answer] = short.result(120)  # done while the story is still being written
+    [answer] = short.result(120)  # handed over while the story is still being written
+    assert not long.done()
     started = time.monotonic()
     long.cancel()
 
