@@ -49,14 +49,15 @@ def batching_on(found: Mapping[str, Any]) -> bool | None:
     none (the server has no batching setting to report).
 
     A true/false setting (``batching: true``) decides; without one, any setting that is
-    set (a window, a batch size) counts as on. The settings themselves are recorded too.
+    set is on (``server.batch_window_ms: 0`` batches calls that arrive while a batch
+    runs; ``None`` is off). The settings themselves are recorded too.
     """
     if not found:
         return None
     switches = [v for v in found.values() if isinstance(v, bool)]
     if switches:
         return any(switches)
-    return any(bool(v) for v in found.values())
+    return any(v is not None for v in found.values())
 
 
 def throughput_summary(

@@ -86,13 +86,16 @@ def test_a_tiny_run_fills_every_key_with_no_errors_and_no_mixups(tmp_path: Path)
     assert results["lost_turns"] == 0 and results["same_thread_answer_mismatches"] == 0
     assert results["same_thread_answered"] == results["same_thread_stored_turns"] == 4
     assert results["same_thread_retries_429"] > 0
-    fairness = results["fairness"]
-    assert 1 <= fairness["min"] <= fairness["median"] <= fairness["max"]
-    assert results["fairness_clients"] == 1 + 0 + 2  # the server's places + 2
+    # With no queue a free slot goes to whoever asks first, so a client that just got an
+    # answer may beat those sleeping on Retry-After: only the shape is asserted here.
+    fairness, counts = results["fairness"], results["fairness_answers_per_client"]
+    assert 0 <= fairness["min"] <= fairness["median"] <= fairness["max"] == max(counts) > 0
+    assert len(counts) == results["fairness_clients"] == 1 + 0 + 2  # the server's places + 2
     assert results["fairness_rate_limited_429"] > 0 and results["fairness_other_failures"] == 0
     assert results["throughput_ratio_8_vs_1"] > 0
     assert sorted(results["throughput_by_clients"]) == ["1", "8"]
-    assert results["batching"] in (None, True, False)
+    assert results["batching"] is False  # server.batch_window_ms not set
+    assert results["batching_settings"] == {"server.batch_window_ms": None}
     table = render_table(results)
     for row in ("lost turns", "throughput 8 vs 1", "fairness min / median / max"):
         assert row in table

@@ -109,14 +109,18 @@ def test_retry_after_prefers_milliseconds_then_seconds_then_a_default() -> None:
     assert retry_after_s({}) == 1.0
 
 
-def test_batching_is_recorded_only_when_a_setting_names_it() -> None:
-    assert batching_settings(Settings()) == {}
+def test_batching_settings_are_found_by_name_and_read_as_on_or_off() -> None:
+    assert batching_settings(Settings()) == {"server.batch_window_ms": None}  # off
+    assert batching_settings(Settings(server={"batch_window_ms": 0})) == {
+        "server.batch_window_ms": 0
+    }
     assert batching_on({}) is None
+    assert batching_on({"server.batch_window_ms": None}) is False
+    assert batching_on({"server.batch_window_ms": 0}) is True  # batches while one runs
     switched_off = {"language_model.batching": False, "language_model.batch_window_ms": 5}
     assert batching_on(switched_off) is False  # a true/false switch decides
     assert batching_on({**switched_off, "language_model.batching": True}) is True
     assert batching_on({"language_model.batch_window_ms": 5}) is True
-    assert batching_on({"language_model.max_batch": 0}) is False
 
 
 def test_the_ratio_is_answers_per_second_of_8_clients_over_one() -> None:
@@ -127,7 +131,8 @@ def test_the_ratio_is_answers_per_second_of_8_clients_over_one() -> None:
 
     assert summary["throughput_ratio_8_vs_1"] == 6.0
     assert summary["throughput_by_clients"]["8"]["answers"] == 24
-    assert summary["batching"] is None and summary["throughput_max_concurrent"] == 2
+    assert summary["batching"] is False and summary["throughput_max_concurrent"] == 2
+    assert summary["batching_settings"] == {"server.batch_window_ms": None}
 
 
 def test_concurrency_flags_are_checked() -> None:
