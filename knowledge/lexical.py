@@ -14,6 +14,7 @@ by words alone. ``bench/answers.py`` measures recall@k with and without it.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Sequence
 
@@ -62,6 +63,10 @@ def bm25_order(query: str, texts: Sequence[str]) -> list[int]:
         Indices into ``texts``.
     """
     import bm25s  # here, not at import time: the fake store's users never need it
+
+    # bm25s sets its own logger to DEBUG on import, so every query printed "Building index
+    # from tokens" under any handler that shows DEBUG (the CLI's); its warnings still show.
+    logging.getLogger("bm25s").setLevel(logging.WARNING)
 
     asked = terms(query)
     if not texts or not asked:
