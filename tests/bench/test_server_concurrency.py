@@ -110,9 +110,10 @@ def test_retry_after_prefers_milliseconds_then_seconds_then_a_default() -> None:
 
 
 def test_batching_settings_are_found_by_name_and_read_as_on_or_off() -> None:
-    assert batching_settings(Settings()) == {"server.batch_window_ms": None}  # off
-    assert batching_settings(Settings(server={"batch_window_ms": 0})) == {
-        "server.batch_window_ms": 0
+    default = Settings().server.batch_window_ms
+    assert batching_settings(Settings()) == {"server.batch_window_ms": default}
+    assert batching_settings(Settings(server={"batch_window_ms": None})) == {
+        "server.batch_window_ms": None
     }
     assert batching_on({}) is None
     assert batching_on({"server.batch_window_ms": None}) is False
@@ -127,7 +128,7 @@ def test_the_ratio_is_answers_per_second_of_8_clients_over_one() -> None:
     one = _clients([[1.0, 2.0]], duration_s=4.0)  # 0.5 per s
     many = _clients([[1.0, 2.0, 3.0]] * 8, duration_s=8.0)  # 3 per s
 
-    summary = throughput_summary(one, many, Settings(), seconds=4)
+    summary = throughput_summary(one, many, Settings(server={"batch_window_ms": None}), seconds=4)
 
     assert summary["throughput_ratio_8_vs_1"] == 6.0
     assert summary["throughput_by_clients"]["8"]["answers"] == 24
