@@ -26,12 +26,17 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
+from collections.abc import Iterator, Sequence
+from typing import Any
 
-from ponder.agents.core.errors import PonderError
 from ponder.agents.models.base import ChatModel, Completion, GenerationSettings, Message
+from ponder.agents.models.batch_types import (
+    BatchGenerator,
+    BatchRequest,
+    BatchResult,
+    GenerationCancelled,
+    SequentialBatchGenerator,
+)
 
 __all__ = [
     "BatchGenerator",
@@ -52,66 +57,6 @@ _POLL_S = 0.05
 
 DEFAULT_MAX_ROWS = 16
 """Most rows (a greedy request is one row, a sampled one ``n``) in one batch."""
-
-
-class GenerationCancelled(PonderError):
-    """A generation request was cancelled by its caller before it finished."""
-
-
-BatchResult = list[Completion] | BaseException
-"""A request's completions, or the error that concerns only that request."""
-
-
-@dataclass(frozen=True, kw_only=True)
-class BatchRequest:
-    """One caller's ``generate`` call, as the batched call receives it."""
-
-    messages: Sequence[Message]
-    n: int
-    settings: GenerationSettings
-    cancelled: Callable[[], bool]
-    """True once the caller has left: its rows may stop at the next step."""
-    deliver: Callable[[BatchResult], None] = lambda result: None
-    """Hands the caller its result as soon as it is ready, before the rest of the batch
-    is done (a backend should call it; the returned list is delivered otherwise)."""
-
-    @property
-    def rows(self) -> int:
-        """Rows this request takes in a batch: greedy samples are identical, so one."""
-        return 1 if self.settings.temperature == 0 else self.n
-
-
-@runtime_checkable
-class BatchGenerator(Protocol):
-    """A model that decodes several independent requests in one batch."""
-
-    def generate_batch(self, requests: Sequence[BatchRequest]) -> list[BatchResult]:
-        """Each request's ``n`` completions (or its own error), in order.
-
-        A request whose ``cancelled()`` turns true may be stopped early; its result is
-        then ignored. An exception raised (rather than returned) fails the whole batch.
-        """
-        ...
-
-
-class SequentialBatchGenerator:
-    """Runs a batch's requests one after the other on any :class:`ChatModel`: the
-    fallback for a model without a batched call (no speed-up, same results)."""
-
-    def __init__(self, model: ChatModel) -> None:
-        self.model = model
-
-    def generate_batch(self, requests: Sequence[BatchRequest]) -> list[BatchResult]:
-        results: list[BatchResult] = []
-        for request in requests:
-            if request.cancelled():
-                results.append(GenerationCancelled("cancelled before it started"))
-                continue
-            try:
-                results.append(self.model.generate(request.messages, request.n, request.settings))
-            except Exception as exc:  # this request's own error, e.g. an empty chat
-                results.append(exc)
-        return results
 
 
 _CANCEL: contextvars.ContextVar[threading.Event | None] = contextvars.ContextVar(

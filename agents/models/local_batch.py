@@ -26,7 +26,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ponder.agents.models.base import Completion, FinishReason, GenerationSettings
-from ponder.agents.models.batching import BatchRequest, BatchResult, GenerationCancelled
+from ponder.agents.models.batch_types import (
+    BatchRequest,
+    BatchResult,
+    GenerationCancelled,
+    SequentialBatchGenerator,
+)
 from ponder.agents.models.local_stream import _cut_at_stop, _pick, _sampler, end_token_ids
 from ponder.agents.models.prefix_cache import cast_cache, common_prefix
 
@@ -55,7 +60,7 @@ class _Row:
 
 class LocalBatchGenerator:
     """The batched call of a :class:`LocalModel` (a
-    :class:`~ponder.agents.models.batching.BatchGenerator`)."""
+    :class:`~ponder.agents.models.batch_types.BatchGenerator`)."""
 
     def __init__(self, model: LocalModel) -> None:
         self.model = model
@@ -64,8 +69,6 @@ class LocalBatchGenerator:
         model = self.model
         loaded = model._ensure_loaded()
         if not model._reuses_cache(loaded):  # no cache to step through: one at a time
-            from ponder.agents.models.batching import SequentialBatchGenerator
-
             return SequentialBatchGenerator(model).generate_batch(requests)
         results: list[BatchResult | None] = [None] * len(requests)
         rows: list[_Row] = []
