@@ -25,24 +25,20 @@ from typing import LiteralString
 
 import psycopg
 from psycopg import sql
-from psycopg.conninfo import conninfo_to_dict
-from psycopg.rows import DictRow, TupleRow, dict_row
-from psycopg_pool import ConnectionPool
+from psycopg.rows import DictRow
 
 from ponder.agents.core.errors import AuditError
 from ponder.constitution.audit import Appeal, Decision, new_appeal
+from ponder.constitution.postgres_store import Tables, describe_url, open_pool, store_errors
 from ponder.constitution.schema import Action
 from ponder.constitution.verdict import Verdict
 
-__all__ = ["SCHEMA_VERSION", "PostgresAuditLog", "describe_url"]
+__all__ = ["SCHEMA_VERSION", "TABLES", "PostgresAuditLog", "describe_url"]
 
-SCHEMA_VERSION = 1
-"""The version of the tables :class:`PostgresAuditLog` writes."""
-
-# Any constant will do: it only has to differ from other advisory locks in the database.
-_MIGRATION_LOCK = 0x706F6E646572  # "ponder"
-
-_SCHEMA: LiteralString = """
+TABLES = Tables(
+    what="the audit log",
+    migrations=(
+        """
 CREATE TABLE audit_decisions (
     decision_id text PRIMARY KEY,
     seq bigint GENERATED ALWAYS AS IDENTITY,
@@ -68,7 +64,16 @@ CREATE TABLE audit_appeals (
     message text NOT NULL,
     text text
 );
-"""
+""",
+    ),
+    version_table="audit_schema",
+    # Any constant will do: it only has to differ from other advisory locks in the database.
+    lock=0x706F6E646572,  # "ponder"
+)
+"""The audit log's tables and their migrations."""
+
+SCHEMA_VERSION = TABLES.version
+"""The version of the tables :class:`PostgresAuditLog` writes."""
 
 _COLUMNS: LiteralString = (
     "decision_id, time, thread_id, checkpoint, policy_version, rules, action, reason, "
@@ -78,24 +83,6 @@ _COLUMNS: LiteralString = (
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-def describe_url(url: str) -> str:
-    """A PostgreSQL URL without its password, for messages and logs.
-
-    Args:
-        url: A ``postgresql://`` URL or libpq connection string.
-
-    Returns:
-        ``postgresql://host:port/database``, with libpq's defaults where parts are missing.
-    """
-    try:
-        parts = conninfo_to_dict(url)
-    except psycopg.ProgrammingError:
-        return "an unparsable PostgreSQL URL"
-    host = parts.get("host") or "localhost"
-    port = parts.get("port") or "5432"
-    return f"postgresql://{host}:{port}/{parts.get('dbname') or ''}"
 
 
 class PostgresAuditLog:
@@ -123,42 +110,7 @@ class PostgresAuditLog:
         self.location = describe_url(url)
         self.keep_text = keep_text
         self._clock = clock
-        try:
-            # A plain connection first: its errors name the cause (refused, no such database,
-            # bad password), where a pool would only time out.
-            with psycopg.connect(url, autocommit=True, connect_timeout=10) as conn:
-                self._migrate(conn)
-        except psycopg.Error as exc:
-            raise AuditError(
-                f"cannot open the audit log at {self.location}: {_one_line(exc)}; check that "
-                "the server is up and the URL is right (setting: audit_url)"
-            ) from exc
-        self._pool = ConnectionPool(
-            url,
-            connection_class=psycopg.Connection[DictRow],
-            kwargs={"autocommit": True, "row_factory": dict_row},
-            min_size=1,
-            max_size=max_connections,
-            check=ConnectionPool.check_connection,
-            name="ponder-audit",
-            open=True,
-        )
-
-    def _migrate(self, conn: psycopg.Connection[TupleRow]) -> None:
-        # Replicas starting together take turns, so only one creates the tables.
-        with conn.transaction():
-            conn.execute("SELECT pg_advisory_xact_lock(%s)", [_MIGRATION_LOCK])
-            conn.execute("CREATE TABLE IF NOT EXISTS audit_schema (version integer NOT NULL)")
-            row = conn.execute("SELECT max(version) FROM audit_schema").fetchone()
-            version = row[0] if row is not None and row[0] is not None else 0
-            if version > SCHEMA_VERSION:
-                raise AuditError(
-                    f"the audit log at {self.location} has schema version {version}, newer "
-                    f"than this Ponder's {SCHEMA_VERSION}; upgrade Ponder to read it"
-                )
-            if version == 0:
-                conn.execute(_SCHEMA)
-                conn.execute("INSERT INTO audit_schema VALUES (%s)", [SCHEMA_VERSION])
+        self._pool = open_pool(url, TABLES, name="ponder-audit", max_connections=max_connections)
 
     def close(self) -> None:
         """Close every connection to the server."""
@@ -287,31 +239,26 @@ class PostgresAuditLog:
 
     @contextmanager
     def _transaction(self, what: str) -> Iterator[psycopg.Connection[DictRow]]:
-        try:
-            with self._pool.connection() as conn, conn.transaction():  # all rows or none
-                yield conn
-        except psycopg.Error as exc:
-            raise AuditError(
-                f"cannot {what} in the audit log at {self.location}: {_one_line(exc)}; "
-                "nothing was stored"
-            ) from exc
+        with (
+            store_errors(
+                f"cannot {what} in the audit log at {self.location}", "nothing was stored"
+            ),
+            self._pool.connection() as conn,
+            conn.transaction(),  # all rows or none
+        ):
+            yield conn
 
     def _read(
         self, query: sql.SQL | sql.Composed, values: Sequence[str | int | datetime]
     ) -> list[DictRow]:
-        try:
-            with self._pool.connection() as conn:
-                return conn.execute(query, values).fetchall()
-        except psycopg.Error as exc:
-            raise AuditError(
-                f"cannot read the audit log at {self.location}: {_one_line(exc)}; check that the "
-                "server is up (setting: audit_url)"
-            ) from exc
-
-
-def _one_line(exc: Exception) -> str:
-    # libpq splits its messages over lines; an error message here is one line.
-    return " ".join(str(exc).split())
+        with (
+            store_errors(
+                f"cannot read the audit log at {self.location}",
+                "check that the server is up (setting: audit_url)",
+            ),
+            self._pool.connection() as conn,
+        ):
+            return conn.execute(query, values).fetchall()
 
 
 def _row(decision: Decision) -> tuple[object, ...]:

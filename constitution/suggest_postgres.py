@@ -23,22 +23,17 @@ from datetime import UTC
 from typing import LiteralString
 
 import psycopg
-from psycopg.rows import DictRow, TupleRow, dict_row
-from psycopg_pool import ConnectionPool
+from psycopg.rows import DictRow
 
-from ponder.agents.core.errors import AuditError
-from ponder.constitution.audit_postgres import describe_url
+from ponder.constitution.postgres_store import Tables, describe_url, open_pool, store_errors
 from ponder.constitution.suggest import Status, Suggestion, UnknownSuggestion
 
-__all__ = ["SCHEMA_VERSION", "PostgresSuggestionLog"]
+__all__ = ["SCHEMA_VERSION", "TABLES", "PostgresSuggestionLog"]
 
-SCHEMA_VERSION = 1
-"""The version of the tables :class:`PostgresSuggestionLog` writes."""
-
-# Any constant will do: it differs from the audit log's, so each migrates on its own.
-_MIGRATION_LOCK = 0x706F6E64657273  # "ponders"
-
-_SCHEMA: LiteralString = """
+TABLES = Tables(
+    what="the suggested examples",
+    migrations=(
+        """
 CREATE TABLE suggestions (
     suggestion_id text PRIMARY KEY,
     time timestamptz NOT NULL,
@@ -54,7 +49,16 @@ CREATE TABLE suggestions (
 CREATE INDEX suggestions_status_time ON suggestions (status, time, suggestion_id);
 CREATE UNIQUE INDEX suggestions_pending_once
     ON suggestions (rule_id, checkpoint, expected, md5(text)) WHERE status = 'pending';
-"""
+""",
+    ),
+    version_table="suggestions_schema",
+    # Any constant will do: it differs from the audit log's, so each migrates on its own.
+    lock=0x706F6E64657273,  # "ponders"
+)
+"""The suggested examples' tables and their migrations."""
+
+SCHEMA_VERSION = TABLES.version
+"""The version of the tables :class:`PostgresSuggestionLog` writes."""
 
 _COLUMNS: LiteralString = (
     "suggestion_id, time, source, decision_id, rule_id, checkpoint, expected, text, author, status"
@@ -75,43 +79,9 @@ class PostgresSuggestionLog:
 
     def __init__(self, url: str, *, max_connections: int = 2) -> None:
         self.location = describe_url(url)
-        try:
-            # A plain connection first: its errors name the cause (refused, no such database,
-            # bad password), where a pool would only time out.
-            with psycopg.connect(url, autocommit=True, connect_timeout=10) as conn:
-                self._migrate(conn)
-        except psycopg.Error as exc:
-            raise AuditError(
-                f"cannot open the suggested examples at {self.location}: {_one_line(exc)}; "
-                "check that the server is up and the URL is right (setting: audit_url)"
-            ) from exc
-        self._pool = ConnectionPool(
-            url,
-            connection_class=psycopg.Connection[DictRow],
-            kwargs={"autocommit": True, "row_factory": dict_row},
-            min_size=1,
-            max_size=max_connections,
-            check=ConnectionPool.check_connection,
-            name="ponder-suggestions",
-            open=True,
+        self._pool = open_pool(
+            url, TABLES, name="ponder-suggestions", max_connections=max_connections
         )
-
-    def _migrate(self, conn: psycopg.Connection[TupleRow]) -> None:
-        # Replicas starting together take turns, so only one creates the tables.
-        with conn.transaction():
-            conn.execute("SELECT pg_advisory_xact_lock(%s)", [_MIGRATION_LOCK])
-            conn.execute("CREATE TABLE IF NOT EXISTS suggestions_schema (version integer NOT NULL)")
-            row = conn.execute("SELECT max(version) FROM suggestions_schema").fetchone()
-            version = row[0] if row is not None and row[0] is not None else 0
-            if version > SCHEMA_VERSION:
-                raise AuditError(
-                    f"the suggested examples at {self.location} have schema version "
-                    f"{version}, newer than this Ponder's {SCHEMA_VERSION}; upgrade Ponder "
-                    "to read them"
-                )
-            if version == 0:
-                conn.execute(_SCHEMA)
-                conn.execute("INSERT INTO suggestions_schema VALUES (%s)", [SCHEMA_VERSION])
 
     def __enter__(self) -> PostgresSuggestionLog:
         return self
@@ -176,14 +146,14 @@ class PostgresSuggestionLog:
 
     @contextmanager
     def _connection(self, what: str) -> Iterator[psycopg.Connection[DictRow]]:
-        try:
-            with self._pool.connection() as conn:
-                yield conn
-        except psycopg.Error as exc:
-            raise AuditError(
-                f"cannot {what} the suggested examples at {self.location}: {_one_line(exc)}; "
-                "check that the server is up (setting: audit_url)"
-            ) from exc
+        with (
+            store_errors(
+                f"cannot {what} the suggested examples at {self.location}",
+                "check that the server is up (setting: audit_url)",
+            ),
+            self._pool.connection() as conn,
+        ):
+            yield conn
 
     def list(self, status: Status | None = "pending") -> builtins.list[Suggestion]:
         """See :meth:`SuggestionLog.list`.
@@ -199,11 +169,6 @@ class PostgresSuggestionLog:
         with self._connection("read") as conn:
             rows = conn.execute(query, values).fetchall()
         return [_suggestion(row) for row in rows]
-
-
-def _one_line(exc: Exception) -> str:
-    # libpq splits its messages over lines; an error message here is one line.
-    return " ".join(str(exc).split())
 
 
 def _row(s: Suggestion) -> tuple[object, ...]:
