@@ -19,7 +19,7 @@ from __future__ import annotations
 import builtins
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import LiteralString
 
 import psycopg
@@ -27,6 +27,7 @@ from psycopg.rows import DictRow
 
 from ponder.constitution.postgres_store import Tables, describe_url, open_pool, store_errors
 from ponder.constitution.suggest import Status, Suggestion, UnknownSuggestion
+from ponder.constitution.suggest_rows import COLUMNS, suggestion_from_row, suggestion_row
 
 __all__ = ["SCHEMA_VERSION", "TABLES", "PostgresSuggestionLog"]
 
@@ -60,10 +61,6 @@ CREATE UNIQUE INDEX suggestions_pending_once
 SCHEMA_VERSION = TABLES.version
 """The version of the tables :class:`PostgresSuggestionLog` writes."""
 
-_COLUMNS: LiteralString = (
-    "suggestion_id, time, source, decision_id, rule_id, checkpoint, expected, text, author, status"
-)
-
 
 class PostgresSuggestionLog:
     """Suggested examples in a PostgreSQL database (tables created on first use).
@@ -95,12 +92,12 @@ class PostgresSuggestionLog:
         Raises:
             AuditError: The server cannot store them; none was stored.
         """
-        rows = [_row(s) for s in suggestions]
+        rows = [suggestion_row(s, _utc) for s in suggestions]
         if not rows:
             return
         # A conflict on the id or on the pending-once index means it is stored already.
         insert: LiteralString = (
-            f"INSERT INTO suggestions ({_COLUMNS}) "
+            f"INSERT INTO suggestions ({COLUMNS}) "
             "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING"
         )
         with (
@@ -116,7 +113,7 @@ class PostgresSuggestionLog:
         Raises:
             AuditError: The server cannot be read.
         """
-        query: LiteralString = f"SELECT {_COLUMNS} FROM suggestions WHERE suggestion_id = %s"
+        query: LiteralString = f"SELECT {COLUMNS} FROM suggestions WHERE suggestion_id = %s"
         with self._connection("read") as conn:
             row = conn.execute(query, [suggestion_id]).fetchone()
         if row is None:
@@ -124,7 +121,7 @@ class PostgresSuggestionLog:
                 f"no suggestion {suggestion_id!r} in {self.location}; `ponder rules suggest` "
                 "lists them"
             )
-        return _suggestion(row)
+        return suggestion_from_row(row)
 
     def mark(self, suggestion_id: str, status: Status) -> None:
         """See :meth:`SuggestionLog.mark`.
@@ -164,39 +161,12 @@ class PostgresSuggestionLog:
         where: LiteralString = "" if status is None else " WHERE status = %s"
         values: Sequence[str] = [] if status is None else [status]
         query: LiteralString = (
-            f"SELECT {_COLUMNS} FROM suggestions{where} ORDER BY time, suggestion_id"
+            f"SELECT {COLUMNS} FROM suggestions{where} ORDER BY time, suggestion_id"
         )
         with self._connection("read") as conn:
             rows = conn.execute(query, values).fetchall()
-        return [_suggestion(row) for row in rows]
+        return [suggestion_from_row(row) for row in rows]
 
 
-def _row(s: Suggestion) -> tuple[object, ...]:
-    time = s.time if s.time.tzinfo is not None else s.time.replace(tzinfo=UTC)
-    return (
-        s.suggestion_id,
-        time,
-        s.source,
-        s.decision_id,
-        s.rule_id,
-        s.checkpoint,
-        s.expected,
-        s.text,
-        s.author,
-        s.status,
-    )
-
-
-def _suggestion(row: DictRow) -> Suggestion:
-    return Suggestion(
-        suggestion_id=row["suggestion_id"],
-        time=row["time"].astimezone(UTC),
-        source=row["source"],
-        decision_id=row["decision_id"],
-        rule_id=row["rule_id"],
-        checkpoint=row["checkpoint"],
-        expected=row["expected"],
-        text=row["text"],
-        author=row["author"],
-        status=row["status"],
-    )
+def _utc(time: datetime) -> datetime:
+    return time if time.tzinfo is not None else time.replace(tzinfo=UTC)

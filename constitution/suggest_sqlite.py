@@ -19,6 +19,7 @@ from pathlib import Path
 
 from ponder.agents.core.errors import AuditError
 from ponder.constitution.suggest import Status, Suggestion, UnknownSuggestion
+from ponder.constitution.suggest_rows import COLUMNS, suggestion_from_row, suggestion_row
 
 __all__ = ["SqliteSuggestionLog"]
 
@@ -30,7 +31,6 @@ CREATE TABLE IF NOT EXISTS suggestions (
     status TEXT NOT NULL DEFAULT 'pending'
 )
 """
-_COLUMNS = "suggestion_id, time, source, decision_id, rule_id, checkpoint, expected, text, author"
 
 
 class SqliteSuggestionLog:
@@ -48,6 +48,7 @@ class SqliteSuggestionLog:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+            self._db.row_factory = sqlite3.Row  # read by column name (suggestion_from_row)
             self._db.execute("PRAGMA busy_timeout=5000")  # `ponder rules suggest` beside a server
             self._db.execute(_SCHEMA)
         except (OSError, sqlite3.Error) as exc:
@@ -77,34 +78,23 @@ class SqliteSuggestionLog:
         ).fetchone()
         if seen is None:
             self._db.execute(
-                f"INSERT OR IGNORE INTO suggestions ({_COLUMNS}, status) "
+                f"INSERT OR IGNORE INTO suggestions ({COLUMNS}) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    s.suggestion_id,
-                    _time(s.time),
-                    s.source,
-                    s.decision_id,
-                    s.rule_id,
-                    s.checkpoint,
-                    s.expected,
-                    s.text,
-                    s.author,
-                    s.status,
-                ),
+                suggestion_row(s, _time),
             )
 
     def get(self, suggestion_id: str) -> Suggestion:
         """See :meth:`SuggestionLog.get`."""
         with self._lock:
             row = self._db.execute(
-                f"SELECT {_COLUMNS}, status FROM suggestions WHERE suggestion_id=?",
+                f"SELECT {COLUMNS} FROM suggestions WHERE suggestion_id=?",
                 (suggestion_id,),
             ).fetchone()
         if row is None:
             raise UnknownSuggestion(
                 f"no suggestion {suggestion_id!r} in {self.path}; `ponder rules suggest` lists them"
             )
-        return _row(row)
+        return suggestion_from_row(row)
 
     def mark(self, suggestion_id: str, status: Status) -> None:
         """See :meth:`SuggestionLog.mark`."""
@@ -122,31 +112,16 @@ class SqliteSuggestionLog:
 
     def list(self, status: Status | None = "pending") -> list[Suggestion]:
         """See :meth:`SuggestionLog.list`."""
-        query = f"SELECT {_COLUMNS}, status FROM suggestions"
+        query = f"SELECT {COLUMNS} FROM suggestions"
         args: tuple[str, ...] = ()
         if status is not None:
             query, args = query + " WHERE status=?", (status,)
         with self._lock:
             rows = self._db.execute(query + " ORDER BY time, suggestion_id", args).fetchall()
-        return [_row(row) for row in rows]
+        return [suggestion_from_row(row) for row in rows]
 
 
 def _time(time: datetime) -> str:
     # One fixed width in UTC, so that the text sorts as the times do.
     utc = time.replace(tzinfo=UTC) if time.tzinfo is None else time.astimezone(UTC)
     return utc.strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
-
-
-def _row(row: tuple[str, ...]) -> Suggestion:
-    return Suggestion(
-        suggestion_id=row[0],
-        time=datetime.fromisoformat(row[1]),
-        source=row[2],  # type: ignore[arg-type]
-        decision_id=row[3],
-        rule_id=row[4],
-        checkpoint=row[5],  # type: ignore[arg-type]
-        expected=row[6],  # type: ignore[arg-type]
-        text=row[7],
-        author=row[8],
-        status=row[9],  # type: ignore[arg-type]
-    )
