@@ -229,25 +229,46 @@ def compose(
     Returns:
         The draft with its citations, token count and claim check.
     """
-    plan = plan or AnswerPlan()
-    grounded = bool(evidence or tool_results or reasoning_answer)
-    if declines_unwritten(question, plan, needs_evidence, evidence, tool_results, reasoning_answer):
+    inputs = _Inputs(
+        question,
+        evidence,
+        reasoning_answer,
+        tool_results,
+        critique,
+        history,
+        max_tokens,
+        needs_evidence,
+        encoder,
+        plan or AnswerPlan(),
+    )
+    return _compose(inputs, model, first)
+
+
+def _compose(inputs: _Inputs, model: ChatModel, first: Completion | None) -> Draft:
+    """:func:`compose` on its inputs (a streamed draft that did not hold up ends here too)."""
+    plan, question, evidence = inputs.plan, inputs.question, inputs.evidence
+    tool_results, reasoning_answer = inputs.tool_results, inputs.reasoning_answer
+    if inputs.declines():
         return Draft(text=DECLINE, citations=(), tokens=0, check=AnswerCheck(kind="declined"))
-    render = _Renderer(question, evidence, reasoning_answer, tool_results, critique, history)
-    if not plan.claim_check or not grounded:
+    if not plan.claim_check or not inputs.grounded:
         # Nothing to hold a draft to (small talk, an open request): it goes as written.
-        return _unchecked(render, model, evidence, reasoning_answer, max_tokens, plan)
+        return _unchecked(inputs, model)
     sources = answer_sources(evidence, tool_results, reasoning_answer)
 
     def judge(text: str) -> tuple[bool, ClaimReport]:
         report = check_claims(
-            text, sources, question=question, encoder=encoder, threshold=plan.support_threshold
+            text,
+            sources,
+            question=question,
+            encoder=inputs.encoder,
+            threshold=plan.support_threshold,
         )
         answers = answers_question(text, question, tool_results, reasoning_answer)
         return report.all_supported and answers, report
 
     if first is None:
-        first = model.generate(render(None), settings=GenerationSettings(max_tokens=max_tokens))[0]
+        settings = GenerationSettings(max_tokens=inputs.max_tokens)
+        first = model.generate(inputs.messages(None), settings=settings)[0]
     greedy = [first]
     tokens = sum(c.completion_tokens for c in greedy)
     ok, report = judge(greedy[0].text.strip())
@@ -260,11 +281,11 @@ def compose(
         if ok:
             return _released(trimmed, "trimmed", kept, 1, rejected, tokens, evidence)
     checked = 1
-    if plan.repair_candidates and (evidence or tool_results or reasoning_answer):
+    if plan.repair_candidates:  # grounded: there is something to repair against
         spans = list(report.unsupported_spans) or [greedy[0].text.strip()]
-        sampled = GenerationSettings(max_tokens=max_tokens, temperature=0.7, seed=0)
+        sampled = GenerationSettings(max_tokens=inputs.max_tokens, temperature=0.7, seed=0)
         repairs: list[Completion] = model.generate(
-            render(spans), n=plan.repair_candidates, settings=sampled
+            inputs.messages(spans), n=plan.repair_candidates, settings=sampled
         )
         tokens += sum(c.completion_tokens for c in repairs)
         judged = [(judge(c.text.strip()), c.text.strip()) for c in repairs]
@@ -275,9 +296,7 @@ def compose(
             _, text, best = max(passing, key=lambda item: item[0])
             return _released(text, "repaired", best, checked, rejected, tokens, evidence)
     found = _Found(checked=checked, rejected=tuple(rejected), tokens=tokens)
-    return _fallback(
-        question, evidence, tool_results, reasoning_answer, sources, encoder, plan, found
-    )
+    return _fallback(inputs, sources, found)
 
 
 def answer_sources(
@@ -342,16 +361,7 @@ class _Found:
     tokens: int
 
 
-def _fallback(
-    question: str,
-    evidence: Sequence[EvidenceLike],
-    tool_results: Sequence[ToolResult],
-    reasoning_answer: str | None,
-    sources: Sequence[Source],
-    encoder: TextEncoder | None,
-    plan: AnswerPlan,
-    found: _Found,
-) -> Draft:
+def _fallback(inputs: _Inputs, sources: Sequence[Source], found: _Found) -> Draft:
     """The answer when no draft survived: the tool's result, the reasoning's answer, the
     best evidence sentence, or a decline."""
 
@@ -365,15 +375,16 @@ def _fallback(
             rejected_spans=found.rejected,
             claim_results=((text, True),) if claims else (),
         )
-        citations = _cited(text, evidence) if cited else ()
+        citations = inputs.cited(text) if cited else ()
         return Draft(text=text, citations=citations, tokens=found.tokens, check=check)
 
-    if tool_results:
-        text = " ".join(f"{t.expression} = {t.value}." for t in tool_results)
-        return draft(text, "computed", len(tool_results))
-    if reasoning_answer:
-        return draft(f"The answer is {reasoning_answer.strip()}.", "reasoned", 1)
-    extract = extractive_answer(question, sources, encoder, min_score=plan.extractive_min_score)
+    if inputs.tool_results:
+        text = " ".join(f"{t.expression} = {t.value}." for t in inputs.tool_results)
+        return draft(text, "computed", len(inputs.tool_results))
+    if inputs.reasoning_answer:
+        return draft(f"The answer is {inputs.reasoning_answer.strip()}.", "reasoned", 1)
+    min_score = inputs.plan.extractive_min_score
+    extract = extractive_answer(inputs.question, sources, inputs.encoder, min_score=min_score)
     if extract is None:
         return draft(DECLINE, "declined", 0)
     return draft(extract.text, "extractive", 1, cited=True)
@@ -399,38 +410,31 @@ def _released(
     return Draft(text=text, citations=_cited(text, evidence), tokens=tokens, check=check)
 
 
-def _unchecked(
-    render: _Renderer,
-    model: ChatModel,
-    evidence: Sequence[EvidenceLike],
-    reasoning_answer: str | None,
-    max_tokens: int,
-    plan: AnswerPlan,
-) -> Draft:
+def _unchecked(inputs: _Inputs, model: ChatModel) -> Draft:
     """Claim checking off: the best grounded of ``plan.candidates`` drafts, as written."""
-    messages = render(None)
-    completions = model.generate(messages, n=1, settings=GenerationSettings(max_tokens=max_tokens))
-    if evidence and plan.candidates > 1:
-        sampled = GenerationSettings(max_tokens=max_tokens, temperature=0.7, seed=0)
-        completions += model.generate(messages, n=plan.candidates - 1, settings=sampled)
+    messages, evidence = inputs.messages(None), inputs.evidence
+    greedy = GenerationSettings(max_tokens=inputs.max_tokens)
+    completions = model.generate(messages, n=1, settings=greedy)
+    if evidence and inputs.plan.candidates > 1:
+        sampled = GenerationSettings(max_tokens=inputs.max_tokens, temperature=0.7, seed=0)
+        completions += model.generate(messages, n=inputs.plan.candidates - 1, settings=sampled)
     best = most_grounded([c.text for c in completions], [e.text for e in evidence])
     text = completions[best].text.strip()
     tokens = sum(c.completion_tokens for c in completions)
+    reasoning_answer = inputs.reasoning_answer
     if reasoning_answer and reasoning_answer.strip().lower() not in text.lower():
         # Small language models sometimes drop the result they were handed; the answer
         # must carry it, so state it first.
         text = f"The answer is {reasoning_answer.strip()}. {text}".strip()
-    return Draft(
-        text=text,
-        citations=_cited(text, evidence),
-        tokens=tokens,
-        check=AnswerCheck(kind="unchecked"),
-    )
+    check = AnswerCheck(kind="unchecked")
+    return Draft(text=text, citations=inputs.cited(text), tokens=tokens, check=check)
 
 
 @dataclass(frozen=True)
-class _Renderer:
-    """The messages of one question, with or without spans a rewrite must avoid."""
+class _Inputs:
+    """What one answer is written from: the arguments :func:`compose` and
+    :func:`~ponder.agents.compose_stream.stream_draft` share, and what both derive from
+    them (the messages, the citations, whether to decline unwritten)."""
 
     question: str
     evidence: Sequence[EvidenceLike]
@@ -438,8 +442,34 @@ class _Renderer:
     tool_results: Sequence[ToolResult]
     critique: str | None
     history: Sequence[Message]
+    max_tokens: int
+    needs_evidence: bool
+    encoder: TextEncoder | None
+    plan: AnswerPlan
 
-    def __call__(self, unsupported: Sequence[str] | None) -> list[Message]:
+    @property
+    def grounded(self) -> bool:
+        """Whether there is something to hold a draft to: evidence, a tool result or the
+        reasoning's answer."""
+        return bool(self.evidence or self.tool_results or self.reasoning_answer)
+
+    def declines(self) -> bool:
+        """Whether the answer declines before any draft is written (:func:`declines_unwritten`)."""
+        return declines_unwritten(
+            self.question,
+            self.plan,
+            self.needs_evidence,
+            self.evidence,
+            self.tool_results,
+            self.reasoning_answer,
+        )
+
+    def cited(self, text: str) -> tuple[Citation, ...]:
+        """The evidence ``text`` cites, or all of it when it cites none."""
+        return _cited(text, self.evidence)
+
+    def messages(self, unsupported: Sequence[str] | None) -> list[Message]:
+        """The messages of the question, with or without spans a rewrite must avoid."""
         system = _ENV.get_template("compose.j2").render(
             evidence=list(self.evidence),
             reasoning_answer=self.reasoning_answer,

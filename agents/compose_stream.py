@@ -37,13 +37,11 @@ from ponder.agents.compose import (
     AnswerPlan,
     Draft,
     EvidenceLike,
-    _cited,
+    _compose,
+    _Inputs,
     _released,
-    _Renderer,
     answer_sources,
     answers_question,
-    compose,
-    declines_unwritten,
 )
 from ponder.agents.computation import ToolResult
 from ponder.agents.models.base import ChatModel, Completion, GenerationSettings, Message
@@ -117,61 +115,52 @@ def stream_draft(
     Returns:
         The answer, and whether it extends what was fed or replaces it.
     """
-    plan = plan or AnswerPlan()
-
-    def non_streamed(first: Completion | None = None) -> StreamedDraft:
-        answer = compose(
-            question,
-            model,
-            evidence=evidence,
-            reasoning_answer=reasoning_answer,
-            tool_results=tool_results,
-            critique=critique,
-            history=history,
-            max_tokens=max_tokens,
-            needs_evidence=needs_evidence,
-            encoder=encoder,
-            plan=plan,
-            first=first,
-        )
-        return StreamedDraft(draft=answer, replaced=True)
-
-    if declines_unwritten(question, plan, needs_evidence, evidence, tool_results, reasoning_answer):
-        return non_streamed()
-    grounded = bool(evidence or tool_results or reasoning_answer)
+    inputs = _Inputs(
+        question,
+        evidence,
+        reasoning_answer,
+        tool_results,
+        critique,
+        history,
+        max_tokens,
+        needs_evidence,
+        encoder,
+        plan or AnswerPlan(),
+    )
+    if inputs.declines():
+        return StreamedDraft(draft=_compose(inputs, model, None), replaced=True)
     gate = None
-    if plan.claim_check and grounded:
+    if inputs.plan.claim_check and inputs.grounded:
         sources = answer_sources(evidence, tool_results, reasoning_answer)
-        gate = _ClaimGate(question, sources, encoder, plan.support_threshold)
-    render = _Renderer(question, evidence, reasoning_answer, tool_results, critique, history)
+        gate = _ClaimGate(question, sources, encoder, inputs.plan.support_threshold)
     lead = ""
     if gate is None and reasoning_answer:
         # The answer must carry the result it was handed, and whether the draft will say
         # it is known only at its end: a streamed answer states it first, always.
         lead = f"The answer is {reasoning_answer.strip()}. "
     settings = GenerationSettings(max_tokens=max_tokens)
-    written = _write(model, render(None), settings, sink, gate, lead)
+    written = _write(model, inputs.messages(None), settings, sink, gate, lead)
     tokens = written.completion.completion_tokens
     if written.stopped:
         text = written.text
         return StreamedDraft(
-            draft=Draft(text=text, citations=_cited(text, evidence), tokens=tokens),
+            draft=Draft(text=text, citations=inputs.cited(text), tokens=tokens),
             stopped=True,
         )
     if gate is None:
         text = written.text
         check = AnswerCheck(kind="unchecked")
         return StreamedDraft(
-            draft=Draft(text=text, citations=_cited(text, evidence), tokens=tokens, check=check)
+            draft=Draft(text=text, citations=inputs.cited(text), tokens=tokens, check=check)
         )
     text = written.text
     if gate.claims and answers_question(text, question, tool_results, reasoning_answer):
         kind: AnswerKind = "trimmed" if gate.failed else "drafted"
-        report = ClaimReport(claims=tuple(gate.claims), threshold=plan.support_threshold)
+        report = ClaimReport(claims=tuple(gate.claims), threshold=gate.threshold)
         draft = _released(text, kind, report, 1, gate.rejected, tokens, evidence)
         return StreamedDraft(draft=draft)
     if sink.sent == 0:  # nothing shown yet: the non-streamed path may still choose
-        return non_streamed(first=written.completion)
+        return StreamedDraft(draft=_compose(inputs, model, written.completion), replaced=True)
     answer = _completed(text, gate, tool_results, reasoning_answer, tokens, evidence)
     return StreamedDraft(draft=answer)
 
