@@ -4,28 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from compose_helpers import APOLLO, ENCODER, QUESTION
+
 from ponder.agents.compose import compose
 from ponder.agents.compose_stream import stream_draft
 from ponder.agents.extractive import DECLINE
 from ponder.agents.models.testing import FunctionChatModel, ScriptedChatModel
-from ponder.knowledge.testing import HashingEmbedder
 
-
-@dataclass(frozen=True)
-class Chunk:
-    text: str
-    title: str = "The Apollo 11 Moon Landing"
-    path: str = "corpus/apollo-11.md"
-    chunk_index: int = 0
-
-
-APOLLO = Chunk(
-    "Apollo 11 was the first crewed mission to land on the Moon.\n\n"
-    "On 20 July 1969 Armstrong and Aldrin landed the lunar module Eagle in the Sea of "
-    "Tranquility.\n\nThe crew splashed down in the Pacific Ocean on 24 July 1969."
-)
-QUESTION = "When did Armstrong and Aldrin land the lunar module?"
-ENCODER = HashingEmbedder()
 LANDED = "Armstrong and Aldrin landed the lunar module Eagle on 20 July 1969 [1]."
 SPLASHED = "The crew splashed down in the Pacific Ocean on 24 July 1969 [1]."
 INVENTED = "Collins played the trumpet on the way home in 1971 [1]."
