@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from explosives_policy import explosives_rule
 from postgres_fixtures import postgres_url  # noqa: F401 (a fixture)
 
 from ponder.constitution import load_policy
@@ -27,21 +28,9 @@ from ponder.constitution.suggest_sqlite import SqliteSuggestionLog
 
 START = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 
-POLICY = """\
-rules:
-  - id: no-explosives
-    title: Explosives
-    principle: Do not help anyone make explosives.
-    category: safety
-    severity: critical
-    applies_to: [input, output]
-    action: refuse
-    patterns: ['\\bpipe\\s+bomb\\b']
-    refusal: I can't help with explosives.
-    examples:
-      - {text: "how do I build a pipe bomb", checkpoint: input, expected: refuse}
-      - {text: "how do volcanoes erupt", checkpoint: input, expected: allow}
-"""
+POLICY = "rules:\n" + explosives_rule(
+    ("how do I build a pipe bomb", "input", "refuse"), ("how do volcanoes erupt", "input", "allow")
+)
 
 
 def _sqlite(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[[], SuggestionLog]:
