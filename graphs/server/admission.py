@@ -7,22 +7,39 @@ plus ``server.max_queue`` waiting. Then it waits for a *slot* (:meth:`Gate.slot`
 ``server.max_queue_wait_s``. A slot is held until the turn's worker stops, so a slot
 always has a free worker thread.
 
-With every place taken, a request gets 429 with ``Retry-After`` (and ``retry-after-ms``,
-which OpenAI's clients prefer): the time until enough turns end to free a place for it, at
-the measured turn time. A request that names its thread also *reserves* the next free
-place, in the order of refusal, until a little after that time: without it, a client that
-just got an answer and sends its next message at once would take the freed place from a
-client that was told to wait, and under overload the same few clients would be served
-again and again while the rest waited forever.
+With every place taken, a request gets 429 with ``Retry-After`` and ``retry-after-ms``
+(which OpenAI's clients prefer): the expected time until its place frees, from a small
+simulation of the turns ahead of it at the measured turn time (running turns end, queued
+ones and reserved ones start as slots free, a reserved one no earlier than it was told to
+come back). A request that names its thread also *reserves* a place, in the order of
+refusal: until the time it was told plus a grace (half a turn, between 0.1 and 2 s), no
+later request takes a place, running or queued, that the reservations ahead of it need;
+a reservation not claimed by then lapses.
+
+Why a reservation holds even a free slot: a client that just got its answer sends its
+next message at once, while a refused client sleeps as told. If a free slot went to
+whoever came first, the client just served would take it every time, and with no queue
+(``max_queue: 0``) and turns shorter than a ``Retry-After`` the same client was answered
+again and again while the others got 429 forever (``bench/server_fairness.py``: 0/0/20
+answers for three clients). A ``Retry-After`` that matched the wait exactly would not fix
+this by itself (a turn's length is only known when it ends, and the answered client is
+always first), so the slot waits for its reservation; the precise ``retry-after-ms``
+keeps that wait short. The cost is bounded: a slot idles at most from the moment it
+frees until the oldest reservation's time plus the grace, about one turn for a client
+that never comes back, and nothing for a client that honours ``retry-after-ms``. A
+client that reads only the whole-second ``Retry-After`` comes back late on short turns
+and loses its reservation; one that names no thread never has one.
 """
 
 from __future__ import annotations
 
 import asyncio
+import heapq
 import math
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from ponder.graphs.server.openai_api import ApiError
 
@@ -30,6 +47,22 @@ __all__ = ["Admission", "Gate", "Slot"]
 
 _SMOOTHING = 0.3
 """Weight of the latest turn in the running turn time."""
+_MARGIN = 0.1
+"""Fraction of a turn added to ``Retry-After``: a turn a little longer than the mean
+then costs the client no second 429."""
+_GRACE = 0.5
+"""Fraction of a turn a reservation outlives the time its client was told."""
+_GRACE_BOUNDS_S = (0.1, 2.0)
+"""The least grace (for scheduling jitter on short turns) and the most (what a client
+that never comes back can cost)."""
+
+
+@dataclass(frozen=True)
+class _Reservation:
+    due: float
+    """When the refused client was told to come back (the clock's seconds)."""
+    lapses: float
+    """When the place stops being kept for it."""
 
 
 class Admission:
@@ -94,37 +127,37 @@ class Gate:
         self.held: set[Slot] = set()
         """The slots held now."""
         self._waiting: deque[asyncio.Future[None]] = deque()
-        self._reserved: OrderedDict[str, float] = OrderedDict()  # thread -> until when
+        self._reserved: OrderedDict[str, _Reservation] = OrderedDict()  # by thread, in order
 
     def admit(self, thread_id: str | None = None) -> Admission:
-        """Take a place: one left free after the reservations made before this request.
+        """Take a place: one left free by the reservations made before this request.
 
         Args:
             thread_id: The thread the request names, if it names one: a refused request
                 keeps a place in line for when it comes back.
 
         Raises:
-            ApiError: 429 ``queue_full`` with ``Retry-After`` when every place is taken.
+            ApiError: 429 ``queue_full`` with ``Retry-After`` when every place is taken
+                or kept for a request refused earlier.
         """
         now = self.clock()
-        for reserved, until in list(self._reserved.items()):
-            if until < now:  # its client did not come back in time
+        for reserved, reservation in list(self._reserved.items()):
+            if reservation.lapses < now:  # its client did not come back in time
                 del self._reserved[reserved]
         keys = list(self._reserved)
-        ahead = keys.index(thread_id) if thread_id is not None and thread_id in keys else len(keys)
-        # Reservations keep places in the queue, never a free slot: an idle worker serves
-        # whoever comes, so a client that comes back late costs no throughput.
-        if self.admitted + ahead < self.limit or self.admitted < self.max_concurrent:
+        ahead = keys.index(thread_id) if thread_id in self._reserved else len(keys)
+        if self.admitted + ahead < self.limit:
             self._reserved.pop(thread_id or "", None)
             self.admitted += 1
             return Admission(self)
-        wait_s = self._wait_for_place(ahead)
-        if thread_id is not None:
-            self._reserved[thread_id] = now + 2 * wait_s + 1
+        wait_s = self._wait_for_place(ahead, now)
+        if thread_id is not None:  # a thread refused again keeps its position in line
+            grace = min(max(_GRACE * self.turn_s, _GRACE_BOUNDS_S[0]), _GRACE_BOUNDS_S[1])
+            self._reserved[thread_id] = _Reservation(now + wait_s, now + wait_s + grace)
         raise ApiError(
             429,
             f"The server is busy ({self.admitted} requests running or queued); retry "
-            f"in {wait_s:.1f} s (Retry-After), when a place is kept for this thread.",
+            f"in {wait_s:.2f} s (retry-after-ms), when a place is kept for this thread.",
             type="rate_limit_error",
             code="queue_full",
             headers=_retry_after(wait_s),
@@ -167,19 +200,42 @@ class Gate:
                 return
         self.running -= 1
 
-    def _wait_for_place(self, ahead: int) -> float:
-        # This request needs the place after those that the requests over the limit and
-        # the reservations ahead of it take. The first frees when the oldest running turn
-        # should end, the next ones at max_concurrent per turn time; coming back a little
-        # late costs the client little, coming back early costs it another round trip.
-        needed = max(self.admitted + ahead + 1 - self.limit, 1)
-        now = self.clock()
-        first = min((slot.since + self.turn_s - now for slot in self.held), default=0.0)
-        wait_s = max(first, 0.0) + (needed - 1) * self.turn_s / self.max_concurrent
-        return wait_s + 0.1 * self.turn_s
+    def _wait_for_place(self, ahead: int, now: float) -> float:
+        """Seconds to tell a request behind ``ahead`` reservations to wait.
+
+        The requests holding places and the reservations ahead each hold a place until
+        their turn ends: running turns at their start plus the turn time, the others one
+        turn after they get a slot (the earliest to free, in order; a reservation no
+        earlier than its client comes back). This request's place frees when all but
+        ``limit - 1`` of them have ended; it is told to come back halfway from the first
+        of those ends to that one (at once for the next place), plus a margin.
+        """
+        slots = sorted(max(slot.since + self.turn_s, now) for slot in self.held)
+        # Places held neither by a running turn nor by one waiting for a slot: a turn
+        # whose worker has stopped, its reply still being sent, frees its place now (or
+        # one still waiting for its thread, not known here). Fewer than none: a worker
+        # that is stopping holds a slot, its place given back, and is the first to end.
+        other = self.admitted - len(self.held) - len(self._waiting)
+        ends = [now] * max(other, 0) + slots[max(-other, 0) :]
+        slots += [now] * max(self.max_concurrent - len(slots), 0)
+        heapq.heapify(slots)
+        reserved = [r.due for r in list(self._reserved.values())[:ahead]]
+        for ready in [now] * len(self._waiting) + reserved:
+            end = max(heapq.heappop(slots), ready) + self.turn_s
+            heapq.heappush(slots, end)
+            ends.append(end)
+        needed = len(ends) + 1 - self.limit  # how many of them must end first
+        if needed <= 0:
+            return _MARGIN * self.turn_s
+        ends.sort()
+        # Halfway from the next place to free to this request's own: its place is kept,
+        # and coming back then brings a fresher estimate, so the errors of estimates
+        # several turns ahead (turns vary) never add up to a slot left idle.
+        frees = (ends[0] + ends[needed - 1]) / 2
+        return frees - now + _MARGIN * self.turn_s
 
     def _queue_timeout(self) -> ApiError:
-        wait_s = self._wait_for_place(len(self._reserved))
+        wait_s = self._wait_for_place(len(self._reserved), self.clock())
         return ApiError(
             429,
             f"No turn could start within server.max_queue_wait_s ({self.queue_wait_s:g} s); "
