@@ -1,10 +1,10 @@
 """The audit log: every checker decision, stored, and appeals against them.
 
-Each verdict becomes one :class:`Decision`: when, which thread, which checkpoint, which
-policy version, the rules that fired, the action and why (``reason`` keeps a rule's
-decision apart from a ``checker_error``), the rationale, and a SHA-256 of the checked
-text. The text itself is kept only when the log is told to: it should not become a
-second copy of every user's messages.
+Each verdict becomes one :class:`Decision`: when, which thread (and tenant, for a turn
+that ran as one), which checkpoint, which policy version, the rules that fired, the
+action and why (``reason`` keeps a rule's decision apart from a ``checker_error``), the
+rationale, and a SHA-256 of the checked text. The text itself is kept only when the log
+is told to: it should not become a second copy of every user's messages.
 
 An :class:`Appeal` names a decision and says why it was wrong. The person appealing may
 supply the text they sent; it is kept only if its hash matches the decision's, so the
@@ -91,6 +91,9 @@ class Decision:
     """SHA-256 of the checked text (:func:`text_hash`)."""
     text: str | None
     """The checked text, if the log keeps texts."""
+    tenant: str | None = None
+    """The tenant (``server.tenants``) whose turn was checked; ``None`` for the assistant's
+    own turns, and for every decision recorded before the log kept tenants."""
 
     @classmethod
     def of(
@@ -101,6 +104,7 @@ class Decision:
         thread_id: str | None,
         time: datetime,
         keep_text: bool,
+        tenant: str | None = None,
     ) -> Decision:
         """The decision to store for ``verdict`` on ``text`` (every log stores the same)."""
         return cls(
@@ -116,6 +120,7 @@ class Decision:
             notes=verdict.notes,
             text_hash=text_hash(text),
             text=text if keep_text else None,
+            tenant=tenant,
         )
 
 
@@ -172,13 +177,18 @@ class AuditLog(Protocol):
     ``decision_id`` is already stored changes nothing."""
 
     def record_many(
-        self, checked: Sequence[tuple[Verdict, str]], *, thread_id: str | None = None
+        self,
+        checked: Sequence[tuple[Verdict, str]],
+        *,
+        thread_id: str | None = None,
+        tenant: str | None = None,
     ) -> list[Decision]:
         """Store several verdicts, each with the text it judged, in one transaction.
 
         Args:
             checked: ``(verdict, text)`` pairs.
             thread_id: The conversation they belong to, if any.
+            tenant: The tenant whose turn they checked, if it ran as one.
 
         Returns:
             The stored decisions, in order.

@@ -7,13 +7,14 @@ prefixed ``audit_``)::
 
     audit_decisions(decision_id PK, seq, time timestamptz, thread_id, checkpoint,
                     policy_version, rules text[], action, reason, rationale, notes text[],
-                    text_hash, text)
+                    text_hash, text, tenant)
     audit_appeals(appeal_id PK, seq, decision_id -> audit_decisions, time timestamptz,
                   message, text)
     audit_schema(version)
 
-``seq`` keeps insertion order among records of the same time. Connections come from a
-small pool, so a server restart costs one failed call, not the process.
+``seq`` keeps insertion order among records of the same time. Opening a database whose
+tables are older runs the migrations they lack, keeping every row. Connections come from
+a small pool, so a server restart costs one failed call, not the process.
 """
 
 from __future__ import annotations
@@ -65,6 +66,8 @@ CREATE TABLE audit_appeals (
     text text
 );
 """,
+        # Version 2: the tenant whose turn was checked; older rows read as no tenant.
+        "ALTER TABLE audit_decisions ADD COLUMN tenant text",
     ),
     version_table="audit_schema",
     # Any constant will do: it only has to differ from other advisory locks in the database.
@@ -77,7 +80,7 @@ SCHEMA_VERSION = TABLES.version
 
 _COLUMNS: LiteralString = (
     "decision_id, time, thread_id, checkpoint, policy_version, rules, action, reason, "
-    "rationale, notes, text_hash, text"
+    "rationale, notes, text_hash, text, tenant"
 )
 
 
@@ -122,13 +125,21 @@ class PostgresAuditLog:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    def record(self, verdict: Verdict, text: str, *, thread_id: str | None = None) -> Decision:
+    def record(
+        self,
+        verdict: Verdict,
+        text: str,
+        *,
+        thread_id: str | None = None,
+        tenant: str | None = None,
+    ) -> Decision:
         """Store one verdict with the text it judged.
 
         Args:
             verdict: The verdict.
             text: The checked text (hashed; kept too with ``keep_text``).
             thread_id: The conversation it belongs to, if any.
+            tenant: The tenant whose turn it checked, if it ran as one.
 
         Returns:
             The stored decision.
@@ -136,18 +147,27 @@ class PostgresAuditLog:
         Raises:
             AuditError: The log cannot be written.
         """
-        return self.record_many([(verdict, text)], thread_id=thread_id)[0]
+        return self.record_many([(verdict, text)], thread_id=thread_id, tenant=tenant)[0]
 
     def record_many(
-        self, checked: Sequence[tuple[Verdict, str]], *, thread_id: str | None = None
+        self,
+        checked: Sequence[tuple[Verdict, str]],
+        *,
+        thread_id: str | None = None,
+        tenant: str | None = None,
     ) -> list[Decision]:
         """See :meth:`AuditLog.record_many`."""
         now = self._clock()
-        decisions = [self._decision(v, text, thread_id, now) for v, text in checked]
+        decisions = [
+            Decision.of(
+                v, text, thread_id=thread_id, time=now, keep_text=self.keep_text, tenant=tenant
+            )
+            for v, text in checked
+        ]
         # Recording the same verdict twice (a node run again) stores it once.
         insert: LiteralString = (
             f"INSERT INTO audit_decisions ({_COLUMNS}) "
-            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
             "ON CONFLICT (decision_id) DO NOTHING"
         )
         with self._transaction("record") as conn, conn.cursor() as cursor:
@@ -232,11 +252,6 @@ class PostgresAuditLog:
             )
         return appeals
 
-    def _decision(
-        self, verdict: Verdict, text: str, thread_id: str | None, now: datetime
-    ) -> Decision:
-        return Decision.of(verdict, text, thread_id=thread_id, time=now, keep_text=self.keep_text)
-
     @contextmanager
     def _transaction(self, what: str) -> Iterator[psycopg.Connection[DictRow]]:
         with (
@@ -275,6 +290,7 @@ def _row(decision: Decision) -> tuple[object, ...]:
         list(decision.notes),
         decision.text_hash,
         decision.text,
+        decision.tenant,
     )
 
 
@@ -292,4 +308,5 @@ def _decision_from_row(row: DictRow) -> Decision:
         notes=tuple(row["notes"]),
         text_hash=row["text_hash"],
         text=row["text"],
+        tenant=row["tenant"],
     )

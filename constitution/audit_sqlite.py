@@ -2,10 +2,11 @@
 
 WAL journaling lets readers (``ponder audit``) work while the assistant writes; every
 insert is its own transaction, so a crash never leaves half a record; the schema version
-lives in ``PRAGMA user_version``. Its tables::
+lives in ``PRAGMA user_version``, and opening an older file runs the :data:`MIGRATIONS` it
+lacks (keeping every row). Its tables::
 
     decisions(decision_id PK, time, thread_id, checkpoint, policy_version, rules (JSON),
-              action, reason, rationale, notes (JSON), text_hash, text)
+              action, reason, rationale, notes (JSON), text_hash, text, tenant)
     appeals(appeal_id PK, decision_id -> decisions, time, message, text)
 
 Times are UTC, written as ``YYYY-MM-DDTHH:MM:SS.ffffff+00:00`` so they sort as text.
@@ -26,14 +27,12 @@ from ponder.constitution.audit import Appeal, Decision, new_appeal
 from ponder.constitution.schema import Action
 from ponder.constitution.verdict import Verdict
 
-__all__ = ["SCHEMA_VERSION", "SqliteAuditLog"]
-
-SCHEMA_VERSION = 1
-"""The version of the tables :class:`SqliteAuditLog` writes."""
+__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "SqliteAuditLog"]
 
 _TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%f+00:00"
 
-_SCHEMA = """
+MIGRATIONS: tuple[str, ...] = (
+    """
 CREATE TABLE decisions (
     decision_id TEXT PRIMARY KEY,
     time TEXT NOT NULL,
@@ -57,7 +56,20 @@ CREATE TABLE appeals (
     message TEXT NOT NULL,
     text TEXT
 );
-"""
+""",
+    # Version 2: the tenant whose turn was checked; older rows read as no tenant.
+    "ALTER TABLE decisions ADD COLUMN tenant TEXT;",
+)
+"""The tables' history: entry ``i`` takes a file from version ``i`` to ``i + 1`` (entry 0
+creates the tables). Append to it; never edit an entry a file may have run."""
+
+SCHEMA_VERSION = len(MIGRATIONS)
+"""The version of the tables :class:`SqliteAuditLog` writes."""
+
+_COLUMNS = (
+    "decision_id, time, thread_id, checkpoint, policy_version, rules, action, reason, "
+    "rationale, notes, text_hash, text, tenant"
+)
 
 
 def _now() -> datetime:
@@ -104,16 +116,31 @@ class SqliteAuditLog:
             ) from exc
 
     def _migrate(self) -> None:
+        if self._schema_version() == SCHEMA_VERSION:
+            return
+        # One process migrates at a time (another may be opening the same file), and the
+        # tables and their version change together or not at all.
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            version = self._schema_version()  # another process may have migrated since
+            for migration in MIGRATIONS[version:]:
+                for statement in migration.split(";"):
+                    if statement.strip():
+                        self._conn.execute(statement)
+            self._conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        except BaseException:
+            self._conn.rollback()
+            raise
+        self._conn.commit()
+
+    def _schema_version(self) -> int:
         (version,) = self._conn.execute("PRAGMA user_version").fetchone()
         if version > SCHEMA_VERSION:
             raise AuditError(
                 f"the audit log at {self.path} has schema version {version}, newer than "
                 f"this Ponder's {SCHEMA_VERSION}; upgrade Ponder to read it"
             )
-        if version == 0:  # a new file: create the tables and stamp the version at once
-            self._conn.executescript(
-                f"BEGIN; {_SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
-            )
+        return int(version)
 
     def close(self) -> None:
         """Close the database connection."""
@@ -126,13 +153,21 @@ class SqliteAuditLog:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    def record(self, verdict: Verdict, text: str, *, thread_id: str | None = None) -> Decision:
+    def record(
+        self,
+        verdict: Verdict,
+        text: str,
+        *,
+        thread_id: str | None = None,
+        tenant: str | None = None,
+    ) -> Decision:
         """Store one verdict with the text it judged.
 
         Args:
             verdict: The verdict.
             text: The checked text (hashed; kept too with ``keep_text``).
             thread_id: The conversation it belongs to, if any.
+            tenant: The tenant whose turn it checked, if it ran as one.
 
         Returns:
             The stored decision.
@@ -140,18 +175,28 @@ class SqliteAuditLog:
         Raises:
             AuditError: The log cannot be written.
         """
-        return self.record_many([(verdict, text)], thread_id=thread_id)[0]
+        return self.record_many([(verdict, text)], thread_id=thread_id, tenant=tenant)[0]
 
     def record_many(
-        self, checked: Sequence[tuple[Verdict, str]], *, thread_id: str | None = None
+        self,
+        checked: Sequence[tuple[Verdict, str]],
+        *,
+        thread_id: str | None = None,
+        tenant: str | None = None,
     ) -> list[Decision]:
         """See :meth:`AuditLog.record_many`."""
         now = self._clock()
-        decisions = [self._decision(v, text, thread_id, now) for v, text in checked]
+        decisions = [
+            Decision.of(
+                v, text, thread_id=thread_id, time=now, keep_text=self.keep_text, tenant=tenant
+            )
+            for v, text in checked
+        ]
         rows = [_row(d) for d in decisions]
         # Recording the same verdict twice (a node run again) stores it once.
         self._write(
-            "INSERT OR IGNORE INTO decisions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            f"INSERT OR IGNORE INTO decisions ({_COLUMNS}) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             rows,
             "record",
         )
@@ -229,11 +274,6 @@ class SqliteAuditLog:
             )
         return appeals
 
-    def _decision(
-        self, verdict: Verdict, text: str, thread_id: str | None, now: datetime
-    ) -> Decision:
-        return Decision.of(verdict, text, thread_id=thread_id, time=now, keep_text=self.keep_text)
-
     def _write(self, sql: str, rows: Sequence[Sequence[Any]], what: str) -> None:
         try:
             with self._lock, self._conn:  # one transaction: all rows or none
@@ -274,6 +314,7 @@ def _row(decision: Decision) -> tuple[Any, ...]:
         json.dumps(list(decision.notes)),
         decision.text_hash,
         decision.text,
+        decision.tenant,
     )
 
 
@@ -291,4 +332,5 @@ def _decision_from_row(row: sqlite3.Row) -> Decision:
         notes=tuple(json.loads(row["notes"])),
         text_hash=row["text_hash"],
         text=row["text"],
+        tenant=row["tenant"],
     )

@@ -61,6 +61,9 @@ class Parts:
     """Where ``retrieve`` finds evidence, or ``None`` for no knowledge."""
     audit: AuditLog | None = None
     """Records every verdict with the thread it belongs to; ``None`` records nothing."""
+    tenant: str | None = None
+    """The tenant (``server.tenants``) whose turns these parts run, recorded with each
+    verdict; ``None`` for the assistant's own."""
     settings: Settings
     """The options the nodes read: the search (``reasoning``), ``knowledge.top_k`` and
     ``min_score``, ``max_revisions``, ``max_answer_tokens`` and ``release``. The defaults
@@ -296,7 +299,7 @@ class Nodes:
 
     def _audit(self, checked: Sequence[tuple[Verdict, str]]) -> None:
         if self.parts.audit is not None and checked:
-            self.parts.audit.record_many(checked, thread_id=_thread_id())
+            self.parts.audit.record_many(checked, thread_id=_thread_id(), tenant=self.parts.tenant)
 
     def _policy(self, verdict: Verdict) -> Policy:
         # The rules that decided, even if a reloading checker has newer ones since.

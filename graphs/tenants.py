@@ -106,8 +106,8 @@ class Tenants:
         return tenant
 
     def parts(self, name: str | None, base: Parts) -> Parts:
-        """``base`` with the tenant's checker, policy and store; ``base`` itself for
-        ``None`` (no tenant).
+        """``base`` with the tenant's checker, policy and store, recording the tenant with
+        each verdict; ``base`` itself for ``None`` (no tenant).
 
         Raises:
             ValueError: No such tenant.
@@ -116,7 +116,7 @@ class Tenants:
             return base
         tenant = self.get(name)
         return dataclasses.replace(
-            base, checker=tenant.checker, policy=tenant.policy, store=tenant.store
+            base, checker=tenant.checker, policy=tenant.policy, store=tenant.store, tenant=name
         )
 
     def prepare(self) -> None:

@@ -7,7 +7,8 @@
 
 The audit log is the settings' ``audit_url`` (PostgreSQL) or ``audit_db`` (default
 ``<data_dir>/audit.sqlite``). ``ponder audit --action escalate`` lists the turns that
-wait for a human reviewer, with their threads.
+wait for a human reviewer, with their threads; a decision on a tenant's turn
+(``server.tenants``) names the tenant.
 """
 
 from __future__ import annotations
@@ -97,9 +98,11 @@ def audit_list(
         err.print(f"no audit log at {settings.audit_path} yet")
     for d in decisions:
         rules = ",".join(d.rules) or "-"
+        tenant = f"  tenant {d.tenant}" if d.tenant is not None else ""
         console.print(
             f"{_when(d.time)}  {d.decision_id}  {d.checkpoint:<9} {d.action:<15} "
             f"{d.reason:<13} {rules:<28} thread {d.thread_id or '-'}  policy {d.policy_version}"
+            f"{tenant}"
         )
 
 
@@ -112,6 +115,7 @@ def _decision_dict(decision: Decision) -> dict[str, Any]:
         "decision_id": decision.decision_id,
         "time": decision.time.isoformat(),
         "thread_id": decision.thread_id,
+        "tenant": decision.tenant,
         "checkpoint": decision.checkpoint,
         "policy_version": decision.policy_version,
         "rules": list(decision.rules),

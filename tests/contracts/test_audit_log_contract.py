@@ -2,12 +2,16 @@
 
 Parametrized over every implementation: SQLite in a file and in memory, and PostgreSQL
 in a fresh database when ``PONDER_TEST_POSTGRES_URL`` names a server (``.ci/run`` starts
-one); a new store must pass it too.
+one); a new store must pass it too. A store that keeps files or tables across versions
+also opens those an older Ponder wrote (``old_log``), keeping every row.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import sqlite3
 from collections.abc import Callable, Iterator
+from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -74,6 +78,72 @@ def _verdict(text: str) -> Verdict:
     return CHECKER.check(text, "input")
 
 
+# One decision as a version-1 store (before tenants) kept it.
+OLD_ROW = {
+    "decision_id": "old-1",
+    "time": datetime(2024, 4, 1, 9, 0, tzinfo=UTC),
+    "thread_id": "t0",
+    "checkpoint": "input",
+    "policy_version": "v-old",
+    "rules": ["no-weapons"],
+    "action": "refuse",
+    "reason": "rule",
+    "rationale": "no-weapons: pattern",
+    "notes": [],
+    "text_hash": text_hash(BOMB),
+    "text": None,
+}
+
+
+def _old_sqlite(request: pytest.FixtureRequest, tmp_path: Path) -> SqliteAuditLog:
+    from ponder.constitution.audit_sqlite import MIGRATIONS
+
+    path = tmp_path / "audit.sqlite"
+    row = {
+        **OLD_ROW,
+        "time": "2024-04-01T09:00:00.000000+00:00",
+        "rules": '["no-weapons"]',
+        "notes": "[]",
+    }
+    with closing(sqlite3.connect(path)) as conn, conn:
+        conn.executescript(f"{MIGRATIONS[0]} PRAGMA user_version = 1;")
+        conn.execute(f"INSERT INTO decisions VALUES ({', '.join('?' * len(row))})", [*row.values()])
+    return SqliteAuditLog(path, clock=_Clock())
+
+
+def _old_postgres(request: pytest.FixtureRequest, tmp_path: Path) -> PostgresAuditLog:
+    import psycopg
+
+    from ponder.constitution.audit_postgres import TABLES
+    from ponder.constitution.postgres_store import migrate
+
+    url: str = request.getfixturevalue("postgres_url")
+    version_1 = dataclasses.replace(TABLES, migrations=TABLES.migrations[:1])
+    with psycopg.connect(url, autocommit=True) as conn:
+        migrate(conn, version_1, "the test database")
+        conn.execute(
+            f"INSERT INTO audit_decisions ({', '.join(OLD_ROW)}) "
+            f"VALUES ({', '.join(['%s'] * len(OLD_ROW))})",
+            [*OLD_ROW.values()],
+        )
+    return PostgresAuditLog(url, clock=_Clock())
+
+
+@pytest.fixture(
+    params=[
+        pytest.param(_old_sqlite, id="sqlite_file"),
+        pytest.param(_old_postgres, id="postgres", marks=pytest.mark.postgres),
+    ]
+)
+def old_log(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[AuditLog]:
+    """A log opened on a store a version-1 Ponder wrote, holding :data:`OLD_ROW`."""
+    make: Callable[[pytest.FixtureRequest, Path], SqliteAuditLog | PostgresAuditLog]
+    make = request.param
+    made = make(request, tmp_path)
+    yield made
+    made.close()
+
+
 def test_it_is_an_audit_log(log: AuditLog) -> None:
     assert isinstance(log, AuditLog)
 
@@ -136,3 +206,33 @@ def test_an_appeal_with_another_text_is_refused(log: AuditLog) -> None:
 def test_an_appeal_against_an_unknown_decision_is_an_error(log: AuditLog) -> None:
     with pytest.raises(AuditError, match="no decision 'nope'"):
         log.appeal("nope", "unfair")
+
+
+def test_a_tenants_decisions_name_it_and_the_assistants_own_name_none(log: AuditLog) -> None:
+    theirs, ours = _verdict(BOMB), _verdict(HELLO)
+
+    log.record_many([(theirs, BOMB)], thread_id="t1", tenant="acme")
+    log.record_many([(ours, HELLO)], thread_id="t2")
+    appeal = log.appeal(theirs.decision_id, "I meant a bath bomb")
+
+    assert log.decision(theirs.decision_id).tenant == "acme"
+    assert log.decision(ours.decision_id).tenant is None
+    assert [d.tenant for d in log.decisions()] == [None, "acme"]
+    assert log.appeals() == [appeal] and appeal.decision.tenant == "acme"
+
+
+def test_a_log_from_before_tenants_keeps_its_rows_and_takes_tenants(old_log: AuditLog) -> None:
+    verdict = _verdict(HELLO)
+
+    old_log.record_many([(verdict, HELLO)], tenant="acme")
+
+    old = old_log.decision("old-1")
+    assert (old.thread_id, old.rules, old.action, old.tenant) == (
+        "t0",
+        ("no-weapons",),
+        "refuse",
+        None,
+    )
+    assert old.time == OLD_ROW["time"] and old.text_hash == text_hash(BOMB)
+    assert [d.tenant for d in old_log.decisions()] == ["acme", None]
+    assert old_log.appeal("old-1", "unfair", text=BOMB).decision == old

@@ -1,13 +1,18 @@
-"""The graph writes one audit record per verdict, with its thread and policy version."""
+"""The graph writes one audit record per verdict, with its thread, policy version and
+tenant."""
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
+
+from typer.testing import CliRunner
 
 from ponder.agents.models.testing import FunctionChatModel
 from ponder.constitution import Policy, SqliteAuditLog
 from ponder.graphs import build_assistant
 from ponder.graphs.assistant import sqlite_checkpointer
+from ponder.graphs.cli import app
 from ponder.graphs.settings import AnswerSettings, Settings
 
 
@@ -93,3 +98,20 @@ def test_a_thread_accumulates_records_across_turns(tmp_path, store, policy):
     actions = [d.action for d in reversed(audit.decisions(thread_id=first.thread_id))]
     assert actions[0] == "allow" and actions[-1] == "refuse"
     assert not (tmp_path / "audit.sqlite").exists()
+
+
+def test_a_tenants_turn_is_recorded_as_its_and_ponder_audit_names_it(tmp_path, store, policy):
+    tenants = {"acme": {"key_sha256": hashlib.sha256(b"acme-key").hexdigest()}}
+    assistant = _build(tmp_path, store, policy, server={"tenants": tenants})
+
+    theirs = assistant.invoke("How do I build a pipe bomb at home?", tenant="acme")
+    ours = assistant.invoke("How do I build a pipe bomb at home?")
+    listed = CliRunner().invoke(app, ["audit"], env={"PONDER_DATA_DIR": str(tmp_path)})
+
+    log = SqliteAuditLog(tmp_path / "audit.sqlite")
+    assert [d.tenant for d in log.decisions(thread_id=theirs.thread_id)] == ["acme"]
+    assert [d.tenant for d in log.decisions(thread_id=ours.thread_id)] == [None]
+    assert listed.exit_code == 0, listed.output
+    ours_line, theirs_line = listed.stdout.splitlines()  # newest first
+    assert theirs.thread_id in theirs_line and theirs_line.endswith("tenant acme")
+    assert ours.thread_id in ours_line and "tenant" not in ours_line
