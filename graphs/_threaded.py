@@ -2,7 +2,11 @@
 
 Python cannot interrupt a thread, so stopping is cooperative: when the async side stops
 (it finished, broke out of its loop, or was cancelled), the worker finishes the item it is
-computing, then closes its iterator instead of asking for the next one.
+computing, then closes its iterator instead of asking for the next one. The worker runs
+inside :func:`~ponder.agents.models.batching.cancel_scope` of the stop event, so a
+batched generation it waits for leaves its batch at the next decode step rather than
+running to its token limit (a context variable set here, in the worker thread: the
+async side's context does not reach it).
 """
 
 from __future__ import annotations
@@ -13,6 +17,8 @@ import threading
 from collections.abc import AsyncGenerator, Callable, Iterator
 from concurrent.futures import Executor
 from typing import Any, TypeVar
+
+from ponder.agents.models.batching import cancel_scope
 
 __all__ = ["iterate_in_thread"]
 
@@ -33,7 +39,9 @@ async def iterate_in_thread(
             Its size bounds how many such iterations run at once.
         stop: Set the moment the async side stops, so that work inside the iterator
             that watches it can stop before its next item (a streamed answer's model
-            stops at its next token); default: a private event.
+            stops at its next token, a batched ``generate`` raises
+            :class:`~ponder.agents.models.batching.GenerationCancelled`); default: a
+            private event.
 
     Yields:
         The iterator's items, in order.
@@ -53,16 +61,17 @@ async def iterate_in_thread(
         if stop.is_set():  # the caller left while this waited for a worker
             return
         try:
-            iterator = make()
-            try:
-                for item in iterator:
-                    put("item", item)
-                    if stop.is_set():
-                        break
-            finally:
-                close = getattr(iterator, "close", None)
-                if close is not None:
-                    close()
+            with cancel_scope(stop):
+                iterator = make()
+                try:
+                    for item in iterator:
+                        put("item", item)
+                        if stop.is_set():
+                            break
+                finally:
+                    close = getattr(iterator, "close", None)
+                    if close is not None:
+                        close()
         except BaseException as exc:  # handed to the async side, which re-raises it
             put("error", exc)
         else:

@@ -10,6 +10,7 @@ import contextlib
 from collections.abc import AsyncGenerator, Iterator
 from typing import Any
 
+from ponder.agents.models.batching import GenerationCancelled
 from ponder.graphs.events import Done, Event, events_from_part
 from ponder.graphs.reply import reply_from_state
 from ponder.graphs.streaming import STREAM_KEY, StreamControl
@@ -41,7 +42,9 @@ def turn_parts(
     try:
         for part in parts:  # noqa: UP028 (yield from would close parts first)
             yield part
-    except GeneratorExit:  # the consumer stopped the turn: record it as cancelled
+    except (GeneratorExit, GenerationCancelled):  # the consumer stopped the turn
+        # (GenerationCancelled: a batched model call left its batch when the consumer
+        # stopped, see iterate_in_thread); recorded as cancelled either way.
         if control is not None:
             control.stop.set()  # before waiting for the running step to end
         parts.close()

@@ -6,7 +6,9 @@ the number of turns running or queued. It holds its thread
 (:class:`~ponder.graphs.server.turn_run.TurnRun`) from before it starts until its worker
 stops, so turns on one thread run one after another and none is lost. A client that
 disconnects, or a request that times out, stops its turn after the graph step that is
-running (a model call cannot be interrupted halfway).
+running (a model call cannot be interrupted halfway, but a batched one leaves its batch
+at the next decode step: see :func:`~ponder.graphs._threaded.iterate_in_thread`); the
+turn is recorded as cancelled.
 """
 
 from __future__ import annotations
