@@ -65,13 +65,18 @@ LOGS = [
 ]
 
 
-@pytest.fixture(params=LOGS)
-def log(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[AuditLog]:
+def _opened(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[AuditLog]:
+    """The log the fixture's parameter makes, closed after the test."""
     make: Callable[[pytest.FixtureRequest, Path], SqliteAuditLog | PostgresAuditLog]
     make = request.param
     made = make(request, tmp_path)
     yield made
     made.close()
+
+
+@pytest.fixture(params=LOGS)
+def log(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[AuditLog]:
+    yield from _opened(request, tmp_path)
 
 
 def _verdict(text: str) -> Verdict:
@@ -137,11 +142,7 @@ def _old_postgres(request: pytest.FixtureRequest, tmp_path: Path) -> PostgresAud
 )
 def old_log(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[AuditLog]:
     """A log opened on a store a version-1 Ponder wrote, holding :data:`OLD_ROW`."""
-    make: Callable[[pytest.FixtureRequest, Path], SqliteAuditLog | PostgresAuditLog]
-    make = request.param
-    made = make(request, tmp_path)
-    yield made
-    made.close()
+    yield from _opened(request, tmp_path)
 
 
 def test_it_is_an_audit_log(log: AuditLog) -> None:
