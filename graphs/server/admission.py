@@ -145,7 +145,7 @@ class Gate:
             if reservation.lapses < now:  # its client did not come back in time
                 del self._reserved[reserved]
         keys = list(self._reserved)
-        ahead = keys.index(thread_id) if thread_id in self._reserved else len(keys)
+        ahead = keys.index(thread_id) if thread_id is not None and thread_id in keys else len(keys)
         if self.admitted + ahead < self.limit:
             self._reserved.pop(thread_id or "", None)
             self.admitted += 1

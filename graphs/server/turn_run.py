@@ -3,9 +3,9 @@
 The async side of a request can end before the turn's worker does: a client that
 disconnects or times out stops its turn only after the graph step that is running (a
 model call cannot be interrupted halfway; a batched one leaves its batch at the next
-decode step). The thread and the slot stay held until that
-worker has stopped, so the thread's next turn starts from a saved state, never from a
-half-run one, and a slot always comes with a free worker.
+decode step). The thread and the slot stay held until that worker has stopped, so the
+thread's next turn starts from a saved state, never from a half-run one, and a slot
+always comes with a free worker.
 """
 
 from __future__ import annotations
