@@ -122,17 +122,32 @@ def parse_yaml(text: str, file: str | Path) -> ParsedYaml | Problem:
     Returns:
         The parsed file, or the syntax error as a problem with its line.
     """
-    loader = yaml.SafeLoader(text)
+    try:
+        root, document = _parse(_FAST_LOADER, text)
+    except yaml.YAMLError:
+        # libyaml words some errors more tersely: the pure-Python parser names the problem.
+        try:
+            root, document = _parse(yaml.SafeLoader, text)
+        except yaml.MarkedYAMLError as exc:
+            return _syntax_problem(exc, file)
+        except yaml.YAMLError as exc:
+            return Problem(file=file, line=None, message=f"YAML error: {exc}")
+    return ParsedYaml(file=file, root=root, document=document)
+
+
+_FAST_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+"""libyaml's parser when PyYAML was built with it: the same nodes and line marks, about ten
+times faster (the default policy's 4,000 examples parse in 0.4 s instead of 3.7 s, paid by
+every process that loads the policy)."""
+
+
+def _parse(loader_class: type[yaml.SafeLoader], text: str) -> tuple[yaml.Node | None, Any]:
+    loader = loader_class(text)
     try:
         root = loader.get_single_node()
-        document = loader.construct_document(root) if root is not None else None
-    except yaml.MarkedYAMLError as exc:
-        return _syntax_problem(exc, file)
-    except yaml.YAMLError as exc:
-        return Problem(file=file, line=None, message=f"YAML error: {exc}")
+        return root, loader.construct_document(root) if root is not None else None
     finally:
         loader.dispose()
-    return ParsedYaml(file=file, root=root, document=document)
 
 
 def load_yaml_file(path: str | Path) -> ParsedYaml | Problem:
