@@ -423,6 +423,7 @@ def build_assistant(
         router=router or KeywordRouter(),
         store=store,
         audit=audit,
+        tenant=None,  # the assistant's own; each tenant's parts name theirs
         settings=settings,
     )
     try:

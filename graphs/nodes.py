@@ -61,7 +61,7 @@ class Parts:
     """Where ``retrieve`` finds evidence, or ``None`` for no knowledge."""
     audit: AuditLog | None = None
     """Records every verdict with the thread it belongs to; ``None`` records nothing."""
-    tenant: str | None = None
+    tenant: str | None
     """The tenant (``server.tenants``) whose turns these parts run, recorded with each
     verdict; ``None`` for the assistant's own."""
     settings: Settings
