@@ -1,5 +1,5 @@
-"""What a batched ``generate`` call is made of: one caller's request, its result, and the
-protocol of a model that decodes several requests at once.
+"""What a batched call is made of: one caller's ``generate`` or ``score`` request, its
+result, and the protocols of a model that decodes or scores several requests at once.
 
 Kept apart from the scheduler (:mod:`ponder.agents.models.batching`) so that a backend
 (:mod:`ponder.agents.models.local_batch`) and the scheduler both import these types
@@ -19,7 +19,10 @@ __all__ = [
     "BatchGenerator",
     "BatchRequest",
     "BatchResult",
+    "BatchScorer",
     "GenerationCancelled",
+    "ScoreRequest",
+    "ScoreResult",
     "SequentialBatchGenerator",
 ]
 
@@ -51,6 +54,25 @@ class BatchRequest:
         return 1 if self.settings.temperature == 0 else self.n
 
 
+@dataclass(frozen=True, kw_only=True)
+class ScoreRequest:
+    """One caller's ``score`` call, as the batched call receives it."""
+
+    messages: Sequence[Message]
+    continuation: str
+    cancelled: Callable[[], bool]
+    """True once the caller has left: the request need not be computed."""
+
+    @property
+    def rows(self) -> int:
+        """Rows this request takes in a batch: one."""
+        return 1
+
+
+ScoreResult = float | BaseException
+"""A request's log-probability, or the error that concerns only that request."""
+
+
 @runtime_checkable
 class BatchGenerator(Protocol):
     """A model that decodes several independent requests in one batch."""
@@ -60,6 +82,18 @@ class BatchGenerator(Protocol):
 
         A request whose ``cancelled()`` turns true may be stopped early; its result is
         then ignored. An exception raised (rather than returned) fails the whole batch.
+        """
+        ...
+
+
+@runtime_checkable
+class BatchScorer(Protocol):
+    """A model that scores several independent continuations in one forward pass."""
+
+    def score_batch(self, requests: Sequence[ScoreRequest]) -> list[ScoreResult]:
+        """Each request's summed log-probability of its continuation after its messages
+        (what :meth:`~ponder.agents.models.base.ChatModel.score` returns), or its own
+        error, in order. An exception raised (rather than returned) fails the whole batch.
         """
         ...
 

@@ -1,4 +1,4 @@
-"""``BatchingChatModel``: generation calls from many threads share one batched forward.
+"""``BatchingChatModel``: model calls from many threads share one batched forward.
 
 With one local model, concurrent turns queue on its compute lock, so eight clients get
 the throughput of one. On a CPU (and more so on a GPU) a forward pass over eight rows
@@ -7,15 +7,23 @@ whole batch. This wrapper is the continuous-batching idea of vLLM and SGLang at 
 scale of one process: ``generate`` calls that arrive within ``window_s`` of each other
 (or while a batch is running) are handed together to the inner model's batched call
 (:class:`BatchGenerator`), each with its own stop strings, token limit and sampling
-settings, and each caller gets its own completions back.
+settings, and each caller gets its own completions back. ``score`` calls are batched
+the same way (:class:`BatchScorer`: one padded forward pass for all continuations); a
+batch holds calls of one kind.
+
+A caller alone pays no window: once a batch has run with no other caller's request in
+flight, the next request starts at once, and the window comes back as soon as two
+callers' requests overlap. A lone request runs through the same batched call, which
+costs what the model's own call does (``bench/batching.py`` measures both).
 
 A caller that leaves (:meth:`PendingGeneration.cancel`, a timeout, or the event of a
-:func:`cancel_scope` being set) takes its rows out of the batch at the next step; the
-others go on. An exception from the batched call reaches every caller in that batch.
+:func:`cancel_scope` being set) takes its rows out of the batch at the next step (a
+queued request is never computed); the others go on. An exception from the batched
+call reaches every caller in that batch.
 
-The wrapper keeps the inner model's other capabilities (``score``, ``stream``,
-``read_step``, ...) by delegating attribute lookups to it, so ``isinstance`` checks
-against the optional protocols answer as they would for the inner model.
+The wrapper keeps the inner model's other capabilities (``stream``, ``read_step``, ...)
+by delegating attribute lookups to it, so ``isinstance`` checks against the optional
+protocols answer as they would for the inner model.
 """
 
 from __future__ import annotations
@@ -27,14 +35,16 @@ import threading
 import time
 from collections import deque
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from ponder.agents.models.base import ChatModel, Completion, GenerationSettings, Message
 from ponder.agents.models.batch_types import (
     BatchGenerator,
     BatchRequest,
     BatchResult,
+    BatchScorer,
     GenerationCancelled,
+    ScoreRequest,
     SequentialBatchGenerator,
 )
 
@@ -42,9 +52,12 @@ __all__ = [
     "BatchGenerator",
     "BatchRequest",
     "BatchResult",
+    "BatchScorer",
     "BatchingChatModel",
     "GenerationCancelled",
     "PendingGeneration",
+    "PendingScore",
+    "ScoreRequest",
     "SequentialBatchGenerator",
     "cancel_scope",
 ]
@@ -56,8 +69,9 @@ _POLL_S = 0.05
 """How often a waiting caller looks at its cancel event."""
 
 DEFAULT_MAX_ROWS = 16
-"""Most rows (a greedy request is one row, a sampled one ``n``) in one batch."""
+"""Most rows (a greedy request or a score is one row, a sampled request ``n``) in a batch."""
 
+_T = TypeVar("_T")
 
 _CANCEL: contextvars.ContextVar[threading.Event | None] = contextvars.ContextVar(
     "ponder_generation_cancel", default=None
@@ -66,9 +80,9 @@ _CANCEL: contextvars.ContextVar[threading.Event | None] = contextvars.ContextVar
 
 @contextlib.contextmanager
 def cancel_scope(event: threading.Event) -> Iterator[None]:
-    """Within this block, a batched ``generate`` in this thread (or context) gives up,
-    with :class:`GenerationCancelled`, once ``event`` is set: a server turn whose client
-    left frees its share of the batch within one step."""
+    """Within this block, a batched ``generate`` or ``score`` in this thread (or context)
+    gives up, with :class:`GenerationCancelled`, once ``event`` is set: a server turn whose
+    client left frees its share of the batch within one step."""
     token = _CANCEL.set(event)
     try:
         yield
@@ -76,22 +90,15 @@ def cancel_scope(event: threading.Event) -> Iterator[None]:
         _CANCEL.reset(token)
 
 
-class PendingGeneration:
+class _Pending(Generic[_T]):
     """A submitted request: wait for it with :meth:`result`, leave with :meth:`cancel`."""
 
-    def __init__(self, request_messages: Sequence[Message], n: int, settings: GenerationSettings):
+    def __init__(self) -> None:
         self._cancel = threading.Event()
         self._done = threading.Event()
-        self._result: list[Completion] | None = None
+        self._value: _T | None = None
         self._error: BaseException | None = None
         self.submitted = time.monotonic()
-        self.request = BatchRequest(
-            messages=request_messages,
-            n=n,
-            settings=settings,
-            cancelled=self._cancel.is_set,
-            deliver=self._finish,
-        )
 
     def cancel(self) -> None:
         """Leave: the request is dropped from the queue, or from its batch at the next step."""
@@ -103,8 +110,8 @@ class PendingGeneration:
     def done(self) -> bool:
         return self._done.is_set()
 
-    def result(self, timeout: float | None = None) -> list[Completion]:
-        """The completions, waiting at most ``timeout`` seconds (None: no limit).
+    def result(self, timeout: float | None = None) -> _T:
+        """The result, waiting at most ``timeout`` seconds (None: no limit).
 
         Raises:
             TimeoutError: Not done in time; the request is cancelled.
@@ -113,34 +120,65 @@ class PendingGeneration:
         """
         if not self._done.wait(timeout):
             self.cancel()
-            raise TimeoutError(f"generation not done within {timeout:g} s; cancelled")
+            raise TimeoutError(f"request not done within {timeout:g} s; cancelled")
         if self._error is not None:
             raise self._error
-        assert self._result is not None
-        return self._result
+        assert self._value is not None
+        return self._value
 
-    def _finish(self, result: BatchResult) -> None:
+    def _finish(self, result: _T | BaseException) -> None:
         if self._done.is_set():  # delivered early by the backend
             return
         if isinstance(result, BaseException):
             self._error = result
         else:
-            self._result = result
+            self._value = result
         self._done.set()
 
 
+class PendingGeneration(_Pending[list[Completion]]):
+    """A submitted ``generate`` request; :meth:`result` gives its completions."""
+
+    def __init__(self, request_messages: Sequence[Message], n: int, settings: GenerationSettings):
+        super().__init__()
+        self.request = BatchRequest(
+            messages=request_messages,
+            n=n,
+            settings=settings,
+            cancelled=self._cancel.is_set,
+            deliver=self._finish,
+        )
+
+
+class PendingScore(_Pending[float]):
+    """A submitted ``score`` request; :meth:`result` gives the log-probability."""
+
+    def __init__(self, request_messages: Sequence[Message], continuation: str):
+        super().__init__()
+        self.request = ScoreRequest(
+            messages=request_messages, continuation=continuation, cancelled=self._cancel.is_set
+        )
+
+
+_Job = PendingGeneration | PendingScore
+
+
 class BatchingChatModel:
-    """A :class:`ChatModel` whose ``generate`` calls from several threads run batched.
+    """A :class:`ChatModel` whose ``generate`` and ``score`` calls from several threads
+    run batched.
 
     Args:
-        inner: The model that computes. Its ``generate_batch`` is used when it has one
-            (:class:`BatchGenerator`); a :class:`~ponder.agents.models.local.LocalModel`
-            gets :class:`~ponder.agents.models.local_batch.LocalBatchGenerator`; any other
-            model runs a batch's requests in turn.
-        window_s: How long the first request of a batch waits for companions. Requests
-            that arrive while a batch runs join the next one without waiting more.
+        inner: The model that computes. Its ``generate_batch`` and ``score_batch`` are
+            used when it has them (:class:`BatchGenerator`, :class:`BatchScorer`); a
+            :class:`~ponder.agents.models.local.LocalModel` gets
+            :class:`~ponder.agents.models.local_batch.LocalBatchGenerator` (both); any
+            other model runs a batch's ``generate`` requests in turn and scores directly.
+        window_s: How long the first request of a batch waits for companions (not when
+            its caller has been alone, see the module's notes). Requests that arrive
+            while a batch runs join the next one without waiting more.
         max_rows: Most rows in one batch; a request larger than this runs alone.
-        backend: The batched call to use instead of the one found from ``inner``.
+        backend: The batched ``generate`` to use instead of the one found from ``inner``.
+        scorer: The batched ``score`` to use instead of the one found from ``inner``.
     """
 
     def __init__(
@@ -150,6 +188,7 @@ class BatchingChatModel:
         window_s: float = 0.005,
         max_rows: int = DEFAULT_MAX_ROWS,
         backend: BatchGenerator | None = None,
+        scorer: BatchScorer | None = None,
     ) -> None:
         if window_s < 0:
             raise ValueError(f"window_s must be >= 0, got {window_s}")
@@ -159,9 +198,16 @@ class BatchingChatModel:
         self.window_s = window_s
         self.max_rows = max_rows
         self.backend = backend or _backend_for(inner)
+        self.scorer = scorer or (self.backend if isinstance(self.backend, BatchScorer) else None)
+        """The batched ``score``; None: ``score`` calls the inner model directly."""
         self.batch_sizes: deque[int] = deque(maxlen=1000)
-        """Requests in each of the latest batches (for benchmarks and tests)."""
-        self._queue: deque[PendingGeneration] = deque()
+        """Requests in each of the latest ``generate`` batches (for benchmarks and tests)."""
+        self.score_batch_sizes: deque[int] = deque(maxlen=1000)
+        """Requests in each of the latest ``score`` batches."""
+        self._queue: deque[_Job] = deque()
+        self._running: list[_Job] = []
+        self._company = False  # another caller's request was in flight during this batch
+        self._alone = False  # the last batch ran without company: skip the window
         self._wake = threading.Condition()
         self._worker: threading.Thread | None = None
         self._closed = False
@@ -172,9 +218,6 @@ class BatchingChatModel:
 
     def load(self) -> None:
         self.inner.load()
-
-    def score(self, messages: Sequence[Message], continuation: str) -> float:
-        return self.inner.score(messages, continuation)
 
     def __getattr__(self, name: str) -> Any:
         # Only called for attributes this class lacks: stream, read_step, policy_sha256...
@@ -194,16 +237,19 @@ class BatchingChatModel:
             ValueError: ``n < 1`` or an empty chat.
             GenerationCancelled: The event of the enclosing :func:`cancel_scope` was set.
         """
-        pending = self.submit(messages, n, settings)
-        leave = _CANCEL.get()
-        if leave is None:
-            return pending.result()
-        while not pending.done():
-            if leave.is_set():
-                pending.cancel()
-                raise GenerationCancelled("the caller's turn was cancelled")
-            pending._done.wait(_POLL_S)
-        return pending.result()
+        return _wait(self.submit(messages, n, settings))
+
+    def score(self, messages: Sequence[Message], continuation: str) -> float:
+        """The log-probability of ``continuation`` after ``messages``, computed in one
+        forward pass with other callers' scores (directly, without a batched scorer).
+
+        Raises:
+            ValueError: An empty chat.
+            GenerationCancelled: The event of the enclosing :func:`cancel_scope` was set.
+        """
+        if self.scorer is None:
+            return self.inner.score(messages, continuation)
+        return _wait(self.submit_score(messages, continuation))
 
     def submit(
         self,
@@ -211,20 +257,27 @@ class BatchingChatModel:
         n: int = 1,
         settings: GenerationSettings | None = None,
     ) -> PendingGeneration:
-        """Queue a request for the next batch and return at once."""
+        """Queue a ``generate`` request for the next batch and return at once."""
         if n < 1:
             raise ValueError(f"n must be >= 1, got {n}")
         if not messages:
             raise ValueError("messages is empty: a chat needs at least one message")
         pending = PendingGeneration(list(messages), n, settings or _DEFAULT)
-        with self._wake:
-            if self._closed:
-                raise RuntimeError(f"{self.name}: the batching model is closed")
-            self._queue.append(pending)
-            if self._worker is None:
-                self._worker = threading.Thread(target=self._run, name="ponder-batch", daemon=True)
-                self._worker.start()
-            self._wake.notify()
+        self._enqueue(pending)
+        return pending
+
+    def submit_score(self, messages: Sequence[Message], continuation: str) -> PendingScore:
+        """Queue a ``score`` request for the next batch of scores and return at once.
+
+        Raises:
+            RuntimeError: The model has no batched scorer (:attr:`scorer` is None).
+        """
+        if not messages:
+            raise ValueError("messages is empty: a chat needs at least one message")
+        if self.scorer is None:
+            raise RuntimeError(f"{self.name}: no batched scorer; call score instead")
+        pending = PendingScore(list(messages), continuation)
+        self._enqueue(pending)
         return pending
 
     def close(self) -> None:
@@ -235,28 +288,56 @@ class BatchingChatModel:
         if self._worker is not None:
             self._worker.join()
 
+    def _enqueue(self, pending: _Job) -> None:
+        with self._wake:
+            if self._closed:
+                raise RuntimeError(f"{self.name}: the batching model is closed")
+            if any(not p.done() for p in (*self._queue, *self._running)):
+                self._company = True  # two callers' requests overlap: worth a window
+            self._queue.append(pending)
+            if self._worker is None:
+                self._worker = threading.Thread(target=self._run, name="ponder-batch", daemon=True)
+                self._worker.start()
+            self._wake.notify()
+
     def _run(self) -> None:
         while True:
             batch = self._next_batch()
             if batch is None:
                 return
-            self.batch_sizes.append(len(batch))
-            try:
-                results = self.backend.generate_batch([p.request for p in batch])
-                if len(results) != len(batch):
-                    raise RuntimeError(
-                        f"{type(self.backend).__name__}.generate_batch returned "
-                        f"{len(results)} results for {len(batch)} requests"
-                    )
-            except BaseException as exc:  # every caller of the batch gets it
-                logger.debug("a batch of %d requests failed", len(batch), exc_info=exc)
-                for pending in batch:
-                    pending._finish(exc)
-                continue
+            results = self._compute(batch)
+            with self._wake:
+                self._alone = len(batch) == 1 and not self._company
+                self._company, self._running = False, []
             for pending, result in zip(batch, results, strict=True):
                 pending._finish(result)
 
-    def _next_batch(self) -> list[PendingGeneration] | None:
+    def _compute(self, batch: list[_Job]) -> list[Any]:
+        """The batch's results in order; an exception raised reaches every request."""
+        try:
+            if isinstance(batch[0], PendingScore):
+                assert self.scorer is not None
+                self.score_batch_sizes.append(len(batch))
+                called = type(self.scorer).__name__ + ".score_batch"
+                results: list[Any] = self.scorer.score_batch(
+                    [p.request for p in batch if isinstance(p, PendingScore)]
+                )
+            else:
+                self.batch_sizes.append(len(batch))
+                called = type(self.backend).__name__ + ".generate_batch"
+                results = self.backend.generate_batch(
+                    [p.request for p in batch if isinstance(p, PendingGeneration)]
+                )
+            if len(results) != len(batch):
+                raise RuntimeError(
+                    f"{called} returned {len(results)} results for {len(batch)} requests"
+                )
+            return results
+        except BaseException as exc:  # every caller of the batch gets it
+            logger.debug("a batch of %d requests failed", len(batch), exc_info=exc)
+            return [exc] * len(batch)
+
+    def _next_batch(self) -> list[_Job] | None:
         """The requests of the next batch (waiting for the first, then up to the window
         for companions); None once closed with nothing queued."""
         with self._wake:
@@ -265,28 +346,55 @@ class BatchingChatModel:
                     self._wake.wait()
                 if not self._queue:
                     return None
-                deadline = self._queue[0].submitted + self.window_s
+                window = 0.0 if self._alone else self.window_s
+                deadline = self._queue[0].submitted + window
                 while not self._closed and self._rows() < self.max_rows:
                     left = deadline - time.monotonic()
                     if left <= 0:
                         break
                     self._wake.wait(left)
-                batch: list[PendingGeneration] = []
-                rows = 0
-                while self._queue:
-                    pending = self._queue[0]
-                    if pending.cancelled():  # left while queued: never computed
-                        self._queue.popleft()._finish(GenerationCancelled("cancelled in queue"))
-                        continue
-                    if batch and rows + pending.request.rows > self.max_rows:
-                        break
-                    batch.append(self._queue.popleft())
-                    rows += pending.request.rows
+                batch = self._take()
                 if batch:
+                    self._running = list(batch)
                     return batch
+
+    def _take(self) -> list[_Job]:
+        """The oldest request and those of its kind after it, up to ``max_rows`` rows, in
+        order; requests cancelled while queued are finished, never computed."""
+        batch: list[_Job] = []
+        kept: deque[_Job] = deque()
+        rows, full = 0, False
+        while self._queue:
+            pending = self._queue.popleft()
+            if pending.cancelled():
+                pending._finish(GenerationCancelled("cancelled in queue"))
+            elif batch and (type(pending) is not type(batch[0]) or full):
+                kept.append(pending)
+            elif batch and rows + pending.request.rows > self.max_rows:
+                full = True  # first come, first served: nothing later of this kind jumps in
+                kept.append(pending)
+            else:
+                batch.append(pending)
+                rows += pending.request.rows
+        self._queue = kept
+        return batch
 
     def _rows(self) -> int:
         return sum(p.request.rows for p in self._queue)
+
+
+def _wait(pending: _Pending[_T]) -> _T:
+    """The result of ``pending``, leaving (cancelling it) once the enclosing
+    :func:`cancel_scope`'s event is set."""
+    leave = _CANCEL.get()
+    if leave is None:
+        return pending.result()
+    while not pending.done():
+        if leave.is_set():
+            pending.cancel()
+            raise GenerationCancelled("the caller's turn was cancelled")
+        pending._done.wait(_POLL_S)
+    return pending.result()
 
 
 def _backend_for(inner: ChatModel) -> BatchGenerator:

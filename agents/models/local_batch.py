@@ -1,4 +1,5 @@
-"""One decode loop for several independent requests on a :class:`LocalModel`.
+"""One decode loop for several independent requests on a :class:`LocalModel`, and one
+forward pass for several ``score`` requests.
 
 :class:`~ponder.agents.models.batching.BatchingChatModel` hands a batch of requests
 here. Each request keeps its own settings: greedy or sampled (its own seeded generator,
@@ -14,6 +15,11 @@ output in a batch is the output of the same request alone. A sampled request dra
 its own seeded generator, as a stream does, so the same seed gives the same samples (to
 float rounding) whatever shares its batch, though not those of ``LocalModel.generate``
 (which seeds torch's global generator).
+
+Scores are padded the same way: each row holds its prompt and its continuation but the
+last token, and the continuation's log-probability is read from the row's last columns,
+so a score in a batch equals the score alone (to float rounding). A lone score is the
+model's own ``score``, which reuses the prefix cache as far as its whole prompt.
 """
 
 from __future__ import annotations
@@ -30,6 +36,8 @@ from ponder.agents.models.batch_types import (
     BatchRequest,
     BatchResult,
     GenerationCancelled,
+    ScoreRequest,
+    ScoreResult,
     SequentialBatchGenerator,
 )
 from ponder.agents.models.local_stream import _cut_at_stop, _pick, _sampler, end_token_ids
@@ -59,8 +67,9 @@ class _Row:
 
 
 class LocalBatchGenerator:
-    """The batched call of a :class:`LocalModel` (a
-    :class:`~ponder.agents.models.batch_types.BatchGenerator`)."""
+    """The batched calls of a :class:`LocalModel` (a
+    :class:`~ponder.agents.models.batch_types.BatchGenerator` and
+    :class:`~ponder.agents.models.batch_types.BatchScorer`)."""
 
     def __init__(self, model: LocalModel) -> None:
         self.model = model
@@ -100,6 +109,90 @@ class LocalBatchGenerator:
         if rows:
             _decode(model, loaded, rows, started, finished)
         return [r if r is not None else GenerationCancelled("not decoded") for r in results]
+
+    def score_batch(self, requests: Sequence[ScoreRequest]) -> list[ScoreResult]:
+        model = self.model
+        loaded = model._ensure_loaded()
+        results: list[ScoreResult] = [GenerationCancelled("left before it was scored")] * len(
+            requests
+        )
+        live = [i for i, request in enumerate(requests) if not request.cancelled()]
+        if len(live) == 1 or not model._reuses_cache(loaded):  # alone: the model's own path
+            for i in live:
+                results[i] = _score_alone(model, requests[i])
+            return results
+        pairs: list[tuple[int, tuple[int, ...], tuple[int, ...]]] = []  # request, prompt, cont
+        for i in live:
+            try:
+                prompt = tuple(model._prompt_ids(loaded, requests[i].messages)[0].tolist())
+            except Exception as exc:  # this request's own error
+                results[i] = exc
+                continue
+            encoded = loaded.tokenizer(requests[i].continuation, add_special_tokens=False)
+            continuation = tuple(int(t) for t in encoded["input_ids"])
+            if continuation:
+                pairs.append((i, prompt, continuation))
+            else:
+                results[i] = 0.0  # as ``LocalModel.score``: nothing to be surprised by
+        if pairs:
+            scores = _score_rows(model, loaded, [(p, c) for _, p, c in pairs])
+            for (i, _, _), value in zip(pairs, scores, strict=True):
+                results[i] = value
+        return results
+
+
+def _score_alone(model: LocalModel, request: ScoreRequest) -> ScoreResult:
+    try:
+        return model.score(request.messages, request.continuation)
+    except Exception as exc:  # this request's own error, e.g. an empty chat
+        return exc
+
+
+def _score_rows(
+    model: LocalModel, loaded: _Loaded, pairs: list[tuple[tuple[int, ...], tuple[int, ...]]]
+) -> list[float]:
+    """The summed log-probability of each continuation after its prompt, in one forward
+    pass over the rows (their common beginning read once, through the prefix cache)."""
+    import torch
+    from transformers import DynamicCache
+
+    from ponder.agents.models.local import _pad_between
+
+    device = loaded.model.device
+    prompts = [prompt for prompt, _ in pairs]
+    shared = min(len(ids) for ids in prompts) - 1  # keep a prompt token per row
+    first = np.asarray(prompts[0])
+    for ids in prompts[1:]:
+        shared = min(shared, common_prefix(first, np.asarray(ids)))
+    # A row's last columns hold its prompt's last token and its continuation but the last
+    # token: their logits predict the continuation.
+    seqs = [prompt + continuation[:-1] for prompt, continuation in pairs]
+    keep = max(len(continuation) for _, continuation in pairs)
+    with loaded.lock, torch.inference_mode():
+        prefix = torch.tensor([prompts[0][:shared]], device=device)  # (1, shared)
+        cache = model._prefill(loaded, prefix)
+        if cache is None:
+            cache, shared = DynamicCache(config=loaded.model.config), 0
+        else:
+            cache.batch_repeat_interleave(len(pairs))
+        rows, mask = _pad_between(seqs, shared, loaded.tokenizer.pad_token_id)
+        rows, mask = rows.to(device), mask.to(device)  # (rows, width)
+        positions = (mask.cumsum(dim=1) - 1).clamp(min=0)  # real tokens only
+        logits = loaded.model(
+            rows[:, shared:],
+            cache=cache,
+            attention_mask=mask,
+            position_ids=positions[:, shared:],
+            use_cache=True,
+            logits_to_keep=keep,
+        ).logits  # (rows, keep, vocab)
+        logprobs = logits.float().log_softmax(-1)
+        scores: list[float] = []
+        for j, (_, continuation) in enumerate(pairs):
+            tokens = torch.tensor(continuation, device=device).unsqueeze(1)  # (c, 1)
+            picked = logprobs[j, keep - len(continuation) :].gather(1, tokens)  # (c, 1)
+            scores.append(float(picked.sum()))
+    return scores
 
 
 def _decode(

@@ -19,6 +19,7 @@ from ponder.agents.models.batching import (
     BatchRequest,
     BatchResult,
     GenerationCancelled,
+    ScoreRequest,
     SequentialBatchGenerator,
     cancel_scope,
 )
@@ -41,6 +42,7 @@ class FakeSteppingBatchModel:
     """Per batch: steps computed for each request (by index in the batch)."""
     started: threading.Event = field(default_factory=threading.Event)
     fail: BaseException | None = None
+    score_batches: list[list[ScoreRequest]] = field(default_factory=list)
 
     def load(self) -> None:
         pass
@@ -49,7 +51,17 @@ class FakeSteppingBatchModel:
         raise AssertionError("the batching model must use generate_batch")
 
     def score(self, messages, continuation) -> float:
-        return -1.0
+        raise AssertionError("the batching model must use score_batch")
+
+    def score_batch(self, requests: Sequence[ScoreRequest]) -> list[float | BaseException]:
+        """Minus the continuation's length; a chat saying "bad" gets its own error."""
+        self.score_batches.append(list(requests))
+        return [
+            ValueError("a bad chat")
+            if r.messages[-1]["content"] == "bad"
+            else -float(len(r.continuation))
+            for r in requests
+        ]
 
     def generate_batch(self, requests: Sequence[BatchRequest]) -> list[BatchResult]:
         self.batches.append(list(requests))
@@ -287,3 +299,52 @@ def test_a_short_request_gets_its_answer_while_a_long_one_in_its_batch_goes_on()
     long.cancel()
     with pytest.raises(GenerationCancelled):
         long.result(5)
+
+
+def test_concurrent_scores_run_as_one_batch_apart_from_generation_calls():
+    fake = FakeSteppingBatchModel()
+    model = BatchingChatModel(fake, window_s=0.3)
+    scores = [model.submit_score(_chat(q), c) for q, c in (("a", "Yes"), ("bad", "No"), ("c", ""))]
+    generation = model.submit(_chat("g"), 1, GenerationSettings(max_tokens=1))
+
+    assert scores[0].result(5) == -3.0 and scores[2].result(5) == 0.0
+    with pytest.raises(ValueError, match="a bad chat"):  # its own error, nobody else's
+        scores[1].result(5)
+    assert generation.result(5)[0].text == "g-0-0"
+    assert list(model.score_batch_sizes) == [3] and list(model.batch_sizes) == [1]
+    assert [r.continuation for r in fake.score_batches[0]] == ["Yes", "No", ""]
+
+
+def test_a_score_cancelled_while_queued_is_never_computed():
+    fake = FakeSteppingBatchModel(step_s=0.01)
+    model = BatchingChatModel(fake, window_s=0.0)
+    running = model.submit(_chat("long"), 1, GenerationSettings(max_tokens=20))
+    assert fake.started.wait(5)
+    leave = threading.Event()
+    leave.set()  # the turn's client is gone
+
+    with cancel_scope(leave), pytest.raises(GenerationCancelled):
+        model.score(_chat("q"), "Yes")
+
+    assert running.result(5)[0].completion_tokens == 20
+    assert model.score(_chat("q"), "Yes") == -3.0  # the scheduler goes on
+    assert [len(b) for b in fake.score_batches] == [1]  # only the second was scored
+
+
+def test_a_caller_alone_waits_for_no_window_until_another_caller_overlaps():
+    fake = FakeSteppingBatchModel(step_s=0.05)
+    model = BatchingChatModel(fake, window_s=0.4)
+    one = GenerationSettings(max_tokens=1)
+    model.generate(_chat("first"), 1, one)  # no history yet: waits the window once
+
+    started = time.monotonic()
+    for i in range(4):
+        model.generate(_chat(f"alone{i}"), 1, one)
+        model.score(_chat(f"alone{i}"), "Yes")
+    alone_s = time.monotonic() - started
+    results = _together(model, [(f"t{i}", 1, one) for i in range(3)])
+
+    assert alone_s < 1.6  # eight calls: 3.2 s had each waited the 0.4 s window
+    assert all(isinstance(r, list) for r in results)
+    together = list(model.batch_sizes)[5:]
+    assert sum(together) == 3 and len(together) <= 2  # overlap: the window is back

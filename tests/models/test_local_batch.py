@@ -106,3 +106,22 @@ def test_rows_with_no_common_beginning_are_left_padded_without_harm(smollm2: Loc
     _decode(smollm2, loaded, [padded, longer], time.perf_counter())
 
     assert padded.tokens == alone.tokens and len(alone.tokens) > 0
+
+
+def test_scores_in_a_batch_equal_the_scores_alone(smollm2: LocalModel) -> None:
+    jobs = [
+        (CHATS[0], "Paris"),
+        (CHATS[1], "Red, blue and yellow."),
+        (CHATS[2], "Yes"),
+        (CHATS[3], " three, four"),
+        (CHATS[0], ""),  # nothing to score: 0.0, as alone
+    ]
+    alone = [smollm2.score(chat, continuation) for chat, continuation in jobs]
+    model = BatchingChatModel(smollm2, window_s=2.0)
+
+    pending = [model.submit_score(chat, continuation) for chat, continuation in jobs]
+    batched = [p.result(120) for p in pending]
+
+    assert list(model.score_batch_sizes) == [len(jobs)]  # one forward pass, not five
+    assert batched == pytest.approx(alone, abs=1e-4)
+    assert alone[4] == 0.0 and all(s < 0 for s in alone[:4])
