@@ -16,10 +16,10 @@ its own seeded generator, as a stream does, so the same seed gives the same samp
 float rounding) whatever shares its batch, though not those of ``LocalModel.generate``
 (which seeds torch's global generator).
 
-Scores are padded the same way: each row holds its prompt and its continuation but the
-last token, and the continuation's log-probability is read from the row's last columns,
-so a score in a batch equals the score alone (to float rounding). A lone score is the
-model's own ``score``, which reuses the prefix cache as far as its whole prompt.
+Scores are padded too: each row starts from what the prefix cache holds of its own
+prompt, then holds the rest of its prompt and its continuation but the last token; the
+continuation's log-probability is read from the row's last columns, so a score in a batch
+equals the score alone (to float rounding). A lone score is the model's own ``score``.
 """
 
 from __future__ import annotations
@@ -117,7 +117,7 @@ class LocalBatchGenerator:
             requests
         )
         live = [i for i, request in enumerate(requests) if not request.cancelled()]
-        if len(live) == 1 or not model._reuses_cache(loaded):  # alone: the model's own path
+        if len(live) == 1 or not (model._reuses_cache(loaded) and _plain_layers(loaded)):
             for i in live:
                 results[i] = _score_alone(model, requests[i])
             return results
@@ -152,47 +152,123 @@ def _score_rows(
     model: LocalModel, loaded: _Loaded, pairs: list[tuple[tuple[int, ...], tuple[int, ...]]]
 ) -> list[float]:
     """The summed log-probability of each continuation after its prompt, in one forward
-    pass over the rows (their common beginning read once, through the prefix cache)."""
-    import torch
-    from transformers import DynamicCache
+    pass over the rows.
 
-    from ponder.agents.models.local import _pad_between
+    Each row starts from what the prefix cache holds of its own prompt (the checker's
+    "No" follows its "Yes" after the same text), left-padded to the longest such cache;
+    its other tokens follow, left-padded in turn. Each prompt's cache goes back to the
+    prefix cache, as ``LocalModel.score`` leaves it.
+    """
+    import torch
 
     device = loaded.model.device
-    prompts = [prompt for prompt, _ in pairs]
-    shared = min(len(ids) for ids in prompts) - 1  # keep a prompt token per row
-    first = np.asarray(prompts[0])
-    for ids in prompts[1:]:
-        shared = min(shared, common_prefix(first, np.asarray(ids)))
-    # A row's last columns hold its prompt's last token and its continuation but the last
-    # token: their logits predict the continuation.
-    seqs = [prompt + continuation[:-1] for prompt, continuation in pairs]
-    keep = max(len(continuation) for _, continuation in pairs)
+    reuse = model.prefix_cache_bytes > 0
     with loaded.lock, torch.inference_mode():
-        prefix = torch.tensor([prompts[0][:shared]], device=device)  # (1, shared)
-        cache = model._prefill(loaded, prefix)
-        if cache is None:
-            cache, shared = DynamicCache(config=loaded.model.config), 0
-        else:
-            cache.batch_repeat_interleave(len(pairs))
-        rows, mask = _pad_between(seqs, shared, loaded.tokenizer.pad_token_id)
-        rows, mask = rows.to(device), mask.to(device)  # (rows, width)
-        positions = (mask.cumsum(dim=1) - 1).clamp(min=0)  # real tokens only
+        taken = [loaded.prefixes.take(prompt[:-1]) if reuse else (None, 0) for prompt, _ in pairs]
+        done = [held for _, held in taken]
+        own = [
+            prompt[held:] + continuation[:-1]
+            for (prompt, continuation), held in zip(pairs, done, strict=True)
+        ]
+        cached, width = max(done), max(len(ids) for ids in own)
+        ids = torch.full((len(pairs), width), loaded.tokenizer.pad_token_id)  # (rows, width)
+        mask = torch.zeros((len(pairs), cached + width), dtype=torch.long)  # cache, then ids
+        for i, (held, tokens) in enumerate(zip(done, own, strict=True)):
+            ids[i, width - len(tokens) :] = torch.tensor(tokens)
+            mask[i, cached - held : cached] = 1
+            mask[i, cached + width - len(tokens) :] = 1
+        ids, mask = ids.to(device), mask.to(device)
+        positions = (mask.cumsum(dim=1) - 1).clamp(min=0)[:, cached:]  # real tokens only
+        cache = _stack_caches(loaded, [c for c, _ in taken], done, cached)
+        keep = max(len(continuation) for _, continuation in pairs)
         logits = loaded.model(
-            rows[:, shared:],
+            ids,
             cache=cache,
             attention_mask=mask,
-            position_ids=positions[:, shared:],
+            position_ids=positions,
             use_cache=True,
             logits_to_keep=keep,
         ).logits  # (rows, keep, vocab)
         logprobs = logits.float().log_softmax(-1)
         scores: list[float] = []
         for j, (_, continuation) in enumerate(pairs):
-            tokens = torch.tensor(continuation, device=device).unsqueeze(1)  # (c, 1)
-            picked = logprobs[j, keep - len(continuation) :].gather(1, tokens)  # (c, 1)
+            wanted = torch.tensor(continuation, device=device).unsqueeze(1)  # (c, 1)
+            picked = logprobs[j, keep - len(continuation) :].gather(1, wanted)  # (c, 1)
             scores.append(float(picked.sum()))
+        if reuse:
+            for i, ((prompt, _), held, tokens) in enumerate(zip(pairs, done, own, strict=True)):
+                if held == len(prompt) - 1:
+                    continue  # the prefix cache holds this prompt already
+                start = cached + width - len(tokens)  # the row's first own token
+                spans = [(cached - held, cached), (start, start + len(prompt) - 1 - held)]
+                loaded.prefixes.put(prompt[:-1], _row_cache(loaded, cache, i, spans))
     return scores
+
+
+def _plain_layers(loaded: _Loaded) -> bool:
+    """Whether the model's cache is plain full attention (no sliding windows), so that
+    rows' caches can be padded on the left and stacked."""
+    from transformers import DynamicCache
+    from transformers.cache_utils import DynamicLayer
+
+    layers = DynamicCache(config=loaded.model.config).layers
+    return bool(layers) and all(type(layer) is DynamicLayer for layer in layers)
+
+
+def _stack_caches(
+    loaded: _Loaded, caches: list[Cache | None], held: list[int], width: int
+) -> Cache:
+    """One cache of ``width`` tokens per row: each row's own cache (``held`` tokens, or
+    none) after zeros, which the attention mask hides."""
+    import torch
+    from torch.nn.functional import pad
+    from transformers import DynamicCache
+
+    stacked = DynamicCache(config=loaded.model.config)
+    template = next((c for c in caches if c is not None), None)
+    if template is None or width == 0:
+        return stacked
+    for index in range(len(template.layers)):
+        like, _ = _kv(template, index, 0)  # (1, heads, tokens, dim)
+        keys, values = [], []
+        for row, (cache, tokens) in enumerate(zip(caches, held, strict=True)):
+            if cache is None or tokens == 0:
+                zeros = like.new_zeros((1, like.shape[1], width, like.shape[3]))
+                keys.append(zeros)
+                values.append(zeros)
+                continue
+            key, value = _kv(cache, index, row)
+            keys.append(pad(key, (0, 0, width - tokens, 0)))  # (1, heads, width, dim)
+            values.append(pad(value, (0, 0, width - tokens, 0)))
+        stacked.update(torch.cat(keys), torch.cat(values), index)
+    return stacked
+
+
+def _row_cache(loaded: _Loaded, cache: Cache, row: int, spans: list[tuple[int, int]]) -> Cache:
+    """Row ``row`` of a stacked cache as a batch-1 cache of the token columns in ``spans``."""
+    import torch
+    from transformers import DynamicCache
+
+    single = DynamicCache(config=loaded.model.config)
+    for index in range(len(cache.layers)):
+        key, value = _kv(cache, index, row)
+        single.update(
+            torch.cat([key[:, :, a:b] for a, b in spans], dim=2),
+            torch.cat([value[:, :, a:b] for a, b in spans], dim=2),
+            index,
+        )
+    return single
+
+
+def _kv(cache: Cache, index: int, row: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Layer ``index``'s keys and values of batch row ``row``, each (1, heads, tokens, dim)."""
+    from transformers.cache_utils import DynamicLayer
+
+    layer = cache.layers[index]
+    assert isinstance(layer, DynamicLayer), "stacked only after _plain_layers said so"
+    keys, values = layer.keys, layer.values
+    assert keys is not None and values is not None
+    return keys[row : row + 1], values[row : row + 1]
 
 
 def _decode(

@@ -117,11 +117,21 @@ def test_scores_in_a_batch_equal_the_scores_alone(smollm2: LocalModel) -> None:
         (CHATS[0], ""),  # nothing to score: 0.0, as alone
     ]
     alone = [smollm2.score(chat, continuation) for chat, continuation in jobs]
+    loaded = smollm2._ensure_loaded()
+    loaded.prefixes.clear()
+    smollm2.score(CHATS[0], "Paris")  # one row's prompt is held whole; the others' in part
     model = BatchingChatModel(smollm2, window_s=2.0)
 
     pending = [model.submit_score(chat, continuation) for chat, continuation in jobs]
     batched = [p.result(120) for p in pending]
+    pending = [model.submit_score(chat, "No") for chat in CHATS]  # after the prompts it kept
+    again = [p.result(120) for p in pending]
 
-    assert list(model.score_batch_sizes) == [len(jobs)]  # one forward pass, not five
+    assert list(model.score_batch_sizes) == [len(jobs), len(CHATS)]  # not one call each
     assert batched == pytest.approx(alone, abs=1e-4)
     assert alone[4] == 0.0 and all(s < 0 for s in alone[:4])
+    assert again == pytest.approx([smollm2.score(chat, "No") for chat in CHATS], abs=1e-4)
+    keys = loaded.prefixes.keys()
+    held = {len(key) for key in keys}
+    prompts = [smollm2._prompt_ids(loaded, chat).shape[1] for chat in CHATS]
+    assert {n - 1 for n in prompts} <= held  # each prompt kept, as a lone score keeps it
