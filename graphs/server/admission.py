@@ -12,9 +12,12 @@ With every place taken, a request gets 429 with ``Retry-After`` and ``retry-afte
 simulation of the turns ahead of it at the measured turn time (running turns end, queued
 ones and reserved ones start as slots free, a reserved one no earlier than it was told to
 come back). A request that names its thread also *reserves* a place, in the order of
-refusal: until the time it was told plus a grace (half a turn, between 0.1 and 2 s), no
-later request takes a place, running or queued, that the reservations ahead of it need;
-a reservation not claimed by then lapses.
+refusal: until the time it was told plus a grace (half a turn, between 0.25 and 2 s), no
+later request takes a place, running or queued, that the reservations ahead of it need.
+A client that comes back later than that finds its place no longer kept (a newcomer may
+have taken it), but still goes before the clients refused after it, for a while
+(:data:`_ORDER_KEPT_S`): scheduling jitter on a loaded machine costs it a turn, not its
+turn in line.
 
 Why a reservation holds even a free slot: a client that just got its answer sends its
 next message at once, while a refused client sleeps as told. If a free slot went to
@@ -26,15 +29,17 @@ this by itself (a turn's length is only known when it ends, and the answered cli
 always first), so the slot waits for its reservation; the precise ``retry-after-ms``
 keeps that wait short. The cost is bounded: a slot idles at most from the moment it
 frees until the oldest reservation's time plus the grace, about one turn for a client
-that never comes back, and nothing for a client that honours ``retry-after-ms``. A
-client that reads only the whole-second ``Retry-After`` comes back late on short turns
-and loses its reservation; one that names no thread never has one.
+that never comes back, and little for a client that honours ``retry-after-ms`` (the
+error of the turn time's estimate). A client that reads only the whole-second
+``Retry-After`` comes back late on short turns and finds no place kept; one that names
+no thread never has one.
 """
 
 from __future__ import annotations
 
 import asyncio
 import heapq
+import logging
 import math
 import time
 from collections import OrderedDict, deque
@@ -45,6 +50,8 @@ from ponder.graphs.server.openai_api import ApiError
 
 __all__ = ["Admission", "Gate", "Slot"]
 
+logger = logging.getLogger(__name__)
+
 _SMOOTHING = 0.3
 """Weight of the latest turn in the running turn time."""
 _MARGIN = 0.1
@@ -52,9 +59,11 @@ _MARGIN = 0.1
 then costs the client no second 429."""
 _GRACE = 0.5
 """Fraction of a turn a reservation outlives the time its client was told."""
-_GRACE_BOUNDS_S = (0.1, 2.0)
+_GRACE_BOUNDS_S = (0.25, 2.0)
 """The least grace (for scheduling jitter on short turns) and the most (what a client
 that never comes back can cost)."""
+_ORDER_KEPT_S = 1.0
+"""Seconds past its grace that a late client still goes before those refused after it."""
 
 
 @dataclass(frozen=True)
@@ -63,6 +72,8 @@ class _Reservation:
     """When the refused client was told to come back (the clock's seconds)."""
     lapses: float
     """When the place stops being kept for it."""
+    forgotten: float
+    """When it stops going before the requests refused after it."""
 
 
 class Admission:
@@ -142,18 +153,23 @@ class Gate:
         """
         now = self.clock()
         for reserved, reservation in list(self._reserved.items()):
-            if reservation.lapses < now:  # its client did not come back in time
+            if reservation.forgotten < now:  # its client did not come back
                 del self._reserved[reserved]
+                logger.debug("thread %s lost its place in line", reserved)
         keys = list(self._reserved)
-        ahead = keys.index(thread_id) if thread_id is not None and thread_id in keys else len(keys)
-        if self.admitted + ahead < self.limit:
+        position = keys.index(thread_id) if thread_id is not None and thread_id in keys else None
+        before = list(self._reserved.values())[:position]
+        kept = [r.due for r in before if r.lapses >= now]  # places kept for those before
+        if self.admitted + len(kept) < self.limit:
             self._reserved.pop(thread_id or "", None)
             self.admitted += 1
             return Admission(self)
-        wait_s = self._wait_for_place(ahead, now)
+        wait_s = self._wait_for_place(kept, now)
         if thread_id is not None:  # a thread refused again keeps its position in line
+            due = now + wait_s
             grace = min(max(_GRACE * self.turn_s, _GRACE_BOUNDS_S[0]), _GRACE_BOUNDS_S[1])
-            self._reserved[thread_id] = _Reservation(now + wait_s, now + wait_s + grace)
+            lapses = due + grace
+            self._reserved[thread_id] = _Reservation(due, lapses, lapses + _ORDER_KEPT_S)
         raise ApiError(
             429,
             f"The server is busy ({self.admitted} requests running or queued); retry "
@@ -200,8 +216,9 @@ class Gate:
                 return
         self.running -= 1
 
-    def _wait_for_place(self, ahead: int, now: float) -> float:
-        """Seconds to tell a request behind ``ahead`` reservations to wait.
+    def _wait_for_place(self, ahead: list[float], now: float) -> float:
+        """Seconds to tell a request to wait, behind the kept places of clients due back
+        at the times ``ahead``.
 
         The requests holding places and the reservations ahead each hold a place until
         their turn ends: running turns at their start plus the turn time, the others one
@@ -219,8 +236,7 @@ class Gate:
         ends = [now] * max(other, 0) + slots[max(-other, 0) :]
         slots += [now] * max(self.max_concurrent - len(slots), 0)
         heapq.heapify(slots)
-        reserved = [r.due for r in list(self._reserved.values())[:ahead]]
-        for ready in [now] * len(self._waiting) + reserved:
+        for ready in [now] * len(self._waiting) + ahead:
             end = max(heapq.heappop(slots), ready) + self.turn_s
             heapq.heappush(slots, end)
             ends.append(end)
@@ -235,7 +251,9 @@ class Gate:
         return frees - now + _MARGIN * self.turn_s
 
     def _queue_timeout(self) -> ApiError:
-        wait_s = self._wait_for_place(len(self._reserved), self.clock())
+        now = self.clock()
+        kept = [r.due for r in self._reserved.values() if r.lapses >= now]
+        wait_s = self._wait_for_place(kept, now)
         return ApiError(
             429,
             f"No turn could start within server.max_queue_wait_s ({self.queue_wait_s:g} s); "

@@ -129,8 +129,11 @@ def test_with_no_queue_and_short_turns_every_client_is_answered_in_turn(serve) -
     counts = sorted(len(times) for times in answers)
     turn_s = (max(t for times in answers for t in times) - start) / sum(counts)
     waits = [max(b - a for a, b in zip([start, *times], times, strict=False)) for times in answers]
-    assert counts[0] >= sum(counts) / k / 2, f"answers per client {counts}"
-    assert max(waits) <= 1.5 * k * turn_s, (
+    assert counts[-1] - counts[0] <= 2, f"answers per client {counts}"  # round robin
+    # Turns vary fourfold here, so a round of K of them may outlast K mean turns, and on
+    # a loaded machine a client back late may be passed over once (about 2K): the bound
+    # is 2.5K. A free slot that went to whoever came first starved clients for 10-20.
+    assert max(waits) <= 2.5 * k * turn_s, (
         f"longest waits {[round(w, 2) for w in waits]} s against {k} turns of {turn_s:.2f} s;"
         f" answers per client {counts}"
     )
@@ -206,7 +209,7 @@ def test_refused_clients_are_admitted_in_the_order_they_were_refused() -> None:
     gate.admit("c")
 
 
-def test_a_reservation_lapses_when_its_client_does_not_come_back() -> None:
+def test_a_kept_place_lapses_when_its_client_does_not_come_back_in_time() -> None:
     gate, clock = _gate(turn_s=0.2)
     running = _start(gate, "a")
     told = _told_s(gate, "gone")
@@ -214,11 +217,24 @@ def test_a_reservation_lapses_when_its_client_does_not_come_back() -> None:
     _end(*running)
 
     _told_s(gate, "next")  # the slot is kept for the refused client...
-    clock.now += told - 0.2 + 0.1  # ...until its time plus the grace (0.1 s at least)
+    clock.now += told - 0.2 + 0.25  # ...until its time plus the grace (0.25 s at least)
     _told_s(gate, "next")
     clock.now += 0.001
 
     gate.admit("next")
+
+
+def test_a_client_back_late_still_goes_before_those_refused_after_it() -> None:
+    gate, clock = _gate(turn_s=0.2)
+    running = _start(gate, "a")
+    told = _told_s(gate, "late")
+    _told_s(gate, "b")  # due halfway through late's turn, its place kept till then + 0.25
+    clock.now += 0.2
+    _end(*running)
+
+    clock.now += told - 0.2 + 0.25 + 0.01  # late's kept place has lapsed, b's has not
+
+    gate.admit("late")
 
 
 def test_a_client_deeper_in_line_is_told_to_come_back_halfway_to_its_place() -> None:
