@@ -28,11 +28,12 @@ answers for three clients). A ``Retry-After`` that matched the wait exactly woul
 this by itself (a turn's length is only known when it ends, and the answered client is
 always first), so the slot waits for its reservation; the precise ``retry-after-ms``
 keeps that wait short. The cost is bounded: a slot idles at most from the moment it
-frees until the oldest reservation's time plus the grace, about one turn for a client
-that never comes back, and little for a client that honours ``retry-after-ms`` (the
-error of the turn time's estimate). A client that reads only the whole-second
-``Retry-After`` comes back late on short turns and finds no place kept; one that names
-no thread never has one.
+frees until the oldest reservation's time plus the grace: for a client that never comes
+back, the margin and the grace (about half a turn, at least 0.25 s); for one that
+honours ``retry-after-ms``, the error of the turn time's estimate (a queue of one place
+or more removes even that: the kept client then waits in the queue). A client that reads
+only the whole-second ``Retry-After`` comes back late on short turns and finds no place
+kept; one that names no thread never has one.
 """
 
 from __future__ import annotations
