@@ -231,13 +231,13 @@ def _stack_caches(
     for index in range(len(template.layers)):
         like, _ = _kv(template, index, 0)  # (1, heads, tokens, dim)
         keys, values = [], []
-        for row, (cache, tokens) in enumerate(zip(caches, held, strict=True)):
+        for cache, tokens in zip(caches, held, strict=True):
             if cache is None or tokens == 0:
                 zeros = like.new_zeros((1, like.shape[1], width, like.shape[3]))
                 keys.append(zeros)
                 values.append(zeros)
                 continue
-            key, value = _kv(cache, index, row)
+            key, value = _kv(cache, index, 0)  # a batch-1 cache from the prefix cache
             keys.append(pad(key, (0, 0, width - tokens, 0)))  # (1, heads, width, dim)
             values.append(pad(value, (0, 0, width - tokens, 0)))
         stacked.update(torch.cat(keys), torch.cat(values), index)
