@@ -16,11 +16,13 @@ from ponder.agents.core.errors import PonderError
 from ponder.agents.models.base import ChatModel, Completion, GenerationSettings, Message
 
 __all__ = [
+    "Admit",
     "BatchGenerator",
     "BatchRequest",
     "BatchResult",
     "BatchScorer",
     "GenerationCancelled",
+    "JoiningBatchGenerator",
     "ScoreRequest",
     "ScoreResult",
     "SequentialBatchGenerator",
@@ -83,6 +85,27 @@ class BatchGenerator(Protocol):
         A request whose ``cancelled()`` turns true may be stopped early; its result is
         then ignored. An exception raised (rather than returned) fails the whole batch.
         """
+        ...
+
+
+Admit = Callable[[int], Sequence[BatchRequest]]
+"""Called by a running batch between two decode steps with the rows still decoding: the
+requests that join it there, taken off the scheduler's queue (within its row limit).
+The scheduler may run other queued work in the call (a batch of scores)."""
+
+
+@runtime_checkable
+class JoiningBatchGenerator(Protocol):
+    """A :class:`BatchGenerator` whose running batch takes in new requests between steps
+    (continuous batching): a request that arrives while others decode starts at the next
+    step instead of waiting for the whole batch to end."""
+
+    def generate_batch(self, requests: Sequence[BatchRequest]) -> list[BatchResult]: ...
+
+    def generate_joining(self, requests: Sequence[BatchRequest], admit: Admit) -> list[BatchResult]:
+        """As :meth:`BatchGenerator.generate_batch`, calling ``admit`` between steps. A
+        request that joined gets its result through its ``deliver`` only; the list
+        returned holds the results of ``requests``."""
         ...
 
 

@@ -5,11 +5,13 @@ the throughput of one. On a CPU (and more so on a GPU) a forward pass over eight
 costs far less than eight passes over one: the weights are read once per step for the
 whole batch. This wrapper is the continuous-batching idea of vLLM and SGLang at the
 scale of one process: ``generate`` calls that arrive within ``window_s`` of each other
-(or while a batch is running) are handed together to the inner model's batched call
-(:class:`BatchGenerator`), each with its own stop strings, token limit and sampling
-settings, and each caller gets its own completions back. ``score`` calls are batched
-the same way (:class:`BatchScorer`: one padded forward pass for all continuations); a
-batch holds calls of one kind.
+are handed together to the inner model's batched call (:class:`BatchGenerator`), each
+with its own stop strings, token limit and sampling settings, and each caller gets its
+own completions back as soon as its rows are done. With a backend that takes requests
+into a running batch (:class:`JoiningBatchGenerator`, as a local model's does), a call
+that arrives while a batch decodes joins it at the next step. ``score`` calls are
+batched too (:class:`BatchScorer`: one forward pass for all continuations), between two
+steps of a running batch or in a batch of their own.
 
 A caller alone pays no window: once a batch has run with no other caller's request in
 flight, the next request starts at once, and the window comes back as soon as two
@@ -28,22 +30,22 @@ protocols answer as they would for the inner model.
 
 from __future__ import annotations
 
-import contextlib
-import contextvars
 import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator, Sequence
-from typing import Any, Generic, TypeVar
+from collections.abc import Sequence
+from typing import Any
 
 from ponder.agents.models.base import ChatModel, Completion, GenerationSettings, Message
+from ponder.agents.models.batch_pending import PendingGeneration, PendingScore, cancel_scope, wait
 from ponder.agents.models.batch_types import (
     BatchGenerator,
     BatchRequest,
     BatchResult,
     BatchScorer,
     GenerationCancelled,
+    JoiningBatchGenerator,
     ScoreRequest,
     SequentialBatchGenerator,
 )
@@ -55,6 +57,7 @@ __all__ = [
     "BatchScorer",
     "BatchingChatModel",
     "GenerationCancelled",
+    "JoiningBatchGenerator",
     "PendingGeneration",
     "PendingScore",
     "ScoreRequest",
@@ -65,100 +68,9 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 _DEFAULT = GenerationSettings()
-_POLL_S = 0.05
-"""How often a waiting caller looks at its cancel event."""
 
 DEFAULT_MAX_ROWS = 16
 """Most rows (a greedy request or a score is one row, a sampled request ``n``) in a batch."""
-
-_T = TypeVar("_T")
-
-_CANCEL: contextvars.ContextVar[threading.Event | None] = contextvars.ContextVar(
-    "ponder_generation_cancel", default=None
-)
-
-
-@contextlib.contextmanager
-def cancel_scope(event: threading.Event) -> Iterator[None]:
-    """Within this block, a batched ``generate`` or ``score`` in this thread (or context)
-    gives up, with :class:`GenerationCancelled`, once ``event`` is set: a server turn whose
-    client left frees its share of the batch within one step."""
-    token = _CANCEL.set(event)
-    try:
-        yield
-    finally:
-        _CANCEL.reset(token)
-
-
-class _Pending(Generic[_T]):
-    """A submitted request: wait for it with :meth:`result`, leave with :meth:`cancel`."""
-
-    def __init__(self) -> None:
-        self._cancel = threading.Event()
-        self._done = threading.Event()
-        self._value: _T | None = None
-        self._error: BaseException | None = None
-        self.submitted = time.monotonic()
-
-    def cancel(self) -> None:
-        """Leave: the request is dropped from the queue, or from its batch at the next step."""
-        self._cancel.set()
-
-    def cancelled(self) -> bool:
-        return self._cancel.is_set()
-
-    def done(self) -> bool:
-        return self._done.is_set()
-
-    def result(self, timeout: float | None = None) -> _T:
-        """The result, waiting at most ``timeout`` seconds (None: no limit).
-
-        Raises:
-            TimeoutError: Not done in time; the request is cancelled.
-            GenerationCancelled: The request was cancelled.
-            Exception: What the batched call raised for this request or its batch.
-        """
-        if not self._done.wait(timeout):
-            self.cancel()
-            raise TimeoutError(f"request not done within {timeout:g} s; cancelled")
-        if self._error is not None:
-            raise self._error
-        assert self._value is not None
-        return self._value
-
-    def _finish(self, result: _T | BaseException) -> None:
-        if self._done.is_set():  # delivered early by the backend
-            return
-        if isinstance(result, BaseException):
-            self._error = result
-        else:
-            self._value = result
-        self._done.set()
-
-
-class PendingGeneration(_Pending[list[Completion]]):
-    """A submitted ``generate`` request; :meth:`result` gives its completions."""
-
-    def __init__(self, request_messages: Sequence[Message], n: int, settings: GenerationSettings):
-        super().__init__()
-        self.request = BatchRequest(
-            messages=request_messages,
-            n=n,
-            settings=settings,
-            cancelled=self._cancel.is_set,
-            deliver=self._finish,
-        )
-
-
-class PendingScore(_Pending[float]):
-    """A submitted ``score`` request; :meth:`result` gives the log-probability."""
-
-    def __init__(self, request_messages: Sequence[Message], continuation: str):
-        super().__init__()
-        self.request = ScoreRequest(
-            messages=request_messages, continuation=continuation, cancelled=self._cancel.is_set
-        )
-
 
 _Job = PendingGeneration | PendingScore
 
@@ -175,7 +87,8 @@ class BatchingChatModel:
             other model runs a batch's ``generate`` requests in turn and scores directly.
         window_s: How long the first request of a batch waits for companions (not when
             its caller has been alone, see the module's notes). Requests that arrive
-            while a batch runs join the next one without waiting more.
+            while a batch runs join it at its next step (a joining backend) or make the
+            next batch without waiting more.
         max_rows: Most rows in one batch; a request larger than this runs alone.
         backend: The batched ``generate`` to use instead of the one found from ``inner``.
         scorer: The batched ``score`` to use instead of the one found from ``inner``.
@@ -201,7 +114,8 @@ class BatchingChatModel:
         self.scorer = scorer or (self.backend if isinstance(self.backend, BatchScorer) else None)
         """The batched ``score``; None: ``score`` calls the inner model directly."""
         self.batch_sizes: deque[int] = deque(maxlen=1000)
-        """Requests in each of the latest ``generate`` batches (for benchmarks and tests)."""
+        """Requests in each of the latest ``generate`` batches, those that joined it
+        included (for benchmarks and tests)."""
         self.score_batch_sizes: deque[int] = deque(maxlen=1000)
         """Requests in each of the latest ``score`` batches."""
         self._queue: deque[_Job] = deque()
@@ -237,7 +151,7 @@ class BatchingChatModel:
             ValueError: ``n < 1`` or an empty chat.
             GenerationCancelled: The event of the enclosing :func:`cancel_scope` was set.
         """
-        return _wait(self.submit(messages, n, settings))
+        return wait(self.submit(messages, n, settings))
 
     def score(self, messages: Sequence[Message], continuation: str) -> float:
         """The log-probability of ``continuation`` after ``messages``, computed in one
@@ -249,7 +163,7 @@ class BatchingChatModel:
         """
         if self.scorer is None:
             return self.inner.score(messages, continuation)
-        return _wait(self.submit_score(messages, continuation))
+        return wait(self.submit_score(messages, continuation))
 
     def submit(
         self,
@@ -305,37 +219,60 @@ class BatchingChatModel:
             batch = self._next_batch()
             if batch is None:
                 return
-            results = self._compute(batch)
-            with self._wake:
-                self._alone = len(batch) == 1 and not self._company
-                self._company, self._running = False, []
-            for pending, result in zip(batch, results, strict=True):
-                pending._finish(result)
-
-    def _compute(self, batch: list[_Job]) -> list[Any]:
-        """The batch's results in order; an exception raised reaches every request."""
-        try:
             if isinstance(batch[0], PendingScore):
-                assert self.scorer is not None
-                self.score_batch_sizes.append(len(batch))
-                called = type(self.scorer).__name__ + ".score_batch"
-                results: list[Any] = self.scorer.score_batch(
-                    [p.request for p in batch if isinstance(p, PendingScore)]
-                )
+                self._score([p for p in batch if isinstance(p, PendingScore)])
             else:
-                self.batch_sizes.append(len(batch))
-                called = type(self.backend).__name__ + ".generate_batch"
-                results = self.backend.generate_batch(
-                    [p.request for p in batch if isinstance(p, PendingGeneration)]
-                )
-            if len(results) != len(batch):
-                raise RuntimeError(
-                    f"{called} returned {len(results)} results for {len(batch)} requests"
-                )
-            return results
+                self._generate([p for p in batch if isinstance(p, PendingGeneration)])
+            with self._wake:
+                self._alone = len(self._running) == 1 and not self._company
+                self._company, self._running = False, []
+
+    def _generate(self, batch: list[PendingGeneration]) -> None:
+        """Decode ``batch`` (and, with a joining backend, the requests that join it); an
+        exception raised reaches every request in it."""
+        requests = [p.request for p in batch]
+        self.batch_sizes.append(len(batch))
+        try:
+            if isinstance(self.backend, JoiningBatchGenerator):
+                results = self.backend.generate_joining(requests, self._admit)
+            else:
+                results = self.backend.generate_batch(requests)
+            _check_count(self.backend, "generate_batch", results, batch)
         except BaseException as exc:  # every caller of the batch gets it
-            logger.debug("a batch of %d requests failed", len(batch), exc_info=exc)
-            return [exc] * len(batch)
+            logger.debug("a batch of %d requests failed", len(self._running), exc_info=exc)
+            results = [exc] * len(batch)
+            for pending in self._running[len(batch) :]:  # those that joined it
+                pending._finish(exc)
+        for pending, result in zip(batch, results, strict=True):
+            pending._finish(result)
+        for pending in self._running[len(batch) :]:
+            pending._finish(RuntimeError(f"{type(self.backend).__name__} never delivered"))
+
+    def _score(self, batch: list[PendingScore]) -> None:
+        """Score ``batch``; an exception raised reaches every request in it."""
+        assert self.scorer is not None
+        self.score_batch_sizes.append(len(batch))
+        try:
+            results: list[Any] = self.scorer.score_batch([p.request for p in batch])
+            _check_count(self.scorer, "score_batch", results, batch)
+        except BaseException as exc:  # every caller of the batch gets it
+            logger.debug("a batch of %d scores failed", len(batch), exc_info=exc)
+            results = [exc] * len(batch)
+        for pending, result in zip(batch, results, strict=True):
+            pending._finish(result)
+
+    def _admit(self, active_rows: int) -> list[BatchRequest]:
+        """Between two steps of a running batch: score what is queued, and hand over the
+        queued ``generate`` requests that fit beside ``active_rows`` rows."""
+        with self._wake:
+            scores = self._take(PendingScore) if self.scorer is not None else []
+        if scores:
+            self._score([p for p in scores if isinstance(p, PendingScore)])
+        with self._wake:
+            joining = self._take(PendingGeneration, self.max_rows - active_rows)
+            self._running += joining
+            self.batch_sizes[-1] += len(joining)
+        return [p.request for p in joining if isinstance(p, PendingGeneration)]
 
     def _next_batch(self) -> list[_Job] | None:
         """The requests of the next batch (waiting for the first, then up to the window
@@ -358,24 +295,28 @@ class BatchingChatModel:
                     self._running = list(batch)
                     return batch
 
-    def _take(self) -> list[_Job]:
-        """The oldest request and those of its kind after it, up to ``max_rows`` rows, in
-        order; requests cancelled while queued are finished, never computed."""
+    def _take(self, kind: type[_Job] | None = None, free: int | None = None) -> list[_Job]:
+        """The oldest queued request of ``kind`` (default: the oldest's kind) and those of
+        its kind after it, within ``free`` rows (default: a new batch's ``max_rows``, which
+        a larger request fills alone), in order; requests cancelled while queued are
+        finished, never computed."""
+        fresh, free = free is None, self.max_rows if free is None else free
         batch: list[_Job] = []
         kept: deque[_Job] = deque()
-        rows, full = 0, False
+        blocked = False  # first come, first served: nothing later of this kind jumps in
         while self._queue:
             pending = self._queue.popleft()
             if pending.cancelled():
                 pending._finish(GenerationCancelled("cancelled in queue"))
-            elif batch and (type(pending) is not type(batch[0]) or full):
-                kept.append(pending)
-            elif batch and rows + pending.request.rows > self.max_rows:
-                full = True  # first come, first served: nothing later of this kind jumps in
-                kept.append(pending)
-            else:
+                continue
+            kind = kind or type(pending)
+            rows = pending.request.rows
+            if type(pending) is kind and not blocked and (rows <= free or (fresh and not batch)):
                 batch.append(pending)
-                rows += pending.request.rows
+                free -= rows
+            else:
+                blocked = blocked or type(pending) is kind
+                kept.append(pending)
         self._queue = kept
         return batch
 
@@ -383,18 +324,12 @@ class BatchingChatModel:
         return sum(p.request.rows for p in self._queue)
 
 
-def _wait(pending: _Pending[_T]) -> _T:
-    """The result of ``pending``, leaving (cancelling it) once the enclosing
-    :func:`cancel_scope`'s event is set."""
-    leave = _CANCEL.get()
-    if leave is None:
-        return pending.result()
-    while not pending.done():
-        if leave.is_set():
-            pending.cancel()
-            raise GenerationCancelled("the caller's turn was cancelled")
-        pending._done.wait(_POLL_S)
-    return pending.result()
+def _check_count(called: object, method: str, results: Sequence[Any], batch: Sequence[Any]) -> None:
+    if len(results) != len(batch):
+        raise RuntimeError(
+            f"{type(called).__name__}.{method} returned {len(results)} results for "
+            f"{len(batch)} requests"
+        )
 
 
 def _backend_for(inner: ChatModel) -> BatchGenerator:

@@ -102,6 +102,37 @@ class FakeSteppingBatchModel:
         return done * request.n if request.rows == 1 else done
 
 
+@dataclass
+class FakeJoiningBatchModel(FakeSteppingBatchModel):
+    """A fake whose running batch takes requests in between steps (greedy requests only):
+    a request writes ``"<question>-<step>"`` at each step from the one after it joined."""
+
+    joined_at: dict[str, int] = field(default_factory=dict)
+    fail_at_step: int | None = None
+
+    def generate_joining(self, requests: Sequence[BatchRequest], admit) -> list[BatchResult]:
+        self.batches.append(list(requests))
+        self.started.set()
+        live = [(r, []) for r in requests]
+        first = list(live)
+        step = 0
+        while live:
+            time.sleep(self.step_s)
+            if self.fail_at_step is not None and step >= self.fail_at_step:
+                raise RuntimeError("the forward pass broke")
+            for request, words in list(live):
+                if request.cancelled() or len(words) >= request.settings.max_tokens:
+                    live.remove((request, words))
+                    request.deliver(self._result(request, [words]))
+                else:
+                    words.append(f"{request.messages[-1]['content']}-{step}")
+            for request in admit(len(live)):
+                self.joined_at[request.messages[-1]["content"]] = step
+                live.append((request, []))
+            step += 1
+        return [self._result(r, [words]) for r, words in first]
+
+
 def _together(model: BatchingChatModel, jobs: list[tuple[str, int, GenerationSettings]]):
     """Run each job's ``generate`` in its own thread, all at once; their results in order."""
     results: list[list[Completion] | BaseException | None] = [None] * len(jobs)
@@ -348,3 +379,51 @@ def test_a_caller_alone_waits_for_no_window_until_another_caller_overlaps():
     assert all(isinstance(r, list) for r in results)
     together = list(model.batch_sizes)[5:]
     assert sum(together) == 3 and len(together) <= 2  # overlap: the window is back
+
+
+def test_a_request_arriving_while_a_batch_decodes_joins_it_within_the_row_limit():
+    fake = FakeJoiningBatchModel(step_s=0.01)
+    model = BatchingChatModel(fake, window_s=0.0, max_rows=2)
+    long = model.submit(_chat("long"), 1, GenerationSettings(max_tokens=60))
+    assert fake.started.wait(5)
+    time.sleep(0.05)
+
+    short = model.submit(_chat("short"), 1, GenerationSettings(max_tokens=3))
+    third = model.submit(_chat("third"), 1, GenerationSettings(max_tokens=1))
+    [answer] = short.result(5)
+    third.result(5)
+
+    j = fake.joined_at["short"]
+    assert answer.text == f"short-{j + 1} short-{j + 2} short-{j + 3}"  # from the next step
+    assert not long.done() and j > 0
+    assert fake.joined_at["third"] >= j + 3  # two rows at most: it waited for short's row
+    assert long.result(5)[0].completion_tokens == 60
+    assert len(fake.batches) == 1 and list(model.batch_sizes) == [3]
+
+
+def test_a_score_is_computed_between_two_steps_of_a_running_batch():
+    fake = FakeJoiningBatchModel(step_s=0.01)
+    model = BatchingChatModel(fake, window_s=0.0)
+    long = model.submit(_chat("long"), 1, GenerationSettings(max_tokens=300))
+    assert fake.started.wait(5)
+
+    assert model.score(_chat("q"), "Yes") == -3.0
+
+    assert not long.done()  # the score did not wait for the batch to end
+    long.cancel()
+    with pytest.raises(GenerationCancelled):
+        long.result(5)
+
+
+def test_an_exception_in_a_running_batch_reaches_the_requests_that_joined_it():
+    fake = FakeJoiningBatchModel(step_s=0.01, fail_at_step=15)
+    model = BatchingChatModel(fake, window_s=0.0)
+    first = model.submit(_chat("first"), 1, GenerationSettings(max_tokens=100))
+    assert fake.started.wait(5)
+    joined = model.submit(_chat("joined"), 1, GenerationSettings(max_tokens=100))
+
+    for pending in (first, joined):
+        with pytest.raises(RuntimeError, match="forward pass broke"):
+            pending.result(5)
+    assert "joined" in fake.joined_at
+    assert model.generate(_chat("after"), 1, GenerationSettings(max_tokens=1))  # goes on

@@ -74,12 +74,13 @@ def test_sampled_and_greedy_requests_share_a_batch(smollm2: LocalModel) -> None:
     assert [c.text for c in again] == [c.text for c in samples]  # the seed holds
 
 
-def test_a_cancelled_row_leaves_and_the_others_are_unharmed(smollm2: LocalModel) -> None:
-    model = BatchingChatModel(smollm2, window_s=2.0)
+def test_a_request_joins_a_running_batch_and_a_cancelled_row_leaves_it(smollm2: LocalModel) -> None:
+    model = BatchingChatModel(smollm2, window_s=0.0)
     story = [{"role": "user", "content": "Write a long story about a lighthouse keeper."}]
     long = model.submit(story, 1, GenerationSettings(max_tokens=400))
-    short = model.submit(CHATS[0], 1, SETTINGS[0])
-    [answer] = short.result(120)  # handed over while the story is still being written
+    time.sleep(0.5)  # the story is being written
+    short = model.submit(CHATS[2], 1, SETTINGS[2])  # a longer prompt than the story's
+    [answer] = short.result(120)  # joined the story's batch and handed over before its end
     assert not long.done()
     started = time.monotonic()
     long.cancel()
@@ -87,7 +88,8 @@ def test_a_cancelled_row_leaves_and_the_others_are_unharmed(smollm2: LocalModel)
     with pytest.raises(GenerationCancelled):
         long.result(120)
     assert time.monotonic() - started < 5  # it left at its next step, not after 400 tokens
-    _same(answer, smollm2.generate(CHATS[0], 1, SETTINGS[0])[0])
+    assert list(model.batch_sizes) == [2]  # one batch, which the short request joined
+    _same(answer, smollm2.generate(CHATS[2], 1, SETTINGS[2])[0])
 
 
 def test_rows_with_no_common_beginning_are_left_padded_without_harm(smollm2: LocalModel) -> None:
@@ -102,8 +104,8 @@ def test_rows_with_no_common_beginning_are_left_padded_without_harm(smollm2: Loc
         return _Row(0, ids, settings, None, lambda: False)
 
     alone, padded, longer = row(prompt), row(prompt), row(other)
-    _decode(smollm2, loaded, [alone], time.perf_counter())
-    _decode(smollm2, loaded, [padded, longer], time.perf_counter())
+    _decode(smollm2, loaded, [alone])
+    _decode(smollm2, loaded, [padded, longer])
 
     assert padded.tokens == alone.tokens and len(alone.tokens) > 0
 
