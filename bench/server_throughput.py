@@ -8,19 +8,39 @@ local model behind a lock it stays near 1; a batching scheduler that runs concur
 generation calls as one forward pass should lift it. Whether the settings name any
 batching, and how, is recorded next to it (:func:`batching_settings`), with the server's
 ``max_concurrent`` (turns that may run at once).
+
+Run alone, it measures just this on ``ponder serve`` in a subprocess (``bench/server.py``
+runs it with everything else)::
+
+    flock /tmp/ponder-cpu.lock python -m bench.server_throughput --seconds 40 --max-concurrent 8
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import dataclasses
-from collections.abc import Mapping
+import json
+import os
+import sys
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
+
+if __package__ in (None, ""):  # run as a script: make the repository importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.server_fairness import ClientsPlan, ClientsRun, run_clients
 from ponder.graphs.settings import Settings
 
-__all__ = ["batching_on", "batching_settings", "measure_throughput", "throughput_summary"]
+__all__ = [
+    "batching_on",
+    "batching_settings",
+    "main",
+    "measure_throughput",
+    "throughput_summary",
+]
 
 
 def batching_settings(settings: Settings) -> dict[str, Any]:
@@ -110,3 +130,49 @@ def measure_throughput(
         )
     )
     return throughput_summary(one, many, settings, plan.seconds)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Measure the ratio on ``ponder serve`` in a subprocess and print it as JSON (with the
+    load average and the server's torch threads)."""
+    from bench.server_process import serve_subprocess
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--model", default="smollm2-135m", help="preset or model folder")
+    parser.add_argument("--seconds", type=float, default=30, help="each run (1, 8 clients)")
+    parser.add_argument("--prompt", default="Hello!", help="every request's message")
+    parser.add_argument("--max-tokens", type=int, default=32, help="max_tokens of every request")
+    parser.add_argument("--max-concurrent", type=int, default=8, help="server turns at once")
+    parser.add_argument("--batch-window-ms", default="5", help="server.batch_window_ms; none: off")
+    parser.add_argument("--threads", type=int, default=2, help="torch CPU threads in the server")
+    args = parser.parse_args(argv)
+    window = None if args.batch_window_ms == "none" else float(args.batch_window_ms)
+    with tempfile.TemporaryDirectory(prefix="ponder-bench-throughput-") as tmp:
+        settings = Settings(
+            data_dir=Path(tmp) / "data",
+            language_model={"source": args.model},
+            server={"port": 0, "max_concurrent": args.max_concurrent, "batch_window_ms": window},
+        )
+        settings.data_dir.mkdir(parents=True)
+        before = os.getloadavg()
+        with serve_subprocess(settings, threads=args.threads) as url:
+            plan = ClientsPlan(
+                clients=1,
+                seconds=args.seconds,
+                prompt=args.prompt,
+                max_tokens=args.max_tokens,
+                model_name=settings.server.model_name,
+                timeout_s=settings.server.request_timeout_s + 30,
+                run_id="throughput",
+            )
+            warm = dataclasses.replace(plan, seconds=0.1, run_id="throughput-warm")
+            asyncio.run(run_clients(url, warm))  # the server's first turn loads lazily
+            result = measure_throughput(url, plan, settings)
+    result["threads"] = args.threads
+    result["load_average"] = {"before": list(before), "after": list(os.getloadavg())}
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -176,11 +176,12 @@ def reasoning_config(settings: Settings) -> ReasoningConfig:
 
 
 def batched(model: ChatModel, settings: Settings) -> ChatModel:
-    """``model`` behind a batching scheduler when ``server.batch_window_ms`` is set and
-    the model computes in this process (a local model; a remote server batches itself).
+    """``model`` behind a batching scheduler when ``server.batch_window_ms`` is set (5 ms
+    by default) and the model computes in this process (a local model; a remote server
+    batches itself).
 
     Concurrent turns then share the model's forward passes instead of queueing on its
-    lock (see :mod:`ponder.agents.models.batching`).
+    lock, and a caller alone pays nothing (see :mod:`ponder.agents.models.batching`).
     """
     window_ms = settings.server.batch_window_ms
     from ponder.agents.models.local import LocalModel

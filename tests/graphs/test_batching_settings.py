@@ -1,4 +1,4 @@
-"""``server.batch_window_ms`` (off by default) puts a local model made from settings behind
+"""``server.batch_window_ms`` (5 ms by default) puts a local model made from settings behind
 the batching scheduler; ``None``, models passed in code and remote models stay as they are."""
 
 from __future__ import annotations
@@ -28,11 +28,11 @@ def test_a_window_puts_a_local_model_behind_the_scheduler() -> None:
     assert wrapped.name == local.name
 
 
-def test_batching_is_off_by_default_and_with_none_and_only_for_models_computing_here() -> None:
+def test_batching_is_on_by_default_off_with_none_and_only_for_models_computing_here() -> None:
     local = LocalModel("smollm2-135m")
     fake = ScriptedChatModel([])
 
-    assert batched(local, Settings()) is local
+    assert isinstance(batched(local, Settings()), BatchingChatModel)
     assert isinstance(batched(local, Settings(server={"batch_window_ms": 5})), BatchingChatModel)
     assert batched(local, Settings(server={"batch_window_ms": None})) is local
     assert batched(fake, Settings(server={"batch_window_ms": 5})) is fake
