@@ -41,6 +41,7 @@ from typing import Generic, Literal, Protocol, TypeVar
 
 from ponder.agents.core.errors import CheckerError, ModelOutputError
 from ponder.agents.models.base import ChatModel, Message
+from ponder.agents.models.batch_types import GenerationCancelled
 from ponder.constitution._templates import render
 from ponder.constitution.matchers import Candidate, PatternMatcher, RuleMatcher
 from ponder.constitution.schema import CHECKPOINTS, Checkpoint, Policy, Rule
@@ -247,6 +248,8 @@ class Checker:
                 verdict = self._check(run)
             else:
                 verdict = _call_with_timeout(lambda: self._check(run), run, self.timeout_s)
+        except GenerationCancelled:
+            raise  # the turn's client left: the turn stops as cancelled, nothing to review
         except Exception as exc:  # fail closed: a broken check must never allow
             run.fail(exc)
             verdict = self._error_verdict(run, exc)

@@ -12,6 +12,7 @@ import pytest
 from constitution_helpers import make_rule, scoring_model
 
 from ponder.agents.models.base import Message
+from ponder.agents.models.batch_types import GenerationCancelled
 from ponder.constitution import Candidate, Checker, Checkpoint, Policy
 
 POLICY = Policy(rules=(make_rule(),))
@@ -32,6 +33,15 @@ def test_a_model_that_raises_escalates_as_checker_error(caplog: pytest.LogCaptur
     assert "stage 'deliberation'" in verdict.rationale
     assert "RuntimeError: model server is down" in verdict.rationale
     assert "failing closed" in caplog.text
+
+
+def test_a_cancelled_model_call_stops_the_check_instead_of_escalating() -> None:
+    # The turn's client left (a batched call gave up): a review item would be noise.
+    def cancelled(messages: Sequence[Message], continuation: str) -> float:
+        raise GenerationCancelled("the caller's turn was cancelled")
+
+    with pytest.raises(GenerationCancelled):
+        Checker(POLICY, scoring_model(cancelled)).check("forbidden", "output")
 
 
 def test_on_error_refuse_refuses() -> None:
