@@ -86,8 +86,8 @@ def test_a_tiny_run_fills_every_key_with_no_errors_and_no_mixups(tmp_path: Path)
     assert results["lost_turns"] == 0 and results["same_thread_answer_mismatches"] == 0
     assert results["same_thread_answered"] == results["same_thread_stored_turns"] == 4
     assert results["same_thread_retries_429"] > 0
-    # With no queue a free slot goes to whoever asks first, so a client that just got an
-    # answer may beat those sleeping on Retry-After: only the shape is asserted here.
+    # Two seconds are too few turns to judge the spread under a loaded CI machine: only
+    # the shape is asserted here; tests/server/test_fair_admission.py asserts round robin.
     fairness, counts = results["fairness"], results["fairness_answers_per_client"]
     assert 0 <= fairness["min"] <= fairness["median"] <= fairness["max"] == max(counts) > 0
     assert len(counts) == results["fairness_clients"] == 1 + 0 + 2  # the server's places + 2
