@@ -201,8 +201,14 @@ class ServerSettings(_Section):
 class Settings(BaseSettings):
     """Everything an assistant is built from. Moving to a cluster changes these, not code."""
 
+    # ``null`` in the environment is None, as in YAML: PONDER_SERVER__BATCH_WINDOW_MS=null
+    # turns batching off.
     model_config = SettingsConfigDict(
-        env_prefix="PONDER_", env_nested_delimiter="__", extra="forbid", frozen=True
+        env_prefix="PONDER_",
+        env_nested_delimiter="__",
+        env_parse_none_str="null",
+        extra="forbid",
+        frozen=True,
     )
 
     data_dir: Path = Path(".ponder")

@@ -41,3 +41,10 @@ def test_batching_is_on_by_default_off_with_none_and_only_for_models_computing_h
 def test_the_window_is_checked_where_it_is_declared() -> None:
     with pytest.raises(ValueError, match="batch_window_ms"):
         Settings(server={"batch_window_ms": -1})
+
+
+def test_null_in_the_environment_turns_batching_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PONDER_SERVER__BATCH_WINDOW_MS", "null")
+
+    assert Settings().server.batch_window_ms is None
+    assert not isinstance(batched(LocalModel("smollm2-135m"), Settings()), BatchingChatModel)
