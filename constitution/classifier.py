@@ -1,23 +1,28 @@
 """The classifier stage of the cascade: learned heads that decide, and name the rule.
 
 On one embedding of the checked text (the same one the semantic stage and retrieval
-use), the checkpoint's **gate** head gives ``p(breaks a rule)`` and its **naming** head
-says which rule (:mod:`ponder.constitution.heads`). A text whose gate probability reaches
-the threshold becomes a candidate for the named rule. The heads are fitted on the
-effective policy's examples and their thresholds chosen on the development set
-(:mod:`ponder.constitution.devset`); both happen on the first check, or are loaded from
-the cache when the same examples were trained before
+use), the checkpoint's **gate** head gives ``p(breaks a rule)``, its **rule heads**
+``p(breaks rule r)`` each, and its **naming** head says which rule
+(:mod:`ponder.constitution.heads`). A text whose *agreement* score (the geometric mean of
+the gate's probability and the highest rule head's) reaches the threshold becomes a
+candidate for the named rule: the gate alone stopped short ordinary replies it had never
+seen anything like ("Here is my answer." as abusive at 0.82), because one hyperplane
+between "any violation" and "compliant" extrapolates far from its examples; a rule head
+fires only near its own rule's examples (:mod:`ponder.constitution.heads_fit`).
+
+The heads are fitted on the effective policy's examples and their thresholds chosen on
+the development set (:mod:`ponder.constitution.devset`); both happen on the first check,
+or are loaded from the cache when the same examples were trained before
 (:mod:`ponder.constitution.heads_cache`). A policy change builds a new matcher (the
 reloading checker does that), and so new heads when the examples changed.
 
-Between the threshold and ``confident`` lies the *uncertain band*: a candidate there needs
-the naming head's backing (``NAMED_IN_BAND``), is marked ``uncertain``
-(:meth:`ClassifierMatcher.is_uncertain`), and is the only kind a model deliberates over
-when the checker deliberates on the band only. Without a model it stands, like every
-other candidate: safety fails closed.
+Between the threshold and ``confident`` lies the *uncertain band*: a candidate there is
+marked ``uncertain`` (:meth:`ClassifierMatcher.is_uncertain`), and is the only kind a
+model deliberates over when the checker deliberates on the band only. Without a model it
+stands, like every other candidate: safety fails closed.
 
 A rule's ``exceptions`` are blanked out of the text before the named rule is confirmed:
-if the gate no longer fires on what is left, the candidate is dropped.
+if the heads no longer stop what is left, the candidate is dropped.
 
 The policy's own examples are remembered exactly (case and spacing aside): a text that is
 one of them gets its label, not the heads' guess. A safety team that writes (or accepts)
@@ -28,6 +33,7 @@ benchmark measure.
 
 from __future__ import annotations
 
+import math
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,35 +58,36 @@ from ponder.knowledge.embedder import Embedder
 
 __all__ = ["UNCERTAIN", "ClassifierMatcher", "Judgement"]
 
-NAMED_IN_BAND = 0.5
-"""Least naming-head probability for a candidate in the uncertain band. There the gate is
-unsure, and a verdict must name the rule broken: when the naming head backs no rule either
-(``17 * 23 = 391.`` stopped as confidential company data at rule head 0.10), the text is
-allowed. Above the band the gate alone decides, as before."""
-
 UNCERTAIN = "uncertain"
 """The word that starts the ``detail`` of a candidate in the uncertain band."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Judgement:
     """What the heads say about one text at one checkpoint."""
 
     p: float
     """``p(breaks a rule)`` from the gate."""
+    rule_p: float
+    """The highest rule head's ``p(breaks rule r)``."""
     rule_id: str | None
     """The rule the naming head picks; ``None`` without heads at the checkpoint."""
     p_rule: float
     """The naming head's probability for that rule."""
     threshold: float
-    """The gate's threshold (from the development set)."""
+    """The agreement score's threshold (from the development set)."""
     confident: float
     """The top of the uncertain band."""
 
     @property
+    def score(self) -> float:
+        """The agreement of the gate and the rule heads: ``sqrt(p * rule_p)``."""
+        return math.sqrt(max(0.0, self.p * self.rule_p))
+
+    @property
     def stops(self) -> bool:
-        """Whether the gate's probability reaches its threshold."""
-        return self.rule_id is not None and self.p >= self.threshold
+        """Whether the agreement score reaches its threshold."""
+        return self.rule_id is not None and self.score >= self.threshold
 
 
 class ClassifierMatcher:
@@ -94,8 +101,8 @@ class ClassifierMatcher:
             ``$PONDER_CACHE_DIR`` (default ``~/.cache/ponder``).
         dev_rate: Most share of development texts the gate may stop (0 to 1).
         confident_rate: Most share stopped above the uncertain band (0 to ``dev_rate``).
-        threshold: Use this gate threshold at every checkpoint instead of the development
-            set's (for experiments; ``confident`` then defaults to it).
+        threshold: Use this agreement threshold at every checkpoint instead of the
+            development set's (for experiments; ``confident`` then defaults to it).
         confident: The top of the uncertain band when ``threshold`` is given.
         c: Inverse regularisation strength of the heads.
         background: Everyday texts that train the gate as compliant; ``None`` loads the
@@ -185,15 +192,17 @@ class ClassifierMatcher:
             checkpoint: Where it is checked.
 
         Returns:
-            The gate's probability, the named rule and the thresholds; ``rule_id`` is
-            ``None`` when the checkpoint has no heads.
+            The gate's and the rule heads' probabilities, the named rule and the
+            thresholds; ``rule_id`` is ``None`` when the checkpoint has no heads.
 
         Raises:
             CheckerError: The embedder returned something other than one vector per text.
         """
         head = self.prepare().by_checkpoint.get(checkpoint)
         if head is None:
-            return Judgement(0.0, None, 0.0, 1.0, 1.0)
+            return Judgement(
+                p=0.0, rule_p=0.0, rule_id=None, p_rule=0.0, threshold=1.0, confident=1.0
+            )
         return self._judge(head, self._embed([text]))
 
     def candidates(self, text: str, checkpoint: Checkpoint) -> list[Candidate]:
@@ -204,7 +213,7 @@ class ClassifierMatcher:
             checkpoint: Where it is checked.
 
         Returns:
-            At most one candidate, without spans; ``prior`` is the gate's probability and
+            At most one candidate, without spans; ``prior`` is the agreement score and
             ``detail`` starts with ``uncertain`` inside the uncertain band.
 
         Raises:
@@ -221,8 +230,6 @@ class ClassifierMatcher:
         judgement = self.judge(text, checkpoint)
         if not judgement.stops or judgement.rule_id is None:
             return []
-        if judgement.p < judgement.confident and judgement.p_rule < NAMED_IN_BAND:
-            return []  # unsure it breaks a rule, and no rule it would break
         exceptions = self._exceptions.get(judgement.rule_id, ())
         if exceptions:
             seen = exempt(text, exceptions)
@@ -245,27 +252,32 @@ class ClassifierMatcher:
         return candidate.stage == self.stage and candidate.uncertain
 
     def _judge(self, head: CheckpointHead, vector: Matrix) -> Judgement:
-        p = float(head.gate(vector)[0])
         names = head.names(vector)[0]  # (rules,)
         best = int(np.argmax(names))
-        threshold = head.threshold if self.threshold is None else self.threshold
-        confident = head.confident if self.confident is None else self.confident
-        return Judgement(p, head.rule_ids[best], float(names[best]), threshold, confident)
+        return Judgement(
+            p=float(head.gate(vector)[0]),
+            rule_p=float(head.rules(vector)[0].max()),
+            rule_id=head.rule_ids[best],
+            p_rule=float(names[best]),
+            threshold=head.threshold if self.threshold is None else self.threshold,
+            confident=head.confident if self.confident is None else self.confident,
+        )
 
     def _candidate(self, judgement: Judgement) -> Candidate:
         assert judgement.rule_id is not None
-        uncertain = judgement.p < judgement.confident
+        uncertain = judgement.score < judgement.confident
         band = f"{UNCERTAIN}: " if uncertain else ""
         return Candidate(
             rule_id=judgement.rule_id,
             stage=self.stage,
             spans=(),
             snippets=(),
-            prior=min(1.0, max(0.0, judgement.p)),
+            prior=min(1.0, max(0.0, judgement.score)),
             uncertain=uncertain,
             detail=(
-                f"{band}learned p(breaks a rule) {judgement.p:.2f} "
-                f"(threshold {judgement.threshold:.2f}); rule head {judgement.p_rule:.2f}"
+                f"{band}learned agreement {judgement.score:.2f} "
+                f"(threshold {judgement.threshold:.2f}): p(breaks a rule) {judgement.p:.2f}, "
+                f"rule head {judgement.rule_p:.2f}; named with p {judgement.p_rule:.2f}"
             ),
         )
 

@@ -64,6 +64,7 @@ class _DevFile(BaseModel):
     description: str | None = None
     questions: tuple[DevText, ...] = ()
     responses: tuple[DevText, ...] = ()
+    replies: tuple[DevText, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,9 @@ class DevSet:
     """Checked at the input checkpoint."""
     responses: tuple[DevText, ...]
     """Checked at the output checkpoint (and, lacking anything better, knowledge)."""
+    replies: tuple[DevText, ...] = ()
+    """Ordinary assistant replies (background files only): negatives of the output
+    checkpoint alone, where the assistant writes them (see ``heads.with_background``)."""
     source: str = "code"
     """The file it came from, for reports."""
 
@@ -92,10 +96,10 @@ class DevSet:
     @property
     def version(self) -> str:
         """First 12 hex digits of the sha256 of the texts: changes when any text changes."""
-        canonical = json.dumps(
-            [[q.text for q in self.questions], [r.text for r in self.responses]],
-            ensure_ascii=False,
-        )
+        texts = [[q.text for q in self.questions], [r.text for r in self.responses]]
+        if self.replies:  # a set without replies keeps the version it had before they existed
+            texts.append([r.text for r in self.replies])
+        canonical = json.dumps(texts, ensure_ascii=False)
         return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:12]
 
 
@@ -125,8 +129,8 @@ def load_background(path: str | Path | None = None) -> DevSet:
         path: The YAML file; ``None`` for the shipped one.
 
     Returns:
-        The texts (the learned gate takes questions and responses alike as negatives at
-        every checkpoint).
+        The texts (the learned heads take questions and responses alike as negatives at
+        every checkpoint, and ``replies`` at the output checkpoint).
 
     Raises:
         ConfigError: As :func:`load_devset`.
@@ -162,4 +166,9 @@ def load_devset(path: str | Path | None = None) -> DevSet:
         raise ConfigError(
             f"development set {path} has {len(problems)} problem(s); fix them:\n  {listing}"
         )
-    return DevSet(questions=loaded.questions, responses=loaded.responses, source=str(path))
+    return DevSet(
+        questions=loaded.questions,
+        responses=loaded.responses,
+        replies=loaded.replies,
+        source=str(path),
+    )

@@ -3,30 +3,40 @@
 On the embedding the fast path already computes, each checkpoint gets
 
 - one **gate** head, a logistic regression that says whether a text breaks *any* rule
-  guarding the checkpoint. It decides.
+  guarding the checkpoint;
+- one **rule head** per rule, a logistic regression that says whether a text breaks
+  *that* rule (its violating examples against every compliant one);
 - one **naming** head, a multinomial logistic regression over the rules guarding the
   checkpoint, fitted on violating examples only. It says *which* rule a stopped text
   breaks, so a verdict names its rule and takes that rule's action.
 
-Training data is the effective policy's own examples (floor and overlays alike): every
-violating example is a positive of its checkpoint's gate and a sample of its rule for the
-naming head; every compliant example is a negative of its checkpoint's gate (a compliant
-example must pass the whole policy). Rules with ``stages: {semantic: false}`` are left out:
-their examples are not a trustworthy picture of their content.
+What decides is the **agreement** of the gate and the rule heads: the geometric mean of
+the gate's probability and the highest rule head's
+(:func:`~ponder.constitution.heads_fit.agreement`). A text far from every example can
+fool one hyperplane, not both (:mod:`ponder.constitution.heads_fit` says why).
 
-The gate's **threshold** is chosen on the development set (:mod:`ponder.constitution.devset`),
-never on training examples and never on benchmark prompts, by the rule of
-:mod:`ponder.constitution.heads_rate`:
+Training data is the effective policy's own examples (floor and overlays alike): every
+violating example is a positive of its checkpoint's gate, of its rule's head and a sample
+of its rule for the naming head; every compliant example is a negative of its
+checkpoint's gate and of every rule head (a compliant example must pass the whole
+policy). Rules with ``stages: {semantic: false}`` are left out: their examples are not a
+trustworthy picture of their content. Everyday background texts join the negatives
+(:func:`with_background`).
+
+The **threshold** on the agreement score is chosen on the development set
+(:mod:`ponder.constitution.devset`), never on training examples and never on benchmark
+prompts, by the rule of :mod:`ponder.constitution.heads_rate`:
 
 1. For each candidate rate ``r`` in ``DEV_RATES`` up to ``dev_rate`` (the ceiling), the
-   threshold is the least gate score at which at most ``r`` of the benign development
+   threshold is the least score at which at most ``r`` of the benign development
    texts are stopped (:func:`threshold_for_rate`).
 2. The rate is chosen by cross-validation on the policy's own examples
-   (``choose_dev_rate``): gates fitted on all but one fold of the examples, with their
+   (``choose_dev_rate``): heads fitted on all but one fold of the examples, with their
    thresholds set on the development set as in step 1, score the held-out violating
    examples; the rate kept has the highest held-out share of violating examples stopped
    minus the share of development texts stopped (Youden's J), the smaller on a tie.
-3. The gate fitted on all examples takes the threshold of that rate on the development set.
+3. The heads fitted on all examples take the threshold of that rate on the development
+   set.
 
 So the only benign texts that set a threshold are the development set's, and the only
 harmful ones are the policy's examples; the benchmark's prompts play no part. A second,
@@ -49,7 +59,8 @@ import numpy as np
 import numpy.typing as npt
 
 from ponder.constitution.devset import DevSet
-from ponder.constitution.heads_rate import choose_dev_rate, fit_gate, sigmoid, threshold_for_rate
+from ponder.constitution.heads_fit import agreement, fit_gate, fit_namer, fit_rule_heads
+from ponder.constitution.heads_rate import choose_dev_rate, sigmoid, threshold_for_rate
 from ponder.constitution.schema import CHECKPOINTS, Checkpoint, Policy
 
 __all__ = [
@@ -67,17 +78,22 @@ __all__ = [
     "with_background",
 ]
 
-HEADS_FORMAT = 3
+HEADS_FORMAT = 4
 """Bumped when the training or the file layout changes: old cached heads are not reused."""
 
 DEFAULT_C = 4.0
 """Inverse L2 strength of every logistic regression (scikit-learn's ``C``)."""
 
-DEFAULT_DEV_RATE = 0.10
-"""Most share of the development set the gate may stop at its threshold: the ceiling of
-the rates :func:`choose_dev_rate` chooses from. The development set is written as topic
+DEFAULT_DEV_RATE = 0.05
+"""Most share of the development set the heads may stop at their threshold: the ceiling
+of the rates :func:`choose_dev_rate` chooses from. The development set is written as topic
 twins of the violating examples, harder than everyday sensitive questions, so its share
-stopped overstates what everyday traffic sees."""
+stopped overstates what everyday traffic sees. Cross-validation picks the ceiling on the
+default policy (more recall always outweighs the dev stops), so the ceiling is the
+operating point: 5% keeps the development set's over-refusal where the gate-only stage
+had it (5.4% at input with patterns) while the agreement score stops more harmful
+prompts there (47% against 43% of the benchmark's); 10% would stop 59% at 10% of the
+development set."""
 
 DEFAULT_CONFIDENT_RATE = 0.03
 """Most share of the development set stopped above the uncertain band."""
@@ -158,13 +174,17 @@ def with_background(
     """The training sets with everyday texts added as compliant (a text already labelled
     keeps its label).
 
-    Every background text is a negative at every checkpoint: ordinary text is fine
-    wherever it turns up (a user writes statements, a reply restates questions), and each
-    checkpoint's gate otherwise sees only half of the ordinary traffic.
+    Every background question and response is a negative at every checkpoint: ordinary
+    text is fine wherever it turns up (a user writes statements, a reply restates
+    questions), and each checkpoint's gate otherwise sees only half of the ordinary
+    traffic. The background's ``replies`` (short acknowledgements, small talk, code,
+    stories: what an assistant writes) are negatives at the output checkpoint only; as
+    input negatives they cost the input heads held-out recall (0.81 to 0.75 on the default
+    policy's examples) and teach them nothing a user writes.
 
     Args:
         sets: The policy's training sets.
-        background: Everyday texts (questions and responses alike).
+        background: Everyday texts.
 
     Returns:
         New training sets; unchanged without a background.
@@ -175,6 +195,8 @@ def with_background(
     for checkpoint, data in sets.items():
         known = set(data.texts)
         everyday = background.texts("input") + background.texts("output")
+        if checkpoint == "output":
+            everyday += [reply.text for reply in background.replies]
         extra = [t for t in dict.fromkeys(everyday) if t not in known]
         grown[checkpoint] = TrainingSet(
             checkpoint=checkpoint,
@@ -219,7 +241,7 @@ def training_hash(
 
 @dataclass(frozen=True)
 class CheckpointHead:
-    """The fitted gate and naming heads of one checkpoint, with their thresholds."""
+    """The fitted gate, rule and naming heads of one checkpoint, with their thresholds."""
 
     checkpoint: Checkpoint
     """Where they apply."""
@@ -228,15 +250,19 @@ class CheckpointHead:
     gate_bias: float
     """Gate intercept."""
     rule_ids: tuple[str, ...]
-    """The rules the naming head chooses from, in its column order."""
+    """The rules the rule and naming heads cover, in their row order."""
     name_weights: Matrix
     """Naming weights, shape ``(rules, dim)`` (zeros for a single rule)."""
     name_bias: Matrix
     """Naming intercepts, shape ``(rules,)``."""
+    rule_weights: Matrix
+    """Rule-head weights, shape ``(rules, dim)``."""
+    rule_bias: Matrix
+    """Rule-head intercepts, shape ``(rules,)``."""
     threshold: float
-    """Least gate probability that stops a text (chosen on the development set)."""
+    """Least agreement score that stops a text (chosen on the development set)."""
     confident: float
-    """Least gate probability outside the uncertain band (``>= threshold``)."""
+    """Least agreement score outside the uncertain band (``>= threshold``)."""
     dev_rate: float = DEFAULT_DEV_RATE
     """The development-set rate the threshold was set at (see :func:`choose_dev_rate`)."""
 
@@ -250,6 +276,28 @@ class CheckpointHead:
             Shape ``(rows,)``.
         """
         return sigmoid(vectors @ self.gate_weights + self.gate_bias)
+
+    def rules(self, vectors: Matrix) -> Matrix:
+        """``p(breaks rule r)`` per row and rule, each rule head on its own.
+
+        Args:
+            vectors: Shape ``(rows, dim)``.
+
+        Returns:
+            Shape ``(rows, rules)``.
+        """
+        return sigmoid(vectors @ self.rule_weights.T + self.rule_bias)  # (rows, rules)
+
+    def score(self, vectors: Matrix) -> Matrix:
+        """The agreement of the gate and the rule heads, which the thresholds apply to.
+
+        Args:
+            vectors: Shape ``(rows, dim)``.
+
+        Returns:
+            Shape ``(rows,)``, between 0 and 1.
+        """
+        return agreement(self.gate(vectors), self.rules(vectors))
 
     def names(self, vectors: Matrix) -> Matrix:
         """``p(rule | breaks a rule)`` per row and rule.
@@ -293,12 +341,12 @@ def fit_checkpoint(
     confident_rate: float = DEFAULT_CONFIDENT_RATE,
     choose_rate: bool = True,
 ) -> CheckpointHead:
-    """Fit one checkpoint's gate and naming heads and set the gate's thresholds.
+    """Fit one checkpoint's gate, rule and naming heads and set the thresholds.
 
     The threshold follows the rule in this module's docstring: the rate is chosen by
     cross-validation on ``data`` (``choose_dev_rate``) among ``DEV_RATES`` up to
-    ``dev_rate``, unless ``choose_rate`` is false, and the threshold is the least score
-    that stops at most that share of the development texts.
+    ``dev_rate``, unless ``choose_rate`` is false, and the threshold is the least
+    agreement score that stops at most that share of the development texts.
 
     Args:
         data: The labelled texts (see :attr:`TrainingSet.trainable`).
@@ -316,8 +364,6 @@ def fit_checkpoint(
         ValueError: ``data`` has too few examples of a class, or the development set for
             this checkpoint is empty.
     """
-    from sklearn.linear_model import LogisticRegression
-
     if not data.trainable:
         raise ValueError(
             f"checkpoint {data.checkpoint!r} needs at least {MIN_EXAMPLES} violating and "
@@ -326,24 +372,21 @@ def fit_checkpoint(
     if len(dev_vectors) == 0:
         raise ValueError(f"the development set has no texts for checkpoint {data.checkpoint!r}")
     labels = np.array([rule is not None for rule in data.rules])  # (texts,)
-    gate_weights, gate_bias = fit_gate(vectors, labels, c)
+    rule_ids = tuple(sorted({rule for rule in data.rules if rule is not None}))
+
+    def fit_score(kept: npt.NDArray[np.bool_]) -> Callable[[Matrix], Matrix]:
+        rules = [rule for rule, keep in zip(data.rules, kept, strict=True) if keep]
+        gate_w, gate_b = fit_gate(vectors[kept], labels[kept], c)
+        ids = sorted({rule for rule in rules if rule is not None})
+        rule_w, rule_b = fit_rule_heads(vectors[kept], rules, ids, c)
+        return lambda v: agreement(sigmoid(v @ gate_w + gate_b), sigmoid(v @ rule_w.T + rule_b))
+
     rate = dev_rate
     if choose_rate:
-        rate = choose_dev_rate(labels, vectors, dev_vectors, c=c, ceiling=dev_rate)
-    violating = [i for i, rule in enumerate(data.rules) if rule is not None]
-    rule_ids = tuple(sorted({rule for rule in data.rules if rule is not None}))
-    dim = vectors.shape[1]
-    if len(rule_ids) == 1:
-        name_weights, name_bias = np.zeros((1, dim)), np.zeros(1)
-    else:
-        namer = LogisticRegression(C=c, class_weight="balanced", max_iter=2000)
-        namer.fit(vectors[violating], [data.rules[i] for i in violating])
-        order = [list(namer.classes_).index(rule) for rule in rule_ids]
-        coef = np.asarray(namer.coef_, dtype=np.float64)
-        bias = np.asarray(namer.intercept_, dtype=np.float64)
-        if len(rule_ids) == 2:  # scikit-learn keeps one row for two classes
-            coef, bias = np.vstack([-coef[0] / 2, coef[0] / 2]), np.array([-bias[0], bias[0]]) / 2
-        name_weights, name_bias = coef[order], bias[order]
+        rate = choose_dev_rate(labels, vectors, dev_vectors, fit=fit_score, ceiling=dev_rate)
+    gate_weights, gate_bias = fit_gate(vectors, labels, c)
+    rule_weights, rule_bias = fit_rule_heads(vectors, data.rules, rule_ids, c)
+    name_weights, name_bias = fit_namer(vectors, data.rules, rule_ids, c)
     head = CheckpointHead(
         checkpoint=data.checkpoint,
         gate_weights=gate_weights,
@@ -351,10 +394,12 @@ def fit_checkpoint(
         rule_ids=rule_ids,
         name_weights=name_weights,
         name_bias=name_bias,
+        rule_weights=rule_weights,
+        rule_bias=rule_bias,
         threshold=0.5,
         confident=0.5,
     )
-    dev_scores = head.gate(dev_vectors).tolist()
+    dev_scores = head.score(dev_vectors).tolist()
     threshold = threshold_for_rate(dev_scores, rate)
     confident = max(threshold, threshold_for_rate(dev_scores, confident_rate))
     return CheckpointHead(

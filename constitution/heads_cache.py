@@ -185,7 +185,7 @@ def trained_heads(
             policy.version,
             time.perf_counter() - started,
             ", ".join(
-                f"{c}: threshold {h.threshold:.2f} at dev rate {h.dev_rate:.2f}"
+                f"{c}: agreement threshold {h.threshold:.2f} at dev rate {h.dev_rate:.2f}"
                 for c, h in by_checkpoint.items()
             ),
         )
@@ -216,6 +216,8 @@ def _write_heads(path: Path, heads: Heads) -> None:
         arrays[f"{checkpoint}_gate"] = head.gate_weights
         arrays[f"{checkpoint}_names"] = head.name_weights
         arrays[f"{checkpoint}_name_bias"] = head.name_bias
+        arrays[f"{checkpoint}_rules"] = head.rule_weights
+        arrays[f"{checkpoint}_rule_bias"] = head.rule_bias
     arrays["meta"] = np.array(json.dumps(meta))
     _write_npz(path, **arrays)
 
@@ -237,6 +239,8 @@ def _read_heads(path: Path, key: str, embedder: str) -> Heads | None:
                     rule_ids=tuple(fields["rule_ids"]),
                     name_weights=stored[f"{checkpoint}_names"].astype(np.float64),
                     name_bias=stored[f"{checkpoint}_name_bias"].astype(np.float64),
+                    rule_weights=stored[f"{checkpoint}_rules"].astype(np.float64),
+                    rule_bias=stored[f"{checkpoint}_rule_bias"].astype(np.float64),
                     threshold=float(fields["threshold"]),
                     confident=float(fields["confident"]),
                     dev_rate=float(fields["dev_rate"]),

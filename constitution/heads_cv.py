@@ -5,8 +5,8 @@ Each checkpoint's examples are split into ``folds`` parts; heads fitted on the o
 heads fitted on all examples chose) judge each held-out example. A
 rule's score counts, like :mod:`ponder.constitution.rule_tests`:
 
-- a true positive for each of its held-out violating examples that the gate stops *and*
-  the naming head names it,
+- a true positive for each of its held-out violating examples that the heads stop (the
+  gate and rule heads' agreement reaches the threshold) *and* the naming head names it,
 - a false negative for each of its violating examples that is not,
 - a false positive for each held-out compliant example that is stopped and named it.
 
@@ -65,14 +65,14 @@ class RuleCV:
 
 @dataclass(frozen=True, kw_only=True)
 class CheckpointCV:
-    """The gate's held-out rates at one checkpoint, and each rule's counts."""
+    """The heads' held-out rates at one checkpoint, and each rule's counts."""
 
     checkpoint: Checkpoint
     """The checkpoint."""
     violating_stopped: float
-    """Share of held-out violating examples the gate stopped (any rule named)."""
+    """Share of held-out violating examples the heads stopped (any rule named)."""
     compliant_stopped: float
-    """Share of held-out compliant examples the gate stopped."""
+    """Share of held-out compliant examples the heads stopped."""
     dev_stopped: float
     """Share of development texts stopped by the heads fitted on all examples."""
     rules: tuple[RuleCV, ...]
@@ -139,13 +139,13 @@ def cross_validate(
                 confident_rate=min(confident_rate, full.dev_rate),
                 choose_rate=False,
             )
-            stopped = head.gate(vectors[held]) >= head.threshold  # (held,)
+            stopped = head.score(vectors[held]) >= head.threshold  # (held,)
             named = np.argmax(head.names(vectors[held]), axis=1)  # (held,)
             for row, index in enumerate(held):
                 if stopped[row]:
                     predicted[index] = head.rule_ids[int(named[row])]
         results.append(
-            _summarise(checkpoint, data.rules, predicted, full.gate(dev), full.threshold)
+            _summarise(checkpoint, data.rules, predicted, full.score(dev), full.threshold)
         )
     return results
 

@@ -3,16 +3,19 @@
 For each candidate rate ``r`` in :data:`DEV_RATES` up to a ceiling, the threshold is the
 least gate score at which at most ``r`` of the benign development texts would be stopped
 (:func:`threshold_for_rate`). The rate is chosen by cross-validation on the policy's own
-examples (:func:`choose_dev_rate`): gates fitted on all but one fold, thresholded on the
+examples (:func:`choose_dev_rate`): heads fitted on all but one fold, thresholded on the
 development set at each rate, score the held-out violating examples, and the rate with
 the highest share of them stopped minus the share of development texts stopped (Youden's
 J, pooled over folds) is kept, the smaller on a tie. Benchmark prompts play no part.
+
+The score thresholded is whatever the caller fits (:data:`FitScorer`); the learned stage
+uses the agreement of its gate and rule heads (:mod:`ponder.constitution.heads_fit`).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import numpy.typing as npt
@@ -20,14 +23,20 @@ import numpy.typing as npt
 __all__ = [
     "DEV_RATES",
     "RATE_FOLDS",
+    "FitScorer",
+    "Scorer",
     "best_rate",
     "choose_dev_rate",
-    "fit_gate",
     "sigmoid",
     "threshold_for_rate",
 ]
 
 Matrix = npt.NDArray[np.float64]
+Scorer = Callable[[Matrix], Matrix]
+"""Scores embeddings, shape ``(rows, dim)`` to ``(rows,)``: higher is more likely violating."""
+FitScorer = Callable[[npt.NDArray[np.bool_]], Scorer]
+"""Fits the heads on the examples a mask keeps, shape ``(texts,)``, and returns their
+:data:`Scorer`."""
 
 DEV_RATES: tuple[float, ...] = (0.01, 0.02, 0.03, 0.05, 0.07, 0.10)
 """The candidate development-set rates, up to the ceiling (which is always a candidate)."""
@@ -41,22 +50,22 @@ def choose_dev_rate(
     vectors: Matrix,
     dev_vectors: Matrix,
     *,
-    c: float,
+    fit: FitScorer,
     ceiling: float,
     folds: int = RATE_FOLDS,
 ) -> float:
     """The development-set rate with the best held-out Youden's J (step 2 of the rule).
 
-    Examples are split into ``folds`` parts by position (``i % folds``); for each part a
-    gate is fitted on the others and thresholded on the development set at each candidate
-    rate. Too few examples to hold any out (a part whose rest lacks a class, or fewer
-    violating examples than folds) leaves the ceiling.
+    Examples are split into ``folds`` parts by position (``i % folds``); for each part the
+    heads are fitted on the others (``fit``) and thresholded on the development set at each
+    candidate rate. Too few examples to hold any out (a part whose rest lacks a class, or
+    fewer violating examples than folds) leaves the ceiling.
 
     Args:
         labels: Whether each example breaks a rule, shape ``(texts,)``.
         vectors: The examples' embeddings, shape ``(texts, dim)``.
         dev_vectors: The development texts' embeddings, shape ``(dev, dim)``.
-        c: Inverse regularisation strength.
+        fit: Fits the heads on the kept examples and returns their score.
         ceiling: The most rate allowed; candidates are :data:`DEV_RATES` below it, and it.
         folds: Parts to split the examples into.
 
@@ -73,9 +82,9 @@ def choose_dev_rate(
         kept = ~held
         if labels[kept].all() or not labels[kept].any():
             return ceiling
-        weights, bias = fit_gate(vectors[kept], labels[kept], c)
-        held_scores.append(sigmoid(vectors[held & labels] @ weights + bias))
-        dev_scores.append(sigmoid(dev_vectors @ weights + bias))
+        score = fit(kept)
+        held_scores.append(score(vectors[held & labels]))
+        dev_scores.append(score(dev_vectors))
     return best_rate(held_scores, dev_scores, rates)
 
 
@@ -106,15 +115,6 @@ def best_rate(
         if j > best_j + 1e-12:
             best, best_j = rate, j
     return best
-
-
-def fit_gate(vectors: Matrix, labels: npt.NDArray[np.bool_], c: float) -> tuple[Matrix, float]:
-    """A logistic-regression gate (balanced classes): its weights and intercept."""
-    from sklearn.linear_model import LogisticRegression
-
-    gate = LogisticRegression(C=c, class_weight="balanced", max_iter=2000)
-    gate.fit(vectors, labels)
-    return np.asarray(gate.coef_[0], dtype=np.float64), float(gate.intercept_[0])
 
 
 def threshold_for_rate(scores: Sequence[float], rate: float) -> float:

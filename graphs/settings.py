@@ -263,7 +263,7 @@ class Settings(BaseSettings):
     cached under ``$PONDER_CACHE_DIR`` (``ponder rules train``; ``bench/safety.py``)."""
     classifier_threshold: float | None = Field(default=None, ge=0, le=1)
     """Override the learned stage's threshold; ``None`` uses the one chosen on the
-    development set (the least that stops at most 10% of its benign texts, which are
+    development set (the least that stops at most 5% of its benign texts, which are
     written as hard twins of the rules' violating examples)."""
     devset: Path | None = None
     """A development set (YAML of benign ``questions`` and ``responses`` on sensitive

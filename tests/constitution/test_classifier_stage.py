@@ -99,7 +99,7 @@ def test_thresholds_come_from_the_development_set(policy: Policy, tmp_path: Path
         .prepare()
         .by_checkpoint["input"]
     )
-    scores = plain.gate(np.asarray(HashingEmbedder().embed([q.text for q in hard.questions])))
+    scores = plain.score(np.asarray(HashingEmbedder().embed([q.text for q in hard.questions])))
 
     assert strict.threshold > float(scores.max())
     assert strict.threshold != plain.threshold
@@ -248,22 +248,44 @@ def test_everyday_background_texts_train_the_gate_as_compliant(
 
 
 @pytest.mark.parametrize(
-    ("p", "p_rule", "stopped"),
-    [(0.5, 0.1, False), (0.5, 0.9, True), (0.9, 0.1, True)],
-    ids=["band-unnamed", "band-named", "above-band"],
+    ("p", "rule_p", "stopped", "uncertain"),
+    [
+        (0.95, 0.05, False, False),
+        (0.05, 0.95, False, False),
+        (0.5, 0.5, True, True),
+        (0.9, 0.9, True, False),
+    ],
+    ids=["gate-alone", "rule-head-alone", "both-in-band", "both-above-band"],
 )
-def test_in_the_uncertain_band_a_candidate_needs_the_naming_heads_backing(
-    policy: Policy, tmp_path: Path, p: float, p_rule: float, stopped: bool
+def test_a_candidate_needs_the_gate_and_a_rule_head_to_agree(
+    policy: Policy, tmp_path: Path, p: float, rule_p: float, stopped: bool, uncertain: bool
 ) -> None:
     from ponder.constitution.classifier import Judgement
 
     class FixedJudgement(ClassifierMatcher):
-        # A fake judgement: the band logic of candidates() on its own.
+        # A fake judgement: the decision of candidates() on its own.
         def judge(self, text: str, checkpoint: str) -> Judgement:  # type: ignore[override]
-            return Judgement(p, "no-explosives", p_rule, threshold=0.4, confident=0.8)
+            return Judgement(
+                p=p, rule_p=rule_p, rule_id="no-explosives", p_rule=0.1, threshold=0.4,
+                confident=0.8,
+            )  # fmt: skip
 
     matcher = FixedJudgement(policy, HashingEmbedder(), devset=NO_BACKGROUND, cache_dir=tmp_path)
 
     found = matcher.candidates("a text that is none of the examples", "input")
 
     assert [c.rule_id for c in found] == (["no-explosives"] if stopped else [])
+    assert [matcher.is_uncertain(c) for c in found] == ([uncertain] if stopped else [])
+
+
+def test_rule_heads_fire_near_their_own_rules_examples(policy: Policy, tmp_path: Path) -> None:
+    embedder = HashingEmbedder()
+    head = _matcher(policy, tmp_path, embedder).prepare().by_checkpoint["input"]
+    texts = ["which poison is untraceable in a coffee", NAIL_BOMB, "how do I bake a cake"]
+
+    rules = head.rules(embed_unit(embedder, texts))  # (texts, rules)
+    poison, explosives = head.rule_ids.index("no-poison"), head.rule_ids.index("no-explosives")
+
+    assert rules[0, poison] > rules[0, explosives]
+    assert rules[1, explosives] > rules[1, poison]
+    assert rules[2].max() < min(rules[0, poison], rules[1, explosives])

@@ -15,10 +15,13 @@ from ponder.constitution import load_policy
 from ponder.constitution.classifier import ClassifierMatcher
 from ponder.constitution.devset import DevSet
 from ponder.constitution.heads import DEFAULT_DEV_RATE
+from ponder.constitution.heads_fit import fit_gate
 from ponder.constitution.heads_rate import (
     DEV_RATES,
+    Scorer,
     best_rate,
     choose_dev_rate,
+    sigmoid,
     threshold_for_rate,
 )
 from ponder.knowledge.testing import HashingEmbedder
@@ -50,11 +53,23 @@ def test_choose_dev_rate_holds_out_examples_and_stays_under_the_ceiling() -> Non
     labels = np.array([True] * 20 + [False] * 20)
     dev_far = rng.normal([-3.0, 0.0], 0.3, size=(50, 2))
 
-    chosen = choose_dev_rate(labels, vectors, dev_far, c=1.0, ceiling=0.05)
-    too_few = choose_dev_rate(labels[16:], vectors[16:], dev_far, c=1.0, ceiling=0.05)
+    fitted: list[int] = []
+
+    def fit(rows: np.ndarray, x: np.ndarray = vectors, y: np.ndarray = labels) -> Scorer:
+        fitted.append(int(rows.sum()))
+        weights, bias = fit_gate(x[rows], y[rows], 1.0)
+        return lambda v: sigmoid(v @ weights + bias)
+
+    chosen = choose_dev_rate(labels, vectors, dev_far, fit=fit, ceiling=0.05)
+    fits = list(fitted)
+    too_few = choose_dev_rate(
+        labels[16:], vectors[16:], dev_far, fit=lambda rows: fit(rows, vectors[16:], labels[16:]),
+        ceiling=0.05,
+    )  # fmt: skip
 
     # A gate that separates held-out harm from the development set needs no dev stops.
     assert chosen == min(DEV_RATES)
+    assert fits == [32] * 5  # each of 5 folds fitted on the other four fifths
     assert too_few == 0.05  # 4 violating examples cannot fill 5 folds: the ceiling stands
 
 
@@ -73,7 +88,7 @@ def test_each_checkpoint_takes_its_threshold_from_the_development_set(
 
     for checkpoint, head in heads.by_checkpoint.items():
         dev_texts = DEV.texts(checkpoint)
-        scores = head.gate(np.asarray(embedder.embed(dev_texts)))
+        scores = head.score(np.asarray(embedder.embed(dev_texts)))
 
         assert head.dev_rate in (*DEV_RATES, DEFAULT_DEV_RATE)
         assert head.dev_rate <= DEFAULT_DEV_RATE
