@@ -50,8 +50,6 @@ embedder, settings), so heads retrain when examples change and only then.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -59,7 +57,12 @@ import numpy as np
 import numpy.typing as npt
 
 from ponder.constitution.devset import DevSet
-from ponder.constitution.heads_fit import agreement, fit_gate, fit_namer, fit_rule_heads
+from ponder.constitution.heads_fit import (
+    agreement,
+    fit_gate_and_rules,
+    fit_namer,
+    one_blas_thread,
+)
 from ponder.constitution.heads_rate import choose_dev_rate, sigmoid, threshold_for_rate
 from ponder.constitution.schema import CHECKPOINTS, Checkpoint, Policy
 
@@ -73,12 +76,11 @@ __all__ = [
     "TrainingSet",
     "fit_checkpoint",
     "threshold_for_rate",
-    "training_hash",
     "training_sets",
     "with_background",
 ]
 
-HEADS_FORMAT = 4
+HEADS_FORMAT = 5
 """Bumped when the training or the file layout changes: old cached heads are not reused."""
 
 DEFAULT_C = 4.0
@@ -206,39 +208,6 @@ def with_background(
     return grown
 
 
-def training_hash(
-    sets: dict[Checkpoint, TrainingSet], devset: DevSet, embedder: str, c: float, rates: str
-) -> str:
-    """A hash of everything training reads, for the on-disk cache.
-
-    Args:
-        sets: The training sets.
-        devset: The development set.
-        embedder: The embedder's name.
-        c: The regularisation.
-        rates: The threshold rates, as text.
-
-    Returns:
-        16 hex digits.
-    """
-    canonical = json.dumps(
-        {
-            "format": HEADS_FORMAT,
-            "embedder": embedder,
-            "c": c,
-            "rates": rates,
-            "dev": devset.version,
-            "sets": {
-                c: sorted(zip(s.texts, [r or "" for r in s.rules], strict=True))
-                for c, s in sets.items()
-            },
-        },
-        sort_keys=True,
-        ensure_ascii=False,
-    )
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
-
-
 @dataclass(frozen=True)
 class CheckpointHead:
     """The fitted gate, rule and naming heads of one checkpoint, with their thresholds."""
@@ -322,7 +291,7 @@ class Heads:
     by_checkpoint: dict[Checkpoint, CheckpointHead]
     """The heads; a checkpoint without enough examples has none."""
     key: str
-    """The training hash (see :func:`training_hash`)."""
+    """The training hash (see :func:`~ponder.constitution.heads_cache.training_hash`)."""
     embedder: str
     """The embedder whose vectors the heads read; other vectors are refused."""
     policy_version: str
@@ -371,21 +340,36 @@ def fit_checkpoint(
         )
     if len(dev_vectors) == 0:
         raise ValueError(f"the development set has no texts for checkpoint {data.checkpoint!r}")
+    with one_blas_thread():
+        return _fit(data, vectors, dev_vectors, c, dev_rate, confident_rate, choose_rate)
+
+
+def _fit(
+    data: TrainingSet,
+    vectors: Matrix,
+    dev_vectors: Matrix,
+    c: float,
+    dev_rate: float,
+    confident_rate: float,
+    choose_rate: bool,
+) -> CheckpointHead:
     labels = np.array([rule is not None for rule in data.rules])  # (texts,)
     rule_ids = tuple(sorted({rule for rule in data.rules if rule is not None}))
+    full = fit_gate_and_rules(vectors, data.rules, rule_ids, c)
 
     def fit_score(kept: npt.NDArray[np.bool_]) -> Callable[[Matrix], Matrix]:
         rules = [rule for rule, keep in zip(data.rules, kept, strict=True) if keep]
-        gate_w, gate_b = fit_gate(vectors[kept], labels[kept], c)
         ids = sorted({rule for rule in rules if rule is not None})
-        rule_w, rule_b = fit_rule_heads(vectors[kept], rules, ids, c)
+        start = full if ids == list(rule_ids) else None  # a fold may lack a small rule
+        (gate_w, gate_b), (rule_w, rule_b) = fit_gate_and_rules(
+            vectors[kept], rules, ids, c, start=start
+        )
         return lambda v: agreement(sigmoid(v @ gate_w + gate_b), sigmoid(v @ rule_w.T + rule_b))
 
     rate = dev_rate
     if choose_rate:
         rate = choose_dev_rate(labels, vectors, dev_vectors, fit=fit_score, ceiling=dev_rate)
-    gate_weights, gate_bias = fit_gate(vectors, labels, c)
-    rule_weights, rule_bias = fit_rule_heads(vectors, data.rules, rule_ids, c)
+    (gate_weights, gate_bias), (rule_weights, rule_bias) = full
     name_weights, name_bias = fit_namer(vectors, data.rules, rule_ids, c)
     head = CheckpointHead(
         checkpoint=data.checkpoint,

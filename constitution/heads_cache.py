@@ -1,7 +1,7 @@
 """Learned heads on disk: trained once per policy content, then loaded in milliseconds.
 
 :func:`trained_heads` is the one entry point. It hashes what training reads
-(:func:`~ponder.constitution.heads.training_hash`): the examples and their labels, the
+(:func:`training_hash`): the examples and their labels, the
 development texts, the embedder's name and the training settings. Cached heads with that
 hash are loaded; otherwise they are trained and written under
 ``<cache>/heads/<hash>.npz``. A change to a rule's patterns, wording or action leaves
@@ -36,18 +36,19 @@ from ponder.constitution.heads import (
     DEFAULT_C,
     DEFAULT_CONFIDENT_RATE,
     DEFAULT_DEV_RATE,
+    HEADS_FORMAT,
     CheckpointHead,
     Embed,
     Heads,
     Matrix,
+    TrainingSet,
     fit_checkpoint,
-    training_hash,
     training_sets,
     with_background,
 )
 from ponder.constitution.schema import Checkpoint, Policy
 
-__all__ = ["VectorCache", "default_cache_dir", "trained_heads"]
+__all__ = ["VectorCache", "default_cache_dir", "trained_heads", "training_hash"]
 
 logger = logging.getLogger(__name__)
 
@@ -117,6 +118,39 @@ class VectorCache:
         keys = np.array(list(known))
         rows = np.vstack(list(known.values())).astype(np.float32)
         _write_npz(self.path, keys=keys, vectors=rows)
+
+
+def training_hash(
+    sets: dict[Checkpoint, TrainingSet], devset: DevSet, embedder: str, c: float, rates: str
+) -> str:
+    """A hash of everything training reads, for the on-disk cache.
+
+    Args:
+        sets: The training sets.
+        devset: The development set.
+        embedder: The embedder's name.
+        c: The regularisation.
+        rates: The threshold rates, as text.
+
+    Returns:
+        16 hex digits.
+    """
+    canonical = json.dumps(
+        {
+            "format": HEADS_FORMAT,
+            "embedder": embedder,
+            "c": c,
+            "rates": rates,
+            "dev": devset.version,
+            "sets": {
+                c: sorted(zip(s.texts, [r or "" for r in s.rules], strict=True))
+                for c, s in sets.items()
+            },
+        },
+        sort_keys=True,
+        ensure_ascii=False,
+    )
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
 
 
 def trained_heads(
