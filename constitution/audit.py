@@ -27,7 +27,15 @@ from ponder.agents.core.errors import AuditError
 from ponder.constitution.schema import Action, Checkpoint
 from ponder.constitution.verdict import Reason, Verdict
 
-__all__ = ["Appeal", "AuditLog", "Decision", "new_appeal", "parse_time", "text_hash"]
+__all__ = [
+    "Appeal",
+    "AuditLog",
+    "Decision",
+    "new_appeal",
+    "new_decisions",
+    "parse_time",
+    "text_hash",
+]
 
 
 def text_hash(text: str) -> str:
@@ -124,6 +132,33 @@ class Decision:
         )
 
 
+def new_decisions(
+    checked: Sequence[tuple[Verdict, str]],
+    time: datetime,
+    keep_text: bool,
+    *,
+    thread_id: str | None,
+    tenant: str | None,
+) -> list[Decision]:
+    """The decisions to store for ``(verdict, text)`` pairs recorded together (every log
+    stores the same, all with one time).
+
+    Args:
+        checked: ``(verdict, text)`` pairs.
+        time: When they are recorded.
+        keep_text: Keep each text, not only its hash.
+        thread_id: The conversation they belong to, if any.
+        tenant: The tenant whose turn they checked, if it ran as one.
+
+    Returns:
+        The decisions, in order.
+    """
+    return [
+        Decision.of(v, text, thread_id=thread_id, time=time, keep_text=keep_text, tenant=tenant)
+        for v, text in checked
+    ]
+
+
 def new_appeal(decision: Decision, message: str, text: str | None, *, time: datetime) -> Appeal:
     """Check an appeal against its decision and make it (every log checks the same way).
 
@@ -174,7 +209,33 @@ class Appeal:
 @runtime_checkable
 class AuditLog(Protocol):
     """Stores decisions and appeals. Every write is atomic; recording a verdict whose
-    ``decision_id`` is already stored changes nothing."""
+    ``decision_id`` is already stored changes nothing.
+
+    A store that subclasses it gets :meth:`record` from its :meth:`record_many`."""
+
+    def record(
+        self,
+        verdict: Verdict,
+        text: str,
+        *,
+        thread_id: str | None = None,
+        tenant: str | None = None,
+    ) -> Decision:
+        """Store one verdict with the text it judged.
+
+        Args:
+            verdict: The verdict.
+            text: The checked text (hashed; kept too if the log keeps texts).
+            thread_id: The conversation it belongs to, if any.
+            tenant: The tenant whose turn it checked, if it ran as one.
+
+        Returns:
+            The stored decision.
+
+        Raises:
+            AuditError: The log cannot be written.
+        """
+        return self.record_many([(verdict, text)], thread_id=thread_id, tenant=tenant)[0]
 
     def record_many(
         self,

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from ponder.agents.core.errors import AuditError
-from ponder.constitution.audit import Appeal, Decision, new_appeal
+from ponder.constitution.audit import Appeal, AuditLog, Decision, new_appeal, new_decisions
 from ponder.constitution.schema import Action
 from ponder.constitution.verdict import Verdict
 
@@ -76,7 +76,7 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-class SqliteAuditLog:
+class SqliteAuditLog(AuditLog):
     """The audit log in one SQLite file (created with its folder if missing).
 
     Args:
@@ -153,30 +153,6 @@ class SqliteAuditLog:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    def record(
-        self,
-        verdict: Verdict,
-        text: str,
-        *,
-        thread_id: str | None = None,
-        tenant: str | None = None,
-    ) -> Decision:
-        """Store one verdict with the text it judged.
-
-        Args:
-            verdict: The verdict.
-            text: The checked text (hashed; kept too with ``keep_text``).
-            thread_id: The conversation it belongs to, if any.
-            tenant: The tenant whose turn it checked, if it ran as one.
-
-        Returns:
-            The stored decision.
-
-        Raises:
-            AuditError: The log cannot be written.
-        """
-        return self.record_many([(verdict, text)], thread_id=thread_id, tenant=tenant)[0]
-
     def record_many(
         self,
         checked: Sequence[tuple[Verdict, str]],
@@ -185,13 +161,8 @@ class SqliteAuditLog:
         tenant: str | None = None,
     ) -> list[Decision]:
         """See :meth:`AuditLog.record_many`."""
-        now = self._clock()
-        decisions = [
-            Decision.of(
-                v, text, thread_id=thread_id, time=now, keep_text=self.keep_text, tenant=tenant
-            )
-            for v, text in checked
-        ]
+        now, keep_text = self._clock(), self.keep_text
+        decisions = new_decisions(checked, now, keep_text, thread_id=thread_id, tenant=tenant)
         rows = [_row(d) for d in decisions]
         # Recording the same verdict twice (a node run again) stores it once.
         self._write(
