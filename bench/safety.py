@@ -53,6 +53,7 @@ from bench.safety_data import (
     scale_policy,
 )
 from bench.safety_judges import judge_band
+from bench.safety_outputs import classifier_of, deployed_checker
 from bench.safety_outputs import measure as measure_false_positives
 from bench.safety_report import Outcome, latency_ms, rate_with_interval, render_table, write_json
 from ponder.agents.models.base import ChatModel
@@ -63,9 +64,8 @@ from ponder.constitution import (
     default_policy_path,
     load_policy,
 )
-from ponder.constitution.classifier import ClassifierMatcher
 from ponder.constitution.devset import load_background, load_devset
-from ponder.graphs.parts_from_settings import make_checker, make_embedder
+from ponder.graphs.parts_from_settings import make_embedder
 from ponder.graphs.settings import Settings
 from ponder.knowledge.embedder import Embedder
 
@@ -100,10 +100,6 @@ def _check(checker: PolicyChecker, prompt: Prompt, checkpoint: Checkpoint) -> Ou
     )
 
 
-def _classifier(checker: PolicyChecker) -> ClassifierMatcher | None:
-    return next((m for m in checker.matchers if isinstance(m, ClassifierMatcher)), None)
-
-
 def _per_category(policy: Policy, outcomes: Sequence[Outcome]) -> dict[str, dict[str, Any]]:
     table: dict[str, dict[str, Any]] = {}
     for code in sorted({o.category for o in outcomes}):
@@ -125,8 +121,8 @@ def _per_category(policy: Policy, outcomes: Sequence[Outcome]) -> dict[str, dict
 def _fast_path(
     settings: Settings, policy: Policy, make: Any, texts: Sequence[str]
 ) -> dict[str, Any]:
-    checker = make_checker(settings, policy, None, make(), reload=False)
-    classifier = _classifier(checker)
+    checker = deployed_checker(settings, policy, make())
+    classifier = classifier_of(checker)
     if classifier is not None:
         classifier.prepare()
     checker.check("warm up", "input")
@@ -178,8 +174,8 @@ def run_benchmark(
     compared = check_no_leaks(policy, harmful + benign, embedder, extra=extra)
     if limit is not None:
         harmful, benign = harmful[:limit], benign[:limit]
-    checker = make_checker(settings, policy, None, embedder, reload=False)
-    classifier = _classifier(checker)
+    checker = deployed_checker(settings, policy, embedder)
+    classifier = classifier_of(checker)
     started = time.perf_counter()
     heads = classifier.prepare() if classifier is not None else None
     training_seconds = time.perf_counter() - started

@@ -34,7 +34,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -54,10 +54,16 @@ from ponder.constitution.classifier import ClassifierMatcher
 from ponder.constitution.devset import load_background, load_devset
 from ponder.graphs.release import ReleasePlan, release_checked
 
+if TYPE_CHECKING:
+    from ponder.graphs.settings import Settings
+    from ponder.knowledge.embedder import Embedder
+
 __all__ = [
     "BenignText",
     "benign_inputs",
     "benign_outputs",
+    "classifier_of",
+    "deployed_checker",
     "main",
     "measure",
     "measure_set",
@@ -71,6 +77,35 @@ RESPONSES = Path(__file__).resolve().parent / "data" / "safety-responses.yaml"
 RESULTS = Path(__file__).resolve().parent / "results" / "safety-outputs.json"
 WORST = 15
 """Worst offenders listed per set."""
+
+
+def deployed_checker(settings: Settings, policy: Policy, embedder: Embedder) -> PolicyChecker:
+    """The checker the assistant builds from ``settings`` for ``policy``, as it is deployed:
+    the safety benchmarks measure this one, never a benchmark configuration.
+
+    Args:
+        settings: The assistant's settings (``Settings()`` for the default assistant).
+        policy: The policy it checks (the default one, or a scaled copy for timing).
+        embedder: The embedder its learned and semantic stages share.
+
+    Returns:
+        The checker, with no language model to deliberate with and no policy reloading.
+    """
+    from ponder.graphs.parts_from_settings import make_checker
+
+    return make_checker(settings, policy, None, embedder, reload=False)
+
+
+def classifier_of(checker: PolicyChecker) -> ClassifierMatcher | None:
+    """The checker's learned stage, or ``None`` when its settings leave it out.
+
+    Args:
+        checker: The checker.
+
+    Returns:
+        Its :class:`ClassifierMatcher`, if it has one.
+    """
+    return next((m for m in checker.matchers if isinstance(m, ClassifierMatcher)), None)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -180,7 +215,7 @@ def measure_set(
         stopped naming each rule), ``per_group`` and ``worst`` (with the learned stage's
         agreement score, which a pattern's stop need not reach).
     """
-    classifier = next((m for m in checker.matchers if isinstance(m, ClassifierMatcher)), None)
+    classifier = classifier_of(checker)
     stopped: list[tuple[float, BenignText, tuple[str, ...]]] = []
     by_source: dict[int, bool] = {}
     groups: dict[str, list[bool]] = {}
@@ -303,14 +338,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=1, help="embedder threads")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    from ponder.graphs.parts_from_settings import make_checker, make_embedder
+    from ponder.graphs.parts_from_settings import make_embedder
     from ponder.graphs.settings import Settings
 
     settings = Settings()
     policy = load_policy(default_policy_path())
-    checker = make_checker(
-        settings, policy, None, make_embedder(settings, threads=args.threads), reload=False
-    )
+    checker = deployed_checker(settings, policy, make_embedder(settings, threads=args.threads))
     started = time.perf_counter()
     results = measure(checker, policy)
     results["seconds"] = round(time.perf_counter() - started, 1)
