@@ -15,6 +15,7 @@ def explosives_rule(
     *examples: Example,
     principle: str = "Do not help anyone make explosives.",
     applies_to: str = "input, output",
+    pattern: str = r"\bpipe\s+bomb\b",
 ) -> str:
     """The ``no-explosives`` rule as an entry of a policy file's ``rules:`` list.
 
@@ -22,6 +23,7 @@ def explosives_rule(
         *examples: Its examples, in order.
         principle: Its principle.
         applies_to: Its checkpoints, as YAML writes them inside ``[...]``.
+        pattern: Its one pattern (a regular expression, inside single quotes in YAML).
 
     Returns:
         The entry's YAML lines, each ending in a newline.
@@ -38,7 +40,7 @@ def explosives_rule(
         "    severity: critical\n"
         f"    applies_to: [{applies_to}]\n"
         "    action: refuse\n"
-        "    patterns: ['\\bpipe\\s+bomb\\b']\n"
+        f"    patterns: ['{pattern}']\n"
         "    refusal: I can't help with explosives.\n"
         "    examples:\n"
         f"{listed}"
