@@ -27,26 +27,29 @@ The checker fails closed. :meth:`Checker.explain` (which :meth:`Checker.check` c
 failure handling and time limits and wraps the protected hook :meth:`Checker._check`: any
 exception in a stage, or running past ``timeout_s``, gives a verdict of ``on_error`` with
 ``reason="checker_error"``, is logged, and is never ``allow``.
+
+Two parts live beside this module: :mod:`~ponder.constitution.check_run` (the record a
+stage reports to, and the time limit) and :mod:`~ponder.constitution.deliberation` (the
+model's question and how its answer becomes ``p(violation)``).
 """
 
 from __future__ import annotations
 
 import logging
-import math
-import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
-from typing import Generic, Literal, Protocol, TypeVar
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Literal, Protocol
 
-from ponder.agents.core.errors import CheckerError, ModelOutputError
-from ponder.agents.models.base import ChatModel, Message
+from ponder.agents.core.errors import CheckerError
+from ponder.agents.models.base import ChatModel
 from ponder.agents.models.batch_types import GenerationCancelled
-from ponder.constitution._templates import render
+from ponder.constitution.check_run import CheckRun, call_with_timeout
+from ponder.constitution.deliberation import p_violation
 from ponder.constitution.matchers import Candidate, PatternMatcher, RuleMatcher
 from ponder.constitution.schema import CHECKPOINTS, Checkpoint, Policy, Rule
 from ponder.constitution.semantic import SemanticMatcher
-from ponder.constitution.verdict import Explanation, RuleHit, StageReport, Verdict, strictest
+from ponder.constitution.verdict import Explanation, RuleHit, Verdict, strictest
 from ponder.knowledge.embedder import Embedder
 
 __all__ = ["Checker", "Deliberate", "OnError", "PolicyChecker"]
@@ -58,53 +61,6 @@ OnError = Literal["refuse", "escalate"]
 
 Deliberate = Literal["all", "uncertain"]
 """Which candidates a model deliberates over: every one, or only uncertain ones."""
-
-_T = TypeVar("_T")
-
-
-@dataclass
-class _Run:
-    """The progress of one check, shared with the worker thread when there is a deadline."""
-
-    text: str
-    checkpoint: Checkpoint
-    deadline: float | None
-    stage: str = "start"
-    started: float = 0.0
-    stages: list[StageReport] = field(default_factory=list[StageReport])
-
-    def raise_if_late(self) -> None:
-        """Stop work that a timed-out check left running in its worker thread."""
-        if self.deadline is not None and time.monotonic() > self.deadline:
-            raise CheckerError(f"deadline passed during stage {self.stage!r}")
-
-    def begin(self, stage: str) -> None:
-        """Note that ``stage`` starts now."""
-        self.stage = stage
-        self.started = time.perf_counter()
-
-    def finish(self, candidates: Sequence[Candidate], notes: Sequence[str]) -> None:
-        """Record what the current stage did."""
-        self.stages.append(
-            StageReport(
-                stage=self.stage,
-                candidates=tuple(candidates),
-                notes=tuple(notes),
-                seconds=time.perf_counter() - self.started,
-            )
-        )
-
-    def fail(self, exc: BaseException) -> None:
-        """Record that the current stage failed."""
-        self.stages.append(
-            StageReport(
-                stage=self.stage,
-                candidates=(),
-                notes=(),
-                seconds=time.perf_counter() - self.started,
-                error=f"{type(exc).__name__}: {exc}",
-            )
-        )
 
 
 class PolicyChecker(Protocol):
@@ -242,12 +198,12 @@ class Checker:
         if checkpoint not in CHECKPOINTS:
             raise ValueError(f"checkpoint must be one of {CHECKPOINTS}, got {checkpoint!r}")
         deadline = None if self.timeout_s is None else time.monotonic() + self.timeout_s
-        run = _Run(text=text, checkpoint=checkpoint, deadline=deadline)
+        run = CheckRun(text=text, checkpoint=checkpoint, deadline=deadline)
         try:
             if self.timeout_s is None:
                 verdict = self._check(run)
             else:
-                verdict = _call_with_timeout(lambda: self._check(run), run, self.timeout_s)
+                verdict = call_with_timeout(lambda: self._check(run), run, self.timeout_s)
         except GenerationCancelled:
             raise  # the turn's client left: the turn stops as cancelled, nothing to review
         except Exception as exc:  # fail closed: a broken check must never allow
@@ -310,7 +266,7 @@ class Checker:
         """
         if checkpoint not in CHECKPOINTS:
             raise ValueError(f"checkpoint must be one of {CHECKPOINTS}, got {checkpoint!r}")
-        run = _Run(text=text, checkpoint=checkpoint, deadline=None)
+        run = CheckRun(text=text, checkpoint=checkpoint, deadline=None)
         run.begin(stage)
         run.fail(error)
         verdict = self._error_verdict(run, error)
@@ -318,7 +274,7 @@ class Checker:
             text=text, checkpoint=checkpoint, stages=tuple(run.stages), verdict=verdict
         )
 
-    def _check(self, run: _Run) -> Verdict:
+    def _check(self, run: CheckRun) -> Verdict:
         """Run the stages. Subclasses may override; :meth:`check` handles their failures.
 
         Each stage calls ``run.begin(stage)`` and ``run.finish(...)`` to report itself.
@@ -330,7 +286,7 @@ class Checker:
         run.stage = "verdict"
         return self._decide(run, judgements)
 
-    def _match(self, run: _Run) -> list[Candidate]:
+    def _match(self, run: CheckRun) -> list[Candidate]:
         """Each matcher's candidates; a rule proposed by an earlier stage is kept from it."""
         candidates: list[Candidate] = []
         seen: set[str] = set()
@@ -349,7 +305,7 @@ class Checker:
             run.finish(proposed, notes)
         return candidates
 
-    def _deliberate(self, run: _Run, candidate: Candidate) -> _Judgement:
+    def _deliberate(self, run: CheckRun, candidate: Candidate) -> _Judgement:
         rule = self.policy.rule(candidate.rule_id)
         if run.checkpoint not in rule.applies_to:
             raise CheckerError(
@@ -368,31 +324,14 @@ class Checker:
             )
             hit = _hit(rule, candidate.stage, evidence, confidence=None)
             return _Judgement(hit=hit, cleared=False, note=f"kept ({why})")
-        p = self._p_violation(run, rule)
+        p = p_violation(self.model, run, rule)
         hit = _hit(rule, "deliberation", evidence, confidence=p)
         if p < self.clear_below:
             note = f"cleared, p={p:.3f} < {self.clear_below}"
             return _Judgement(hit=hit, cleared=True, note=note)
         return _Judgement(hit=hit, cleared=False, note=f"kept, p={p:.3f}")
 
-    def _p_violation(self, run: _Run, rule: Rule) -> float:
-        assert self.model is not None
-        prompt = render(
-            "deliberate.j2",
-            rule_id=rule.id,
-            title=rule.title,
-            principle=rule.principle,
-            checkpoint=run.checkpoint,
-            text=run.text,
-        )
-        messages: list[Message] = [{"role": "user", "content": prompt}]
-        run.raise_if_late()
-        yes = self.model.score(messages, "Yes")
-        run.raise_if_late()
-        no = self.model.score(messages, "No")
-        return _normalise(yes, no, self.model.name)
-
-    def _decide(self, run: _Run, judgements: list[_Judgement]) -> Verdict:
+    def _decide(self, run: CheckRun, judgements: list[_Judgement]) -> Verdict:
         hits = tuple(j.hit for j in judgements if not j.cleared)
         lines = [f"{j.hit.rule_id} ({j.hit.evidence}): {j.note}" for j in judgements]
         return Verdict(
@@ -405,7 +344,7 @@ class Checker:
             cleared=tuple(j.hit for j in judgements if j.cleared),
         )
 
-    def _error_verdict(self, run: _Run, exc: Exception) -> Verdict:
+    def _error_verdict(self, run: CheckRun, exc: Exception) -> Verdict:
         logger.error(
             "constitution check failed in stage %r at checkpoint %r; failing closed with %r",
             run.stage,
@@ -446,49 +385,3 @@ def _evidence(rule: Rule, candidate: Candidate) -> str:
         where = ", ".join(f"{start}-{end}" for start, end in candidate.spans)
         return f"{len(candidate.spans)} match(es) at characters {where}"
     return ", ".join(repr(snippet) for snippet in candidate.snippets[:3])
-
-
-def _normalise(log_p_yes: float, log_p_no: float, model_name: str) -> float:
-    """p(Yes) / (p(Yes) + p(No)) from two log-probabilities, computed stably."""
-    for name, value in (("Yes", log_p_yes), ("No", log_p_no)):
-        if math.isnan(value) or value > 1e-6:
-            raise ModelOutputError(
-                f"model {model_name!r} scored {name!r} as {value}, not a log-probability"
-            )
-    if math.isinf(log_p_yes) and math.isinf(log_p_no):
-        raise ModelOutputError(f"model {model_name!r} gave probability 0 to both Yes and No")
-    gap = log_p_no - log_p_yes  # p = 1 / (1 + e^gap)
-    if gap > 700:
-        return 0.0
-    return 1.0 / (1.0 + math.exp(gap))
-
-
-class _Outcome(Generic[_T]):
-    def __init__(self) -> None:
-        self.value: _T | None = None
-        self.error: BaseException | None = None
-
-
-def _call_with_timeout(fn: Callable[[], _T], run: _Run, timeout_s: float) -> _T:
-    """Run ``fn`` in a daemon thread and wait at most ``timeout_s`` seconds.
-
-    Python cannot stop a thread, so a timed-out check keeps running until its next
-    deadline test (:meth:`_Run.raise_if_late`) and its result is discarded.
-    """
-    outcome: _Outcome[_T] = _Outcome()
-
-    def target() -> None:
-        try:
-            outcome.value = fn()
-        except BaseException as exc:  # handed to the calling thread, which re-raises it
-            outcome.error = exc
-
-    worker = threading.Thread(target=target, name="ponder-checker", daemon=True)
-    worker.start()
-    worker.join(timeout_s)
-    if worker.is_alive():
-        raise CheckerError(f"the check took longer than timeout_s={timeout_s:g}")
-    if outcome.error is not None:
-        raise outcome.error
-    assert outcome.value is not None
-    return outcome.value
