@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 
 import jinja2
@@ -61,12 +61,14 @@ __all__ = [
     "AnswerCheck",
     "AnswerKind",
     "AnswerPlan",
+    "AnswerRequest",
     "Citation",
     "Draft",
     "EvidenceLike",
     "answer_sources",
     "answers_question",
     "compose",
+    "compose_request",
     "declines_unwritten",
     "format_sources",
 ]
@@ -115,7 +117,8 @@ def compose(
     plan: AnswerPlan | None = None,
     first: Completion | None = None,
 ) -> Draft:
-    """Write the answer to ``question``.
+    """Write the answer to ``question``: :func:`compose_request` with the fields of its
+    :class:`AnswerRequest` given as keywords (each argument up to ``plan`` is one).
 
     Args:
         question: The user's message.
@@ -126,11 +129,38 @@ def compose(
         critique: Guidance from the output check when a draft must be revised.
         history: Earlier turns of the thread.
         max_tokens: Most tokens to generate per draft.
-        needs_evidence: The question asks for facts (the router's ``factual``): without
-            relevant evidence (and no tool result) the answer declines instead of guessing.
-        encoder: Embeds claims and evidence for the support score (the knowledge
-            store's embedder); ``None`` scores support by shared words alone.
+        needs_evidence: The question asks for facts (the router's ``factual``).
+        encoder: Embeds claims and evidence for the support score.
         plan: How to check the answer; default :class:`AnswerPlan`.
+        first: See :func:`compose_request`.
+
+    Returns:
+        The draft with its citations, token count and claim check.
+    """
+    request = AnswerRequest(
+        question=question,
+        evidence=evidence,
+        reasoning_answer=reasoning_answer,
+        tool_results=tool_results,
+        critique=critique,
+        history=history,
+        max_tokens=max_tokens,
+        needs_evidence=needs_evidence,
+        encoder=encoder,
+        plan=plan or AnswerPlan(),
+    )
+    return compose_request(request, model, first=first)
+
+
+def compose_request(
+    request: AnswerRequest, model: ChatModel, *, first: Completion | None = None
+) -> Draft:
+    """Write the answer a request asks for (a streamed draft that did not hold up ends
+    here too).
+
+    Args:
+        request: The question and what the answer is written from.
+        model: The language model (may differ from the reasoning model).
         first: The greedy first draft, written already (a streamed draft that did not
             hold up, see :mod:`ponder.agents.compose_stream`); ``None`` writes it. Used
             when claim checking applies.
@@ -138,30 +168,13 @@ def compose(
     Returns:
         The draft with its citations, token count and claim check.
     """
-    inputs = _Inputs(
-        question,
-        evidence,
-        reasoning_answer,
-        tool_results,
-        critique,
-        history,
-        max_tokens,
-        needs_evidence,
-        encoder,
-        plan or AnswerPlan(),
-    )
-    return _compose(inputs, model, first)
-
-
-def _compose(inputs: _Inputs, model: ChatModel, first: Completion | None) -> Draft:
-    """:func:`compose` on its inputs (a streamed draft that did not hold up ends here too)."""
-    plan, question, evidence = inputs.plan, inputs.question, inputs.evidence
-    tool_results, reasoning_answer = inputs.tool_results, inputs.reasoning_answer
-    if inputs.declines():
+    plan, question, evidence = request.plan, request.question, request.evidence
+    tool_results, reasoning_answer = request.tool_results, request.reasoning_answer
+    if request.declines():
         return Draft(text=DECLINE, citations=(), tokens=0, check=AnswerCheck(kind="declined"))
-    if not plan.claim_check or not inputs.grounded:
+    if not plan.claim_check or not request.grounded:
         # Nothing to hold a draft to (small talk, an open request): it goes as written.
-        return _unchecked(inputs, model)
+        return _unchecked(request, model)
     sources = answer_sources(evidence, tool_results, reasoning_answer)
 
     def judge(text: str) -> tuple[bool, ClaimReport]:
@@ -169,15 +182,15 @@ def _compose(inputs: _Inputs, model: ChatModel, first: Completion | None) -> Dra
             text,
             sources,
             question=question,
-            encoder=inputs.encoder,
+            encoder=request.encoder,
             threshold=plan.support_threshold,
         )
         answers = answers_question(text, question, tool_results, reasoning_answer)
         return report.all_supported and answers, report
 
     if first is None:
-        settings = GenerationSettings(max_tokens=inputs.max_tokens)
-        first = model.generate(inputs.messages(None), settings=settings)[0]
+        settings = GenerationSettings(max_tokens=request.max_tokens)
+        first = model.generate(request.messages(None), settings=settings)[0]
     greedy = [first]
     tokens = sum(c.completion_tokens for c in greedy)
     ok, report = judge(greedy[0].text.strip())
@@ -192,9 +205,9 @@ def _compose(inputs: _Inputs, model: ChatModel, first: Completion | None) -> Dra
     checked = 1
     if plan.repair_candidates:  # grounded: there is something to repair against
         spans = list(report.unsupported_spans) or [greedy[0].text.strip()]
-        sampled = GenerationSettings(max_tokens=inputs.max_tokens, temperature=0.7, seed=0)
+        sampled = GenerationSettings(max_tokens=request.max_tokens, temperature=0.7, seed=0)
         repairs: list[Completion] = model.generate(
-            inputs.messages(spans), n=plan.repair_candidates, settings=sampled
+            request.messages(spans), n=plan.repair_candidates, settings=sampled
         )
         tokens += sum(c.completion_tokens for c in repairs)
         judged = [(judge(c.text.strip()), c.text.strip()) for c in repairs]
@@ -205,7 +218,7 @@ def _compose(inputs: _Inputs, model: ChatModel, first: Completion | None) -> Dra
             _, text, best = max(passing, key=lambda item: item[0])
             return _released(text, "repaired", best, checked, rejected, tokens, evidence)
     found = _Found(checked=checked, rejected=tuple(rejected), tokens=tokens)
-    return _fallback(inputs, sources, found)
+    return _fallback(request, sources, found)
 
 
 def answer_sources(
@@ -270,7 +283,7 @@ class _Found:
     tokens: int
 
 
-def _fallback(inputs: _Inputs, sources: Sequence[Source], found: _Found) -> Draft:
+def _fallback(request: AnswerRequest, sources: Sequence[Source], found: _Found) -> Draft:
     """The answer when no draft survived: the tool's result, the reasoning's answer, the
     best evidence sentence, or a decline."""
 
@@ -284,16 +297,16 @@ def _fallback(inputs: _Inputs, sources: Sequence[Source], found: _Found) -> Draf
             rejected_spans=found.rejected,
             claim_results=((text, True),) if claims else (),
         )
-        citations = inputs.cited(text) if cited else ()
+        citations = request.cited(text) if cited else ()
         return Draft(text=text, citations=citations, tokens=found.tokens, check=check)
 
-    if inputs.tool_results:
-        text = " ".join(f"{t.expression} = {t.value}." for t in inputs.tool_results)
-        return draft(text, "computed", len(inputs.tool_results))
-    if inputs.reasoning_answer:
-        return draft(f"The answer is {inputs.reasoning_answer.strip()}.", "reasoned", 1)
-    min_score = inputs.plan.extractive_min_score
-    extract = extractive_answer(inputs.question, sources, inputs.encoder, min_score=min_score)
+    if request.tool_results:
+        text = " ".join(f"{t.expression} = {t.value}." for t in request.tool_results)
+        return draft(text, "computed", len(request.tool_results))
+    if request.reasoning_answer:
+        return draft(f"The answer is {request.reasoning_answer.strip()}.", "reasoned", 1)
+    min_score = request.plan.extractive_min_score
+    extract = extractive_answer(request.question, sources, request.encoder, min_score=min_score)
     if extract is None:
         return draft(DECLINE, "declined", 0)
     return draft(extract.text, "extractive", 1, cited=True)
@@ -319,42 +332,54 @@ def _released(
     return Draft(text=text, citations=_cited(text, evidence), tokens=tokens, check=check)
 
 
-def _unchecked(inputs: _Inputs, model: ChatModel) -> Draft:
+def _unchecked(request: AnswerRequest, model: ChatModel) -> Draft:
     """Claim checking off: the best grounded of ``plan.candidates`` drafts, as written."""
-    messages, evidence = inputs.messages(None), inputs.evidence
-    greedy = GenerationSettings(max_tokens=inputs.max_tokens)
+    messages, evidence = request.messages(None), request.evidence
+    greedy = GenerationSettings(max_tokens=request.max_tokens)
     completions = model.generate(messages, n=1, settings=greedy)
-    if evidence and inputs.plan.candidates > 1:
-        sampled = GenerationSettings(max_tokens=inputs.max_tokens, temperature=0.7, seed=0)
-        completions += model.generate(messages, n=inputs.plan.candidates - 1, settings=sampled)
+    if evidence and request.plan.candidates > 1:
+        sampled = GenerationSettings(max_tokens=request.max_tokens, temperature=0.7, seed=0)
+        completions += model.generate(messages, n=request.plan.candidates - 1, settings=sampled)
     best = most_grounded([c.text for c in completions], [e.text for e in evidence])
     text = completions[best].text.strip()
     tokens = sum(c.completion_tokens for c in completions)
-    reasoning_answer = inputs.reasoning_answer
+    reasoning_answer = request.reasoning_answer
     if reasoning_answer and reasoning_answer.strip().lower() not in text.lower():
         # Small language models sometimes drop the result they were handed; the answer
         # must carry it, so state it first.
         text = f"The answer is {reasoning_answer.strip()}. {text}".strip()
     check = AnswerCheck(kind="unchecked")
-    return Draft(text=text, citations=inputs.cited(text), tokens=tokens, check=check)
+    return Draft(text=text, citations=request.cited(text), tokens=tokens, check=check)
 
 
-@dataclass(frozen=True)
-class _Inputs:
-    """What one answer is written from: the arguments :func:`compose` and
-    :func:`~ponder.agents.compose_stream.stream_draft` share, and what both derive from
-    them (the messages, the citations, whether to decline unwritten)."""
+@dataclass(frozen=True, kw_only=True)
+class AnswerRequest:
+    """What one answer is written from: what :func:`compose_request` and
+    :func:`~ponder.agents.compose_stream.stream_draft` take, and what both derive from it
+    (the messages, the citations, whether to decline unwritten)."""
 
     question: str
-    evidence: Sequence[EvidenceLike]
-    reasoning_answer: str | None
-    tool_results: Sequence[ToolResult]
-    critique: str | None
-    history: Sequence[Message]
-    max_tokens: int
-    needs_evidence: bool
-    encoder: TextEncoder | None
-    plan: AnswerPlan
+    """The user's message."""
+    evidence: Sequence[EvidenceLike] = ()
+    """Retrieved chunks, cited as ``[1]``, ``[2]``... in order."""
+    reasoning_answer: str | None = None
+    """The hidden search's final answer, if reasoning ran."""
+    tool_results: Sequence[ToolResult] = ()
+    """What tools computed for the question (the answer states them)."""
+    critique: str | None = None
+    """Guidance from the output check when a draft must be revised."""
+    history: Sequence[Message] = ()
+    """Earlier turns of the thread."""
+    max_tokens: int = 160
+    """Most tokens to generate per draft."""
+    needs_evidence: bool = False
+    """The question asks for facts (the router's ``factual``): without relevant evidence
+    (and no tool result) the answer declines instead of guessing."""
+    encoder: TextEncoder | None = None
+    """Embeds claims and evidence for the support score (the knowledge store's
+    embedder); ``None`` scores support by shared words alone."""
+    plan: AnswerPlan = field(default_factory=AnswerPlan)
+    """How to check the answer."""
 
     @property
     def grounded(self) -> bool:

@@ -34,14 +34,13 @@ from ponder.agents.claims import Claim, ClaimReport, Source, TextEncoder, check_
 from ponder.agents.compose import (
     AnswerCheck,
     AnswerKind,
-    AnswerPlan,
+    AnswerRequest,
     Draft,
     EvidenceLike,
-    _compose,
-    _Inputs,
     _released,
     answer_sources,
     answers_question,
+    compose_request,
 )
 from ponder.agents.computation import ToolResult
 from ponder.agents.models.base import ChatModel, Completion, GenerationSettings, Message
@@ -81,77 +80,45 @@ class StreamedDraft:
     """The sink stopped the draft; ``draft.text`` is what was written by then."""
 
 
-def stream_draft(
-    question: str,
-    model: ChatModel,
-    *,
-    sink: DraftSink,
-    evidence: Sequence[EvidenceLike] = (),
-    reasoning_answer: str | None = None,
-    tool_results: Sequence[ToolResult] = (),
-    critique: str | None = None,
-    history: Sequence[Message] = (),
-    max_tokens: int = 160,
-    needs_evidence: bool = False,
-    encoder: TextEncoder | None = None,
-    plan: AnswerPlan | None = None,
-) -> StreamedDraft:
-    """Write one draft of the answer to ``question``, feeding ``sink`` as it is written.
+def stream_draft(request: AnswerRequest, model: ChatModel, *, sink: DraftSink) -> StreamedDraft:
+    """Write one draft of the answer a request asks for, feeding ``sink`` as it is written.
 
     Args:
-        question: The user's message.
+        request: The question and what the answer is written from (its ``max_tokens``
+            bounds the one draft).
         model: The language model; it streams if it is a ``StreamingChatModel``.
         sink: Takes the checked text as it grows.
-        evidence: Retrieved chunks, cited as ``[1]``, ``[2]``... in order.
-        reasoning_answer: The hidden search's final answer, if reasoning ran.
-        tool_results: What tools computed for the question.
-        critique: Guidance from the output check when a draft must be revised.
-        history: Earlier turns of the thread.
-        max_tokens: Most tokens to generate.
-        needs_evidence: The question asks for facts (see ``compose``).
-        encoder: Embeds claims and evidence for the support score.
-        plan: How to check the answer; default :class:`AnswerPlan`.
 
     Returns:
         The answer, and whether it extends what was fed or replaces it.
     """
-    inputs = _Inputs(
-        question,
-        evidence,
-        reasoning_answer,
-        tool_results,
-        critique,
-        history,
-        max_tokens,
-        needs_evidence,
-        encoder,
-        plan or AnswerPlan(),
-    )
-    if inputs.declines():
-        return StreamedDraft(draft=_compose(inputs, model, None), replaced=True)
+    question, evidence = request.question, request.evidence
+    tool_results, reasoning_answer = request.tool_results, request.reasoning_answer
+    if request.declines():
+        return StreamedDraft(draft=compose_request(request, model), replaced=True)
     gate = None
-    if inputs.plan.claim_check and inputs.grounded:
+    if request.plan.claim_check and request.grounded:
         sources = answer_sources(evidence, tool_results, reasoning_answer)
-        gate = _ClaimGate(question, sources, encoder, inputs.plan.support_threshold)
+        gate = _ClaimGate(question, sources, request.encoder, request.plan.support_threshold)
     lead = ""
     if gate is None and reasoning_answer:
         # The answer must carry the result it was handed, and whether the draft will say
         # it is known only at its end: a streamed answer states it first, always.
         lead = f"The answer is {reasoning_answer.strip()}. "
-    settings = GenerationSettings(max_tokens=max_tokens)
-    written = _write(model, inputs.messages(None), settings, sink, gate, lead)
+    settings = GenerationSettings(max_tokens=request.max_tokens)
+    written = _write(model, request.messages(None), settings, sink, gate, lead)
     tokens = written.completion.completion_tokens
     if written.stopped:
         text = written.text
         return StreamedDraft(
-            draft=Draft(text=text, citations=inputs.cited(text), tokens=tokens),
+            draft=Draft(text=text, citations=request.cited(text), tokens=tokens),
             stopped=True,
         )
     if gate is None:
         text = written.text
         check = AnswerCheck(kind="unchecked")
         return StreamedDraft(
-            draft=Draft(text=text, citations=inputs.cited(text), tokens=tokens, check=check)
+            draft=Draft(text=text, citations=request.cited(text), tokens=tokens, check=check)
         )
     text = written.text
     if gate.claims and answers_question(text, question, tool_results, reasoning_answer):
@@ -160,7 +127,8 @@ def stream_draft(
         draft = _released(text, kind, report, 1, gate.rejected, tokens, evidence)
         return StreamedDraft(draft=draft)
     if sink.sent == 0:  # nothing shown yet: the non-streamed path may still choose
-        return StreamedDraft(draft=_compose(inputs, model, written.completion), replaced=True)
+        draft = compose_request(request, model, first=written.completion)
+        return StreamedDraft(draft=draft, replaced=True)
     answer = _completed(text, gate, tool_results, reasoning_answer, tokens, evidence)
     return StreamedDraft(draft=answer)
 

@@ -11,12 +11,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from langgraph.config import get_config, get_stream_writer
 from langgraph.types import interrupt
 
-from ponder.agents.compose import Draft, compose
+from ponder.agents.compose import AnswerRequest, Draft, compose_request
 from ponder.agents.computation import compute
 from ponder.agents.models.base import ChatModel
 from ponder.agents.reasoning.engine import reason, write_trace_jsonl
@@ -145,26 +144,27 @@ class Nodes:
         """
         route = state.get("route")
         store = self.parts.store
-        inputs: dict[str, Any] = {
-            "question": state["question"],
-            "model": self.parts.language_model,
-            "evidence": state.get("evidence", []),
-            "reasoning_answer": state.get("reasoning_answer"),
-            "tool_results": state.get("tool_results", []),
-            "critique": state.get("critique"),
-            "history": state.get("messages", [])[:-1][-6:],
-            "max_tokens": state.get("max_answer_tokens") or self.parts.settings.max_answer_tokens,
-            "needs_evidence": route is not None and route.factual,
-            "encoder": store.embedder if store is not None else None,
-            "plan": self.parts.settings.answers,
-        }
+        request = AnswerRequest(
+            question=state["question"],
+            evidence=state.get("evidence", []),
+            reasoning_answer=state.get("reasoning_answer"),
+            tool_results=state.get("tool_results", []),
+            critique=state.get("critique"),
+            history=state.get("messages", [])[:-1][-6:],
+            max_tokens=state.get("max_answer_tokens") or self.parts.settings.max_answer_tokens,
+            needs_evidence=route is not None and route.factual,
+            encoder=store.embedder if store is not None else None,
+            plan=self.parts.settings.answers,
+        )
+        model = self.parts.language_model
         revisions = state.get("revisions", 0) + (1 if state.get("critique") else 0)
         control = stream_control()
         if control is None:
-            return {"draft": compose(**inputs), "revisions": revisions}
+            return {"draft": compose_request(request, model), "revisions": revisions}
         writer = get_stream_writer()
         draft, streamed = write_released(
-            inputs,
+            request,
+            model,
             judge=lambda window: self._check(window, "output"),
             send=lambda piece: writer(AnswerDelta(text=piece)),
             plan=self.parts.settings.release,

@@ -19,12 +19,12 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 from langgraph.config import get_config
 
-from ponder.agents.compose import Draft
+from ponder.agents.compose import AnswerRequest, Draft
 from ponder.agents.compose_stream import stream_draft
+from ponder.agents.models.base import ChatModel
 from ponder.constitution import Verdict
 from ponder.graphs.release import Release, ReleasePlan, WindowedRelease
 
@@ -69,7 +69,8 @@ def stream_control() -> StreamControl | None:
 
 
 def write_released(
-    compose_inputs: dict[str, Any],
+    request: AnswerRequest,
+    model: ChatModel,
     *,
     judge: Callable[[str], Verdict],
     send: Callable[[str], None],
@@ -79,8 +80,8 @@ def write_released(
     """Write one draft and release it through the output check as it is written.
 
     Args:
-        compose_inputs: The arguments of :func:`~ponder.agents.compose_stream.stream_draft`
-            but the sink (the question, the model, the evidence...).
+        request: What the answer is written from (the question, the evidence...).
+        model: The language model that writes it.
         judge: The output check of one window.
         send: Sends a released piece to the caller.
         plan: Chunk and overlap sizes of the windows.
@@ -95,7 +96,7 @@ def write_released(
         control.sent += piece
 
     release = WindowedRelease(judge, send_and_keep, plan)
-    streamed = stream_draft(**compose_inputs, sink=_Sink(release, control))
+    streamed = stream_draft(request, model, sink=_Sink(release, control))
     draft = streamed.draft
     if control.stop.is_set():
         return draft, StreamedRelease(release=None, text=control.sent)

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from compose_helpers import APOLLO, ENCODER, QUESTION
 
-from ponder.agents.compose import compose
+from ponder.agents.compose import AnswerRequest, compose
 from ponder.agents.compose_stream import stream_draft
 from ponder.agents.extractive import DECLINE
 from ponder.agents.models.testing import FunctionChatModel, ScriptedChatModel
@@ -14,6 +14,9 @@ from ponder.agents.models.testing import FunctionChatModel, ScriptedChatModel
 LANDED = "Armstrong and Aldrin landed the lunar module Eagle on 20 July 1969 [1]."
 SPLASHED = "The crew splashed down in the Pacific Ocean on 24 July 1969 [1]."
 INVENTED = "Collins played the trumpet on the way home in 1971 [1]."
+APOLLO_REQUEST = AnswerRequest(
+    question=QUESTION, evidence=[APOLLO], encoder=ENCODER, needs_evidence=True
+)
 
 
 @dataclass
@@ -43,9 +46,7 @@ def test_supported_sentences_are_fed_as_they_end_and_the_answer_is_the_draft() -
     model, pieces = _watched(f"{LANDED} {SPLASHED}")
     sink = Sink()
 
-    result = stream_draft(
-        QUESTION, model, sink=sink, evidence=[APOLLO], encoder=ENCODER, needs_evidence=True
-    )
+    result = stream_draft(APOLLO_REQUEST, model, sink=sink)
 
     assert sink.fed[0] == LANDED  # fed once the second sentence had begun
     assert result.draft.text == f"{LANDED} {SPLASHED}" and not result.replaced
@@ -59,9 +60,7 @@ def test_an_unsupported_sentence_ends_the_answer_before_it_and_stops_the_model()
     model, pieces = _watched(f"{LANDED} {INVENTED}{tail}")
     sink = Sink()
 
-    result = stream_draft(
-        QUESTION, model, sink=sink, evidence=[APOLLO], encoder=ENCODER, needs_evidence=True
-    )
+    result = stream_draft(APOLLO_REQUEST, model, sink=sink)
 
     assert result.draft.text == LANDED  # it answers the question: the rest is cut
     assert all("trumpet" not in text for text in sink.fed)
@@ -75,9 +74,7 @@ def test_a_draft_that_fails_before_anything_is_sent_takes_the_non_streamed_path(
     model = ScriptedChatModel(responses=[INVENTED, INVENTED, INVENTED])
     sink = Sink(send=False)
 
-    result = stream_draft(
-        QUESTION, model, sink=sink, evidence=[APOLLO], encoder=ENCODER, needs_evidence=True
-    )
+    result = stream_draft(APOLLO_REQUEST, model, sink=sink)
     expected = compose(
         QUESTION,
         ScriptedChatModel(responses=[INVENTED] * 3),
@@ -93,8 +90,9 @@ def test_a_draft_that_fails_before_anything_is_sent_takes_the_non_streamed_path(
 
 def test_a_question_without_evidence_declines_without_writing() -> None:
     model, pieces = _watched("The Eiffel Tower is 330 metres tall.")
+    request = AnswerRequest(question="How tall is the Eiffel Tower?", needs_evidence=True)
 
-    result = stream_draft("How tall is the Eiffel Tower?", model, sink=Sink(), needs_evidence=True)
+    result = stream_draft(request, model, sink=Sink())
 
     assert result.replaced and result.draft.text == DECLINE and pieces == []
 
@@ -103,7 +101,7 @@ def test_without_claim_checking_the_text_is_fed_as_written() -> None:
     model, pieces = _watched("Hello there, how can I help you today?")
     sink = Sink()
 
-    result = stream_draft("Hello!", model, sink=sink)
+    result = stream_draft(AnswerRequest(question="Hello!"), model, sink=sink)
 
     assert len(sink.fed) == len(pieces)  # fed after every piece
     assert sink.fed[-1] == result.draft.text == "Hello there, how can I help you today?"
@@ -113,7 +111,7 @@ def test_without_claim_checking_the_text_is_fed_as_written() -> None:
 def test_a_sink_that_stops_stops_the_model_at_once() -> None:
     model, pieces = _watched("one two three four five six seven eight nine ten")
 
-    result = stream_draft("Count", model, sink=Sink(stop_after=3))
+    result = stream_draft(AnswerRequest(question="Count"), model, sink=Sink(stop_after=3))
 
     assert result.stopped
     assert pieces == ["one ", "two ", "three "]  # nothing after the feed that stopped it
