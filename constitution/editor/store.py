@@ -14,17 +14,15 @@ the file, in a temporary copy: the errors are exactly the loader's, cross-file d
 ids included. A save writes nothing unless that load succeeds; it keeps the previous file
 in ``.history/<file>/<time>.yaml`` (first line: who saved what and why), then replaces the
 file atomically (temp file and rename), so a running assistant never reads half a file.
+:mod:`.issues` turns the loader's messages into the :class:`Issue` values a check returns.
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
-import re
 import shutil
 import tempfile
 import threading
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -41,6 +39,7 @@ from ponder.constitution.editor.history import (
     list_versions,
     write_atomically,
 )
+from ponder.constitution.editor.issues import EditRejected, Issue, issue_from_loader
 from ponder.constitution.editor.splice import Entry, entry_text, locate_entries, splice
 from ponder.constitution.loader import load_policy, validate_policy
 from ponder.constitution.schema import Policy
@@ -59,16 +58,6 @@ __all__ = [
 ]
 
 _SUFFIXES = (".yaml", ".yml")
-_WHERE = re.compile(r"^(?P<file>.+?):(?P<line>\d+): (?P<message>.*)$", re.DOTALL)
-_FIELD = re.compile(r"field '(?P<field>[^'.]+)")
-
-
-class EditRejected(ConfigError):
-    """A draft that does not load; nothing was written."""
-
-    def __init__(self, issues: Sequence[Issue]) -> None:
-        super().__init__("; ".join(issue.message for issue in issues))
-        self.issues = tuple(issues)
 
 
 class StaleEdit(PonderError):
@@ -131,22 +120,6 @@ class Draft:
 
 
 @dataclass(frozen=True, kw_only=True)
-class Issue:
-    """One problem the loader found, placed in the file and in the rule's text."""
-
-    message: str
-    """The loader's message, ``file:line: rule 'id': field 'f': what is wrong``."""
-    file: str | None
-    """The file's name, when the problem is in a file."""
-    line: int | None
-    """The line in that file."""
-    rule_line: int | None
-    """The line in the edited rule's text, when the problem is inside it."""
-    field: str | None
-    """The rule's top-level field the problem is about, such as ``patterns``."""
-
-
-@dataclass(frozen=True, kw_only=True)
 class Saved:
     """What a save wrote."""
 
@@ -200,7 +173,7 @@ class PolicyStore:
 
     def problems(self) -> list[Issue]:
         """The loader's problems with the folder as saved (empty when it loads)."""
-        return [_issue(text, str(self.root), None) for text in validate_policy(self.root)]
+        return [issue_from_loader(text, str(self.root)) for text in validate_policy(self.root)]
 
     def policy(self) -> Policy:
         """The policy as saved.
@@ -309,7 +282,17 @@ class PolicyStore:
             try:
                 return [], load_policy(copy)
             except ConfigError:
-                return [_issue(text, folder, draft) for text in validate_policy(copy)], None
+                issues = [
+                    issue_from_loader(
+                        text,
+                        folder,
+                        draft_file=draft.file,
+                        first_line=draft.first_line,
+                        entry=draft.yaml,
+                    )
+                    for text in validate_policy(copy)
+                ]
+                return issues, None
 
     def save(self, draft: Draft, *, author: str, comment: str, base: str) -> Saved:
         """Write ``draft`` if it loads, keeping the previous file in the history.
@@ -400,34 +383,6 @@ def _splice(
     if entries is None or index >= len(entries):
         return None
     return splice(text, entries[index], index, new_entry)
-
-
-def _issue(text: str, folder: str, draft: Draft | None) -> Issue:
-    """A loader message with its folder left out and its line placed in the rule's text."""
-    message = text.replace(folder + os.sep, "")
-    where = _WHERE.match(message)
-    field = _FIELD.search(message)
-    if where is None:
-        return Issue(
-            message=message,
-            file=None,
-            line=None,
-            rule_line=None,
-            field=field["field"] if field else None,
-        )
-    file, line = where["file"], int(where["line"])
-    rule_line = None
-    if draft is not None and file == draft.file and draft.first_line is not None:
-        offset = line - draft.first_line + 1
-        if 1 <= offset <= len(draft.yaml.strip("\n").split("\n")):
-            rule_line = offset
-    return Issue(
-        message=message,
-        file=file,
-        line=line,
-        rule_line=rule_line,
-        field=field["field"] if field else None,
-    )
 
 
 def _sha(text: str) -> str:
