@@ -18,32 +18,23 @@ Typical use::
     except ValidationError as exc:
         problems += describe_validation_error(exc, parsed, MyModel)
     messages = format_problems(problems)  # sorted by line
+
+What the model's types say about an error's location (union member names, secrets, the
+keys allowed where an unknown one was written) is worked out in
+:mod:`~ponder.agents.core.type_walk`.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import difflib
-import types
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import (
-    TYPE_CHECKING,
-    Annotated,
-    Any,
-    TypeGuard,
-    Union,
-    get_args,
-    get_origin,
-    get_type_hints,
-)
+from typing import Any
 
 import yaml
-from pydantic import BaseModel, SecretStr, ValidationError
+from pydantic import BaseModel, ValidationError
 
-if TYPE_CHECKING:
-    from _typeshed import DataclassInstance
+from ponder.agents.core.type_walk import Loc, is_secret, unknown_key_message, walk
 
 __all__ = [
     "Label",
@@ -58,9 +49,6 @@ __all__ = [
     "node_line",
     "parse_yaml",
 ]
-
-Loc = tuple[int | str, ...]
-"""A pydantic error location: mapping keys and sequence indexes from the top."""
 
 _GOT_CHARS = 60
 # Pydantic's error for a key no field takes: models say extra_forbidden, dataclasses
@@ -251,7 +239,7 @@ def describe_validation_error(
     problems: list[Problem] = []
     for error in exc.errors():
         pydantic_loc: Loc = tuple(error["loc"])
-        members, annotation = _walk(model, pydantic_loc)
+        members, annotation = walk(model, pydantic_loc)
         loc = tuple(part for i, part in enumerate(pydantic_loc) if i not in members)
         unknown = error["type"] in _UNKNOWN_KEY_ERRORS
         owner = label(loc, document) if label is not None else None
@@ -260,9 +248,9 @@ def describe_validation_error(
         if field:
             parts.append("field " + repr(".".join(str(part) for part in field)))
         if unknown:
-            parts.append(_unknown_key_message(model, pydantic_loc))
+            parts.append(unknown_key_message(model, pydantic_loc))
         else:
-            parts.append(_message(error, secret=_is_secret(annotation)))
+            parts.append(_message(error, secret=is_secret(annotation)))
         line = node_line(root, loc, key=unknown)
         problems.append(Problem(file=file, line=line, message=": ".join(parts)))
     return sorted(problems, key=_problem_line)
@@ -330,46 +318,6 @@ def _message(error: Any, *, secret: bool = False) -> str:
     return f"{message} (got {got})"
 
 
-def _is_secret(annotation: Any) -> bool:
-    if annotation is SecretStr:
-        return True
-    return any(_is_secret(arg) for arg in get_args(annotation))
-
-
-def _unknown_key_message(model: type[BaseModel], loc: Loc) -> str:
-    message = "unknown field"
-    owner = _unwrap(_walk(model, loc[:-1])[1]) if loc else None
-    if _is_model(owner):
-        names = [field.alias or name for name, field in owner.model_fields.items()]
-    elif _is_dataclass(owner):
-        names = [field.name for field in dataclasses.fields(owner)]
-    else:
-        return message
-    close = difflib.get_close_matches(str(loc[-1]), names, n=1)
-    if close:
-        return f"{message}; did you mean {close[0]!r}?"
-    return f"{message}; allowed: {', '.join(names)}"
-
-
-def _walk(model: type[BaseModel], loc: Loc) -> tuple[frozenset[int], Any]:
-    """Follow ``loc`` through the types of ``model``'s fields.
-
-    Returns:
-        The indexes of the parts of ``loc`` that name a union member (pydantic inserts
-        them; they are not keys in the file), and the type found at the end of ``loc``
-        (``None`` where the walk got lost).
-    """
-    members: set[int] = set()
-    current: Any = model
-    for i, part in enumerate(loc):
-        current, is_member_name = _step(current, part)
-        if is_member_name:
-            members.add(i)
-        if current is None:
-            break
-    return frozenset(members), current
-
-
 def _shown_field(loc: Loc, members: frozenset[int], depth: int) -> Loc:
     """``loc`` after its first ``depth`` keys and indexes; union member names are kept
     because they say which alternative an error is about."""
@@ -380,55 +328,3 @@ def _shown_field(loc: Loc, members: frozenset[int], depth: int) -> Loc:
         if i not in members:
             seen += 1
     return ()
-
-
-def _step(annotation: Any, part: int | str) -> tuple[Any, bool]:
-    """The type one location part below ``annotation`` (``None`` if unknown), and whether
-    ``part`` names a union member rather than a key or index in the file."""
-    annotation = _unwrap(annotation)
-    origin, args = get_origin(annotation), get_args(annotation)
-    if _is_model(annotation):
-        fields = annotation.model_fields.items()
-        found = next((f for name, f in fields if part in (name, f.alias)), None)
-        return (found.annotation if found is not None else None), False
-    if _is_dataclass(annotation):
-        # A dataclass section (pydantic validates its fields from their annotations).
-        return get_type_hints(annotation, include_extras=True).get(str(part)), False
-    if _is_union(origin):
-        # Pydantic tries each member and tags its errors with the member's name.
-        member = next((arg for arg in args if getattr(arg, "__name__", None) == part), None)
-        return member, member is not None
-    if isinstance(part, int) and isinstance(origin, type) and issubclass(origin, Sequence):
-        if origin is tuple and not (len(args) == 2 and args[1] is Ellipsis):
-            return (args[part] if part < len(args) else None), False
-        return (args[0] if args else None), False
-    if isinstance(part, str) and isinstance(origin, type) and issubclass(origin, Mapping):
-        return (args[1] if len(args) == 2 else None), False
-    return None, False
-
-
-def _unwrap(annotation: Any) -> Any:
-    """``annotation`` without ``Annotated`` and without ``None`` in an optional."""
-    while True:
-        origin, args = get_origin(annotation), get_args(annotation)
-        if origin is Annotated:
-            annotation = args[0]
-            continue
-        if _is_union(origin):
-            members = [arg for arg in args if arg is not type(None)]
-            if len(members) == 1:
-                annotation = members[0]
-                continue
-        return annotation
-
-
-def _is_union(origin: Any) -> bool:
-    return origin is Union or origin is types.UnionType
-
-
-def _is_model(annotation: Any) -> TypeGuard[type[BaseModel]]:
-    return isinstance(annotation, type) and issubclass(annotation, BaseModel)
-
-
-def _is_dataclass(annotation: Any) -> TypeGuard[type[DataclassInstance]]:
-    return isinstance(annotation, type) and dataclasses.is_dataclass(annotation)
