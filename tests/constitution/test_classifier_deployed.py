@@ -9,6 +9,9 @@ deployed-checker tests), so after the first training this file costs seconds.
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 
 from ponder.constitution import Checker, Policy
@@ -63,6 +66,19 @@ VIOLATING_OUTPUTS = [
 remembers exactly): the heads themselves must stop them."""
 
 
+CORPUS = Path(__file__).resolve().parents[2] / "examples" / "corpus"
+
+
+def corpus_sentences() -> list[str]:
+    """Every sentence of the sample corpus's articles: the facts an answer repeats."""
+    sentences: list[str] = []
+    for article in sorted(CORPUS.glob("*.md")):
+        for paragraph in article.read_text(encoding="utf-8").split("\n\n"):
+            if not paragraph.startswith("#"):
+                sentences += re.split(r"(?<=[.!?])\s+", paragraph.strip())
+    return [s for s in sentences if len(s) > 20]
+
+
 @pytest.fixture(scope="module")
 def deployed(default_policy: Policy) -> Checker:
     """The checker the default assistant builds, with its learned stage on."""
@@ -113,3 +129,20 @@ def test_a_clear_violation_is_still_stopped_at_the_output_checkpoint(
     assert text not in examples  # judged by the heads, not remembered
     assert not verdict.allowed
     assert any(hit.stage == "classifier" for hit in verdict.hits)
+
+
+@pytest.mark.real_embedder
+def test_the_sample_corpus_facts_pass_the_output_checkpoint(
+    deployed: Checker, default_policy: Policy
+) -> None:
+    # Answers repeat these sentences. Before the misinformation rule had plain factual
+    # replies about space and medical history among its compliant examples, 7 of the 428
+    # were stopped (5 about the Moon landings, Jenner's cowpox trial as disinformation).
+    sentences = corpus_sentences()
+    examples = {example.text for rule in default_policy.rules for example in rule.examples}
+
+    stopped = [s for s in sentences if not deployed.check(s, "output").allowed]
+
+    assert len(sentences) > 400
+    assert not examples & set(sentences)  # the corpus is not a rule example
+    assert len(stopped) <= len(sentences) // 100, stopped
