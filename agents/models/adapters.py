@@ -229,8 +229,13 @@ def apply_adapter(
     from peft import LoraConfig, get_peft_model, set_peft_model_state_dict
 
     options: dict[str, Any] = {k: v for k, v in adapter.lora.items() if k != "inference_mode"}
-    peft_model = get_peft_model(copy.deepcopy(model), LoraConfig(inference_mode=True, **options))
-    result: Any = set_peft_model_state_dict(peft_model, dict(adapter.tensors))
+    try:
+        config = LoraConfig(inference_mode=True, **options)
+        peft_model = get_peft_model(copy.deepcopy(model), config)
+        result: Any = set_peft_model_state_dict(peft_model, dict(adapter.tensors))
+    except (ValueError, RuntimeError) as error:  # no target module, or matrices' shapes
+        detail = str(error).strip().splitlines()[-1].strip()
+        raise AdapterError(f"{adapter.path} does not fit {base}: {detail}") from None
     missing = [key for key in result.missing_keys if "lora_" in key]
     if result.unexpected_keys or missing:
         raise AdapterError(
