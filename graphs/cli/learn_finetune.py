@@ -156,8 +156,8 @@ def learn_finetune(
 ) -> None:
     """Fine-tune a LoRA adapter on the collections' verified chains (resumes after a stop).
 
-    Load it with `adapter:` in the model settings, or collect the next round with it
-    (`ponder learn collect --adapter FILE`).
+    Collect the next round with it (`ponder learn collect --adapter FILE`); in Python,
+    `LocalModel(MODEL, adapter=FILE)` loads it.
     """
     from ponder.agents.learning.finetune import FinetuneOptions, finetune
     from ponder.agents.reasoning.proposer import default_prompts
