@@ -23,7 +23,7 @@ from ponder.graphs.cli.chat import ask, chat
 from ponder.graphs.cli.common import err
 from ponder.graphs.cli.knowledge import knowledge_app
 from ponder.graphs.cli.learn import learn_app
-from ponder.graphs.cli.learn_finetune import learn_finetune
+from ponder.graphs.cli.learn_finetune import learn_finetune as finetune_command
 from ponder.graphs.cli.rules import rules_app
 from ponder.graphs.cli.rules_learned import rules_suggest, rules_train
 from ponder.graphs.cli.serve import serve
@@ -31,7 +31,7 @@ from ponder.graphs.cli.serve import serve
 __all__ = ["app", "main"]
 
 _REGISTERED = (rules_train, rules_suggest)  # `ponder rules train/suggest` join rules_app
-_LEARN_REGISTERED = (learn_finetune,)  # `ponder learn finetune` joins learn_app
+_LEARN_REGISTERED = (finetune_command,)  # `ponder learn finetune` joins learn_app
 
 app = typer.Typer(
     no_args_is_help=True,
