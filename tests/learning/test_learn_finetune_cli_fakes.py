@@ -73,7 +73,8 @@ def tiny(monkeypatch: pytest.MonkeyPatch) -> TrainableModel:
     )
 
     def open_trainable(source: str, **_: object) -> TrainableModel:
-        return base
+        # A fresh copy of the same weights per run, as a new process loads them.
+        return TrainableModel(_tiny_model(len(tokenizer)), tokenizer, "tiny-fake", BASE_SHA)  # type: ignore[arg-type]
 
     def training_set(families: Sequence[str], per_family: int) -> list[ToyItem]:
         return [ToyItem(f"toy/{i}", question=f"What is 6 times 7? ({i})") for i in range(3)]
@@ -118,3 +119,40 @@ def test_finetune_writes_an_adapter_that_loads_onto_its_base_only(
     redone = _learn("finetune", str(collection), *TRAIN, "--fresh")
     assert redone.exit_code == 0, redone.output
     assert read_adapter(target).trained["steps"] == adapter.trained["steps"]
+
+
+class StoppingFakeConsole:
+    """A console fake that stops the run (as Ctrl-C would) when a line starts with ``stop``."""
+
+    def __init__(self, stop: str) -> None:
+        self.stop = stop
+        self.lines: list[str] = []
+
+    def print(self, text: str, **_: object) -> None:
+        self.lines.append(text)
+        if text.startswith(self.stop):
+            raise KeyboardInterrupt
+
+
+def test_a_stopped_finetune_continues_from_its_checkpoint(
+    tmp_path: Path, tiny: TrainableModel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    collection = tmp_path / "round0"
+    assert _learn("collect", "--out", str(collection), *SHAPE).exit_code == 0
+    train = [*TRAIN, "--accumulate", "1"]  # later options win: one chain per step
+    stopping = StoppingFakeConsole("[2/")
+    monkeypatch.setattr(learn_finetune, "err", stopping)
+
+    stopped = _learn("finetune", str(collection), *train)
+    assert stopped.exit_code != 0 and any(line.startswith("[2/") for line in stopping.lines)
+    assert (collection / "adapter.safetensors.ckpt").is_file()
+    assert not (collection / "adapter.safetensors").exists()
+    monkeypatch.setattr(learn_finetune, "err", learn_cli.err)
+    resumed = _learn("finetune", str(collection), *train)
+
+    assert not (collection / "adapter.safetensors.ckpt").exists()
+    assert resumed.exit_code == 0, resumed.output
+    assert "(continuing from its checkpoint)" in resumed.output
+    assert "(from 1)" in resumed.output
+    log = [json.loads(line) for line in (collection / "adapter.safetensors.log.jsonl").open()]
+    assert [row["step"] for row in log][:3] == [1, 2, 2]  # step 2 was redone after the stop
