@@ -202,13 +202,17 @@ def learn_collect(
             batch=batch,
         )
         system_prompt, examples = default_prompts(step_format)
+        chosen = _names(families) if families else list(DEFAULT_FAMILIES)
+        todo = training_set(chosen, items)
+        if adapter is not None and not adapter.is_file():
+            raise PonderError(
+                f"adapter {adapter} not found; train one with `ponder learn finetune`"
+            )
         policy = open_policy(model, adapter=adapter, device=device, threads=threads)
         extractor = FeatureExtractor(
             policy, system_prompt=system_prompt, examples=examples, layers=config.layers
         )
         store = CollectionStore.create(out, manifest_for(policy, config, extractor), fresh=fresh)
-        chosen = _names(families) if families else list(DEFAULT_FAMILIES)
-        todo = training_set(chosen, items)
         done = len(store.done_ids() & {item.id for item in todo})
         err.print(
             f"collecting {len(todo)} items of {', '.join(chosen)} with {policy.name} "
@@ -321,8 +325,8 @@ def learn_gate(
     from ponder.agents.learning.head import ValueHead
 
     with learn_errors():
-        stores = open_collections(collections)
-        report = gate(ValueHead.load(head), stores, split=split)
+        loaded = ValueHead.load(head)
+        report = gate(loaded, open_collections(collections), split=split)
     if json_output:
         typer.echo(json.dumps(report))
     else:

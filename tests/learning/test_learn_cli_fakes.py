@@ -167,3 +167,23 @@ def test_finetune_refuses_a_collection_without_a_verified_chain(
     assert result.exit_code == 1
     assert f"no verified chains in {out}" in result.output
     assert not (out / "adapter.safetensors").exists()
+
+
+def test_collect_with_a_missing_adapter_stops_before_making_a_folder(
+    tmp_path: Path, fakes: Callable[..., list[FakePolicy]]
+) -> None:
+    fakes(1)
+    adapter, out = tmp_path / "none.safetensors", tmp_path / "round1"
+
+    result = _learn("collect", "--out", str(out), "--adapter", str(adapter), *SHAPE)
+
+    assert result.exit_code == 1
+    assert f"adapter {adapter} not found; train one with `ponder learn finetune`" in result.output
+    assert not out.exists()
+
+
+def test_gate_names_a_missing_head_first(tmp_path: Path) -> None:
+    result = _learn("gate", str(tmp_path / "head.npz"), str(tmp_path / "nope"))
+
+    assert result.exit_code == 1
+    assert f"value head {tmp_path / 'head.npz'} not found" in result.output
