@@ -269,9 +269,9 @@ def learn_train_head(
         try:
             grid = tuple(float(part) for part in _names(l2))
         except ValueError:
-            raise typer.BadParameter(
-                f"{l2!r} is not a list of numbers", param_hint="--l2"
-            ) from None
+            grid = ()
+        if not grid or min(grid) < 0:
+            raise typer.BadParameter(f"{l2!r}: give penalties >= 0", param_hint="--l2")
         options = TrainOptions(
             kinds=cast("tuple[HeadKind, ...]", tuple(_names(kinds))),
             l2_grid=grid,
