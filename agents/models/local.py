@@ -33,6 +33,7 @@ import numpy as np
 from ponder.agents.core.errors import ConfigError
 from ponder.agents.models.adapters import apply_adapter, policy_sha256, read_adapter, weights_sha256
 from ponder.agents.models.base import Completion, GenerationSettings, Message
+from ponder.agents.models.chat_formats import complete_chat_format
 from ponder.agents.models.dtype import DtypeChoice, check_dtype_name, choose_dtype
 from ponder.agents.models.local_stream import decode_stream, end_token_ids
 from ponder.agents.models.prefix_cache import PrefixCache, cast_cache, common_prefix
@@ -181,6 +182,9 @@ class LocalModel:
         decoder = model
         if choice.decode_dtype is not None:
             decoder = load_weights(self.source, folder, gguf_file, device, choice.decode_dtype)
+        preset = PRESETS.get(self.source)
+        chat_format = preset.chat_format if preset is not None else None
+        complete_chat_format(self.name, chat_format, tokenizer, model, decoder)
         if self.adapter is not None:
             model, decoder = self._adapt(model, decoder)
         logger.info(

