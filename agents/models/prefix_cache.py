@@ -139,10 +139,15 @@ class PrefixCache:
         entry = self._entries[best]
         if len(entry.ids) > shared and not _croppable(entry.cache):
             return None, 0
-        self._entries.move_to_end(best)
         cache = _compact_copy(entry.cache)
         if len(entry.ids) > shared:
-            cache.crop(shared - len(entry.ids))  # crop takes minus the tokens to drop
+            try:
+                cache.crop(shared - len(entry.ids))  # crop takes minus the tokens to drop
+            except RuntimeError:
+                # A sliding-window layer (Gemma 3) that has passed its window keeps too
+                # little to be cut back, though the cache as a whole says it can be.
+                return None, 0
+        self._entries.move_to_end(best)
         self.hits += 1
         self.reused_tokens += shared
         return cache, shared

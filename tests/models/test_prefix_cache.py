@@ -101,3 +101,27 @@ def test_a_cache_larger_than_the_bound_is_not_kept_and_zero_keeps_nothing() -> N
     assert len(off) == 0
     with pytest.raises(ValueError, match="max_bytes"):
         PrefixCache(max_bytes=-1)
+
+
+def test_a_sliding_window_cache_past_its_window_is_a_miss_not_an_error() -> None:
+    # Gemma 3's sliding-window layers keep only the last tokens: once past the window a
+    # stored cache cannot be cut back to a shorter prefix, though it says it can be.
+    from transformers import Gemma3TextConfig
+
+    config = Gemma3TextConfig(
+        num_hidden_layers=2, layer_types=["sliding_attention", "full_attention"], sliding_window=4
+    )
+    ids = [1, 2, 3, 4, 5, 6, 7, 8]
+    cache = DynamicCache(config=config)
+    values = torch.tensor(ids, dtype=torch.float32).view(1, 1, -1, 1).expand(1, HEADS, -1, DIM)
+    for layer in range(2):
+        cache.update(values.clone(), values.clone(), layer)
+    store = PrefixCache(max_bytes=100_000)
+    store.put(ids, cache)
+
+    taken, shared = store.take([1, 2, 3, 9])
+
+    assert (taken, shared) == (None, 0)
+    assert store.hits == 0
+    again, whole = store.take([*ids, 10])  # a prompt that extends it still reuses it
+    assert again is not None and whole == len(ids)
