@@ -71,20 +71,13 @@ def issue_from_loader(
     message = text.replace(folder + os.sep, "")
     where = _WHERE.match(message)
     field = _FIELD.search(message)
-    if where is None:
-        return Issue(
-            message=message,
-            file=None,
-            line=None,
-            rule_line=None,
-            field=field["field"] if field else None,
-        )
-    file, line = where["file"], int(where["line"])
-    rule_line = None
-    if draft_file is not None and file == draft_file and first_line is not None:
-        offset = line - first_line + 1
-        if 1 <= offset <= len(entry.strip("\n").split("\n")):
-            rule_line = offset
+    file, line, rule_line = None, None, None
+    if where is not None:
+        file, line = where["file"], int(where["line"])
+        if draft_file is not None and file == draft_file and first_line is not None:
+            offset = line - first_line + 1
+            if 1 <= offset <= len(entry.strip("\n").split("\n")):
+                rule_line = offset
     return Issue(
         message=message,
         file=file,
