@@ -387,9 +387,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.getLogger("ponder.agents.reasoning").setLevel(logging.WARNING)  # one line a search
     config = parse_config(argv)
     model = load_model(config.model, config.endpoint_model, **config.model_options)
-    compare = (
-        load_model(config.compare_model, **config.model_options) if config.compare_model else None
-    )
+    compare_options = {k: v for k, v in config.model_options.items() if k != "adapter"}
+    compare = load_model(config.compare_model, **compare_options) if config.compare_model else None
     results = run_benchmark(config, model, compare)
     print(render_table(results["families"]))
     return 0

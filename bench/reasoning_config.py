@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import hashlib
 import re
 from collections.abc import Sequence
 from dataclasses import asdict, replace
@@ -13,6 +14,7 @@ from bench.reasoning_methods import METHODS, SEARCHES, Method, MethodSettings
 from bench.reasoning_tasks import DEFAULT_FAMILIES, TaskSet
 from ponder.agents.models.base import ChatModel
 from ponder.agents.reasoning import STEP_FORMATS, StepFormat
+from ponder.agents.reasoning.engine import SCORERS
 
 __all__ = [
     "DEFAULT_MODEL",
@@ -21,6 +23,7 @@ __all__ = [
     "TRACES_DIR",
     "BenchConfig",
     "check_resumable",
+    "code_fingerprint",
     "load_model",
     "model_label",
     "parse_config",
@@ -100,6 +103,7 @@ class BenchConfig:
         self.settings = MethodSettings(
             step_format=_formats(args.step_format)[0],
             scorer=args.scorer,
+            value_head=args.value_head,
             seed=args.seed,
             expansion_width=args.expansion_width,
             beam_width=args.beam_width,
@@ -111,6 +115,10 @@ class BenchConfig:
         self.model_options: dict[str, Any] = {}
         if args.dtype:
             self.model_options["dtype"] = args.dtype
+        if args.adapter:
+            self.model_options["adapter"] = args.adapter
+        if args.value_head and args.scorer != "learned":
+            raise SystemExit("--value-head is the learned scorer's: pass --scorer learned")
 
     def signature(self) -> dict[str, Any]:
         """What a resumed run must share with the run it continues."""
@@ -119,6 +127,8 @@ class BenchConfig:
             "seed": self.seed,
             "settings": asdict(self.settings),
             "budgets": self.budgets,
+            "adapter": self.model_options.get("adapter"),
+            "code": code_fingerprint(),
         }
 
     def family_settings(self, task: TaskSet) -> MethodSettings:
@@ -144,6 +154,30 @@ def _formats(text: str) -> list[StepFormat]:
     if unknown or not chosen:
         raise SystemExit(f"step formats are {', '.join(STEP_FORMATS)}; got {text!r}")
     return [f for f in STEP_FORMATS if f in chosen]
+
+
+_CODE = (
+    "bench/reasoning*.py",
+    "agents/reasoning/*.py",
+    "agents/models/*.py",
+    "agents/learning/*.py",
+)
+"""The sources whose change changes the benchmark's outcomes (what a run resumes with)."""
+
+
+def code_fingerprint() -> str:
+    """SHA-256 (first 16 hex) of the sources the outcomes depend on.
+
+    A run that spans several sittings resumes only on the same code, so every record in
+    one results file comes from one version of the search, the models and the benchmark.
+    """
+    root = Path(__file__).resolve().parents[1]
+    digest = hashlib.sha256()
+    for pattern in _CODE:
+        for path in sorted(root.glob(pattern)):
+            digest.update(path.relative_to(root).as_posix().encode() + b"\0")
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
 
 
 def check_resumable(earlier: dict[str, Any], config: BenchConfig, out: Path) -> None:
@@ -183,7 +217,13 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--greedy-formats", default=",".join(STEP_FORMATS), help="greedy's step formats"
     )
-    parser.add_argument("--scorer", default=defaults.scorer, choices=["calculation", "self_eval"])
+    parser.add_argument("--scorer", default=defaults.scorer, choices=list(SCORERS))
+    parser.add_argument(
+        "--value-head", help="the learned scorer's head file (default: the one shipped)"
+    )
+    parser.add_argument(
+        "--adapter", help="a LoRA adapter file for the model (ponder learn finetune)"
+    )
     parser.add_argument("--expansion-width", type=int, default=defaults.expansion_width)
     parser.add_argument("--beam-width", type=int, default=defaults.beam_width)
     parser.add_argument(

@@ -38,6 +38,7 @@ from ponder.agents.reasoning import (
     beam_search,
     greedy,
     mcts,
+    score_many,
     self_consistency,
 )
 from ponder.agents.reasoning.engine import ScorerName
@@ -86,13 +87,18 @@ class MethodSettings:
     already the model's most likely step; the others are there to differ from it)."""
     scorer: ScorerName = "calculation"
     """``calculation``: the tool checks alone (free); ``self_eval``: averaged with the
-    model's own yes/no judgement of each step (two scoring passes a step)."""
+    model's own yes/no judgement of each step (two scoring passes a step); ``learned``:
+    a value head trained on the policy's own trees (``ponder learn train-head``)."""
+    value_head: str | None = None
+    """The ``learned`` scorer's head file; None for the one shipped for the policy."""
     seed: int = 0
     """Sampling seed of every proposer call."""
 
     def __post_init__(self) -> None:
         if self.scorer not in get_args(ScorerName):
-            raise ValueError(f"unknown scorer {self.scorer!r}; use calculation or self_eval")
+            raise ValueError(
+                f"unknown scorer {self.scorer!r}; use {', '.join(get_args(ScorerName))}"
+            )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -197,6 +203,12 @@ class _CountingScorer:
         self.tokens += self.per_call
         return self.inner.score(state)
 
+    def score_many(self, states: Sequence[SearchState]) -> list[float]:
+        """Siblings in one call when the inner scorer batches (the learned head's
+        sibling-agreement feature needs them together)."""
+        self.tokens += self.per_call * len(states)
+        return score_many(self.inner, states)
+
 
 def run_method(
     method: Method,
@@ -224,6 +236,10 @@ def run_method(
         ValueError: If a search is given no budget.
     """
     started = time.perf_counter()
+    if method in ("greedy", "greedy_no_tools"):
+        # Greedy's chain does not depend on the scorer, which only values its end: the
+        # free tool checks keep greedy the same record whatever the searches use.
+        settings = replace(settings, scorer="calculation")
     scorer = _CountingScorer(_scorer(model, settings), 2 if settings.scorer == "self_eval" else 0)
     result = _search(method, question, model, settings, replay, scorer, budget_tokens)
     return Outcome(
@@ -375,7 +391,24 @@ def _scorer(model: ChatModel, settings: MethodSettings) -> Scorer:
     calculation = CalculationScorer()
     if settings.scorer == "calculation":
         return calculation
+    if settings.scorer == "learned":
+        return _learned_scorer(model, settings.value_head, settings.step_format)
     return WeightedScorer([(SelfEvalScorer(model), 1.0), (calculation, 1.0)])
+
+
+_LEARNED: dict[tuple[int, str | None, str], Scorer] = {}
+"""Learned scorers by (model, head file, step format): the head loads once a run."""
+
+
+def _learned_scorer(model: ChatModel, head: str | None, fmt: StepFormat) -> Scorer:
+    key = (id(model), head, fmt)
+    if key not in _LEARNED:
+        from ponder.agents.reasoning.learned_scorer import learned_scorer_for
+
+        _LEARNED[key] = learned_scorer_for(
+            model, head, fmt, system_prompt=system_prompt_for(fmt), examples=examples_for(fmt)
+        )
+    return _LEARNED[key]
 
 
 def with_format(settings: MethodSettings, step_format: StepFormat) -> MethodSettings:

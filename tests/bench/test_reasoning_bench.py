@@ -14,12 +14,15 @@ from pathlib import Path
 
 import pytest
 
+from bench import reasoning_methods
 from bench.reasoning import parse_config, run_benchmark
+from bench.reasoning_config import code_fingerprint
 from bench.reasoning_methods import MethodSettings, Replay, run_method
 from bench.reasoning_prefetch import prefetch_greedy
 from bench.reasoning_tasks import DEFAULT_FAMILIES, load_tasks, submitted_answer
 from ponder.agents.models.base import GenerationSettings, Message
 from ponder.agents.models.testing import FunctionChatModel
+from ponder.agents.reasoning import SearchState
 from ponder.agents.reasoning.traces import read_traces
 
 PROSE = ["Work it out: <calc>2+3</calc> = 5", "Answer: 5"]
@@ -216,3 +219,70 @@ def test_by_default_only_the_first_step_is_decoded_across_items() -> None:
 
     assert model.batches == 1  # the three first steps together
     assert model.calls == 3  # each answer step decoded on its own, from the cached prompt
+
+
+def test_a_run_made_by_other_code_is_not_continued(tmp_path: Path) -> None:
+    model = CountingFake(_reply, score_fn=_score)
+    run_benchmark(_config(tmp_path, "--families", "chain_sum"), model)
+    out = tmp_path / "reasoning-qwen2.5-coder-0.5b.json"
+    data = json.loads(out.read_text())
+    assert data["code"] == code_fingerprint()
+    data["code"] = "0" * 16  # as if the search or the models changed since that sitting
+    out.write_text(json.dumps(data))
+
+    with pytest.raises(SystemExit, match="other code"):
+        run_benchmark(_config(tmp_path, "--families", "chain_sum", "--items", "2"), model)
+
+
+class FakeBatchScorer:
+    """A batch scorer (as the learned head is) that records the sizes it was called with."""
+
+    def __init__(self) -> None:
+        self.batches: list[int] = []
+
+    def score(self, state: SearchState) -> float:
+        return self.score_many([state])[0]
+
+    def score_many(self, states: Sequence[SearchState]) -> list[float]:
+        self.batches.append(len(states))
+        return [0.5] * len(states)
+
+
+def test_the_learned_scorer_gets_siblings_together_and_greedy_never_needs_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    fake = FakeBatchScorer()
+    asked: list[tuple[str | None, str]] = []
+
+    def learned(model: object, head: str | None, fmt: str) -> FakeBatchScorer:
+        asked.append((head, fmt))
+        return fake
+
+    def varied(messages: Sequence[Message], n: int, s: GenerationSettings) -> list[str]:
+        # Sampled siblings that differ, so an expansion keeps more than one.
+        first = _reply(messages, n, s)[0]
+        if s.temperature == 0 or first != "x = 2 + 3":
+            return [first] * n
+        return [f"x = {2 + i} + {3 - i}" for i in range(n)]
+
+    monkeypatch.setattr(reasoning_methods, "_learned_scorer", learned)
+    model = CountingFake(varied, score_fn=_score)
+    settings = MethodSettings(scorer="learned", value_head="head.npz", step_format="program")
+    replay = Replay()
+    run_method("greedy", "Calculate 2 + 3.", model, settings, replay)
+    assert asked == []  # greedy's chain does not depend on the scorer
+
+    beam = run_method("beam", "Calculate 2 + 3.", model, settings, replay, budget_tokens=400)
+
+    assert beam.answer == "5"
+    assert asked == [("head.npz", "program")]
+    assert max(fake.batches) > 1  # an expansion's siblings were valued in one call
+
+
+def test_learned_scorer_options_are_checked_and_the_adapter_is_part_of_the_run() -> None:
+    with pytest.raises(SystemExit, match="--scorer learned"):
+        parse_config(["--value-head", "head.npz"])
+    config = parse_config(["--scorer", "learned", "--adapter", "round1/adapter.safetensors"])
+    assert config.model_options["adapter"] == "round1/adapter.safetensors"
+    assert config.signature()["adapter"] == "round1/adapter.safetensors"
+    assert config.settings.scorer == "learned"
