@@ -128,7 +128,7 @@ class BenchConfig:
             "settings": asdict(self.settings),
             "budgets": self.budgets,
             "adapter": self.model_options.get("adapter"),
-            "code": code_fingerprint(),
+            "code": code_fingerprint(self.settings.scorer),
         }
 
     def family_settings(self, task: TaskSet) -> MethodSettings:
@@ -156,24 +156,25 @@ def _formats(text: str) -> list[StepFormat]:
     return [f for f in STEP_FORMATS if f in chosen]
 
 
-_CODE = (
-    "bench/reasoning*.py",
-    "agents/reasoning/*.py",
-    "agents/models/*.py",
-    "agents/learning/*.py",
-)
+_CODE = ("bench/reasoning*.py", "agents/reasoning/*.py", "agents/models/*.py")
 """The sources whose change changes the benchmark's outcomes (what a run resumes with)."""
+_LEARNED_CODE = ("agents/learning/*.py",)
+"""And, with ``--scorer learned``, the value head's features and loading."""
 
 
-def code_fingerprint() -> str:
+def code_fingerprint(scorer: str = "calculation") -> str:
     """SHA-256 (first 16 hex) of the sources the outcomes depend on.
 
     A run that spans several sittings resumes only on the same code, so every record in
     one results file comes from one version of the search, the models and the benchmark.
+
+    Args:
+        scorer: The searches' scorer; the learning sources count only for ``learned``.
     """
     root = Path(__file__).resolve().parents[1]
+    patterns = _CODE + (_LEARNED_CODE if scorer == "learned" else ())
     digest = hashlib.sha256()
-    for pattern in _CODE:
+    for pattern in patterns:
         for path in sorted(root.glob(pattern)):
             digest.update(path.relative_to(root).as_posix().encode() + b"\0")
             digest.update(path.read_bytes())

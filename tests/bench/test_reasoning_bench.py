@@ -286,3 +286,8 @@ def test_learned_scorer_options_are_checked_and_the_adapter_is_part_of_the_run()
     assert config.model_options["adapter"] == "round1/adapter.safetensors"
     assert config.signature()["adapter"] == "round1/adapter.safetensors"
     assert config.settings.scorer == "learned"
+
+
+def test_the_learning_sources_count_in_the_fingerprint_only_for_the_learned_scorer() -> None:
+    assert code_fingerprint("calculation") == code_fingerprint("self_eval")
+    assert code_fingerprint("learned") != code_fingerprint("calculation")
