@@ -158,8 +158,10 @@ def _formats(text: str) -> list[StepFormat]:
 
 _CODE = ("bench/reasoning*.py", "agents/reasoning/*.py", "agents/models/*.py")
 """The sources whose change changes the benchmark's outcomes (what a run resumes with)."""
-_LEARNED_CODE = ("agents/learning/*.py",)
-"""And, with ``--scorer learned``, the value head's features and loading."""
+_NOT_RUN = ("agents/reasoning/engine.py", "agents/reasoning/hidden.py")
+"""The reasoning node's settings and hiding: the benchmark calls the searches itself."""
+_LEARNED_CODE = ("agents/learning/*.py", "agents/reasoning/learned_scorer.py")
+"""Counted with ``--scorer learned`` only: the value head's features and loading."""
 
 
 def code_fingerprint(scorer: str = "calculation") -> str:
@@ -172,10 +174,11 @@ def code_fingerprint(scorer: str = "calculation") -> str:
         scorer: The searches' scorer; the learning sources count only for ``learned``.
     """
     root = Path(__file__).resolve().parents[1]
-    patterns = _CODE + (_LEARNED_CODE if scorer == "learned" else ())
+    learned = scorer == "learned"
+    skipped = {root / name for name in _NOT_RUN + (() if learned else _LEARNED_CODE)}
     digest = hashlib.sha256()
-    for pattern in patterns:
-        for path in sorted(root.glob(pattern)):
+    for pattern in _CODE + (_LEARNED_CODE if learned else ()):
+        for path in sorted(set(root.glob(pattern)) - skipped):
             digest.update(path.relative_to(root).as_posix().encode() + b"\0")
             digest.update(path.read_bytes())
     return digest.hexdigest()[:16]

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import reasoning_methods
+from bench import reasoning_config, reasoning_methods
 from bench.reasoning import parse_config, run_benchmark
 from bench.reasoning_config import code_fingerprint
 from bench.reasoning_methods import MethodSettings, Replay, run_method
@@ -291,3 +291,35 @@ def test_learned_scorer_options_are_checked_and_the_adapter_is_part_of_the_run()
 def test_the_learning_sources_count_in_the_fingerprint_only_for_the_learned_scorer() -> None:
     assert code_fingerprint("calculation") == code_fingerprint("self_eval")
     assert code_fingerprint("learned") != code_fingerprint("calculation")
+
+
+def test_the_fingerprint_follows_what_the_run_executes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = Path(reasoning_config.__file__).resolve().parents[1]
+    files = [
+        "bench/reasoning_x.py",
+        "agents/reasoning/beam.py",
+        "agents/reasoning/engine.py",
+        "agents/reasoning/learned_scorer.py",
+        "agents/learning/head.py",
+        "agents/models/local.py",
+    ]
+    for name in files:
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(name)
+    fake_module = tmp_path / "bench" / "reasoning_config.py"
+    monkeypatch.setattr(reasoning_config, "__file__", str(fake_module))
+    assert root != tmp_path
+
+    def changed(name: str) -> tuple[bool, bool]:
+        rule, learned = code_fingerprint("calculation"), code_fingerprint("learned")
+        (tmp_path / name).write_text(name + " edited")
+        return code_fingerprint("calculation") != rule, code_fingerprint("learned") != learned
+
+    assert changed("agents/reasoning/beam.py") == (True, True)
+    assert changed("agents/models/local.py") == (True, True)
+    assert changed("bench/reasoning_x.py") == (True, True)
+    assert changed("agents/reasoning/engine.py") == (False, False)
+    assert changed("agents/reasoning/learned_scorer.py") == (False, True)
+    assert changed("agents/learning/head.py") == (False, True)
