@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from ponder.agents.core.errors import ConfigError
 from ponder.agents.models.base import ChatModel
 from ponder.agents.reasoning.engine import ReasoningConfig
 from ponder.constitution import (
@@ -22,6 +23,7 @@ from ponder.constitution.checker import Deliberate, PolicyChecker
 from ponder.constitution.devset import load_devset
 from ponder.constitution.reload import PolicyWatcher, ReloadingChecker
 from ponder.graphs.settings import ModelSettings, Settings
+from ponder.graphs.settings_sections import ADAPTER_NEEDS_LOCAL
 
 if TYPE_CHECKING:
     from ponder.knowledge import ChromaStore, Embedder
@@ -37,8 +39,15 @@ __all__ = [
 
 
 def make_model(settings: ModelSettings, progress: Callable[[str], None] | None = None) -> ChatModel:
-    """A chat model from its settings."""
+    """A chat model from its settings.
+
+    Raises:
+        ConfigError: ``adapter`` with ``backend: openai`` (settings copied with
+            ``model_copy(update=...)`` skip the section's own check, so it is made here too).
+    """
     if settings.backend == "openai":
+        if settings.adapter is not None:
+            raise ConfigError(f"model settings field 'adapter': {ADAPTER_NEEDS_LOCAL}")
         from ponder.agents.models.openai_model import OpenAIModel
 
         return OpenAIModel(
@@ -54,6 +63,7 @@ def make_model(settings: ModelSettings, progress: Callable[[str], None] | None =
         "dtype": settings.dtype,
         "threads": settings.threads,
         "max_seconds": settings.timeout_s,
+        "adapter": settings.adapter,
     }
     if progress is not None:
         kwargs["progress"] = progress

@@ -15,7 +15,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from ponder.agents.compose import AnswerPlan
 from ponder.agents.models.dtype import DtypeName
@@ -32,6 +40,13 @@ __all__ = [
     "ReleaseSettings",
     "ServerSettings",
 ]
+
+
+ADAPTER_NEEDS_LOCAL = (
+    "a LoRA adapter loads only into local weights (backend: local); a backend: openai "
+    "server serves its own weights: remove 'adapter' or load the adapter on that server"
+)
+"""Why ``adapter`` with ``backend: openai`` is refused, at load and in ``make_model``."""
 
 
 class _Section(BaseModel):
@@ -60,6 +75,19 @@ class ModelSettings(_Section):
     the cores this process may use. The first local model loaded sets them."""
     timeout_s: float = Field(default=DEFAULT_TIMEOUT_S, gt=0)
     """Most seconds one model call may take."""
+    adapter: str | None = None
+    """Local: a LoRA adapter file (``ponder learn finetune`` writes one) merged into the
+    weights at load, so the assistant runs the policy that learned from its own search. It
+    records the base weights' SHA-256 and loads only onto those weights, so an adapter
+    trained on another model or another copy of the weights is refused. A remote server
+    (``backend: openai``) loads its own weights, so an adapter there is refused."""
+
+    @field_validator("adapter")
+    @classmethod
+    def _adapter_is_local(cls, adapter: str | None, info: ValidationInfo) -> str | None:
+        if adapter is not None and info.data.get("backend") == "openai":
+            raise ValueError(ADAPTER_NEEDS_LOCAL)
+        return adapter
 
 
 class KnowledgeSettings(_Section):

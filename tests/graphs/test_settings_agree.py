@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from ponder.agents.compose import AnswerPlan, compose
+from ponder.agents.models.local import LocalModel
 from ponder.agents.models.openai_model import OpenAIModel
 from ponder.agents.reasoning import ALGORITHMS, Budget, ReasoningConfig
 from ponder.agents.reasoning.proposer import ChainProposer, ModelProposer
@@ -118,6 +119,7 @@ FED = [
     (lambda s: s.knowledge.chunk_overlap, ingest, "overlap"),
     (lambda s: s.max_answer_tokens, compose, "max_tokens"),
     (lambda s: s.language_model.timeout_s, OpenAIModel.__init__, "timeout_s"),
+    (lambda s: s.language_model.adapter, LocalModel.__init__, "adapter"),
 ]
 
 
