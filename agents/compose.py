@@ -24,13 +24,10 @@ checking, kept for comparison in ``bench/answers.py``).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from importlib import resources
+from dataclasses import dataclass
 
-import jinja2
-
+from ponder.agents.answer_request import AnswerRequest, answer_sources, cite
 from ponder.agents.answer_types import (
     AnswerCheck,
     AnswerKind,
@@ -50,7 +47,6 @@ from ponder.agents.claims import (
 from ponder.agents.computation import ToolResult
 from ponder.agents.extractive import (
     DECLINE,
-    about_the_question,
     extractive_answer,
     fits_question,
 )
@@ -69,37 +65,8 @@ __all__ = [
     "answers_question",
     "compose",
     "compose_request",
-    "declines_unwritten",
     "format_sources",
 ]
-
-_CITE = re.compile(r"\[(\d{1,2})\]")
-
-
-def _environment() -> jinja2.Environment:
-    loader = jinja2.FunctionLoader(
-        lambda name: resources.files("ponder.agents").joinpath("prompts", name).read_text("utf-8")
-    )
-    return jinja2.Environment(loader=loader, undefined=jinja2.StrictUndefined, autoescape=False)
-
-
-_ENV = _environment()
-
-
-def _cited(text: str, evidence: Sequence[EvidenceLike]) -> tuple[Citation, ...]:
-    numbers = sorted({int(n) for n in _CITE.findall(text) if 1 <= int(n) <= len(evidence)})
-    # A small model often drops the markers; the answer was still written from every
-    # source it was shown, so those are the honest citations.
-    numbers = numbers or list(range(1, len(evidence) + 1))
-    return tuple(
-        Citation(
-            number=n,
-            title=evidence[n - 1].title,
-            source=evidence[n - 1].path,
-            chunk_index=evidence[n - 1].chunk_index,
-        )
-        for n in numbers
-    )
 
 
 def compose(
@@ -221,21 +188,6 @@ def compose_request(
     return _fallback(request, sources, found)
 
 
-def answer_sources(
-    evidence: Sequence[EvidenceLike],
-    tool_results: Sequence[ToolResult],
-    reasoning_answer: str | None,
-) -> list[Source]:
-    """What a claim of the answer may rest on: the evidence, numbered as shown to the
-    model, the tool results, and the reasoning's answer when no tool computed one."""
-    sources = [
-        Source(number=n, title=e.title, text=e.text) for n, e in enumerate(evidence, start=1)
-    ] + [Source(number=None, title="", text=t.text) for t in tool_results]
-    if reasoning_answer and not tool_results:
-        sources.append(Source(number=None, title="", text=f"The answer is {reasoning_answer}."))
-    return sources
-
-
 def answers_question(
     text: str, question: str, tool_results: Sequence[ToolResult], reasoning_answer: str | None
 ) -> bool:
@@ -243,23 +195,6 @@ def answers_question(
     the tools' values, or else the reasoning's answer."""
     stated = [t.value for t in tool_results] or [reasoning_answer or ""]
     return fits_question(text, question) and all(v.lower() in text.lower() for v in stated)
-
-
-def declines_unwritten(
-    question: str,
-    plan: AnswerPlan,
-    needs_evidence: bool,
-    evidence: Sequence[EvidenceLike],
-    tool_results: Sequence[ToolResult],
-    reasoning_answer: str | None,
-) -> bool:
-    """Whether the answer declines before any draft is written: claim checking is on and
-    a factual question has nothing to rest on, or only evidence about something else
-    (another capital, not Peru's), which no draft could be supported by."""
-    if not plan.claim_check or not needs_evidence or tool_results or reasoning_answer:
-        return False
-    sources = answer_sources(evidence, tool_results, reasoning_answer)
-    return not evidence or not about_the_question(question, sources)
 
 
 def _supported_part(text: str, report: ClaimReport) -> str | None:
@@ -329,7 +264,7 @@ def _released(
         rejected_spans=tuple(rejected),
         claim_results=tuple((c.text, c.supported) for c in report.claims),
     )
-    return Draft(text=text, citations=_cited(text, evidence), tokens=tokens, check=check)
+    return Draft(text=text, citations=cite(text, evidence), tokens=tokens, check=check)
 
 
 def _unchecked(request: AnswerRequest, model: ChatModel) -> Draft:
@@ -350,68 +285,3 @@ def _unchecked(request: AnswerRequest, model: ChatModel) -> Draft:
         text = f"The answer is {reasoning_answer.strip()}. {text}".strip()
     check = AnswerCheck(kind="unchecked")
     return Draft(text=text, citations=request.cited(text), tokens=tokens, check=check)
-
-
-@dataclass(frozen=True, kw_only=True)
-class AnswerRequest:
-    """What one answer is written from: what :func:`compose_request` and
-    :func:`~ponder.agents.compose_stream.stream_draft` take, and what both derive from it
-    (the messages, the citations, whether to decline unwritten)."""
-
-    question: str
-    """The user's message."""
-    evidence: Sequence[EvidenceLike] = ()
-    """Retrieved chunks, cited as ``[1]``, ``[2]``... in order."""
-    reasoning_answer: str | None = None
-    """The hidden search's final answer, if reasoning ran."""
-    tool_results: Sequence[ToolResult] = ()
-    """What tools computed for the question (the answer states them)."""
-    critique: str | None = None
-    """Guidance from the output check when a draft must be revised."""
-    history: Sequence[Message] = ()
-    """Earlier turns of the thread."""
-    max_tokens: int = 160
-    """Most tokens to generate per draft."""
-    needs_evidence: bool = False
-    """The question asks for facts (the router's ``factual``): without relevant evidence
-    (and no tool result) the answer declines instead of guessing."""
-    encoder: TextEncoder | None = None
-    """Embeds claims and evidence for the support score (the knowledge store's
-    embedder); ``None`` scores support by shared words alone."""
-    plan: AnswerPlan = field(default_factory=AnswerPlan)
-    """How to check the answer."""
-
-    @property
-    def grounded(self) -> bool:
-        """Whether there is something to hold a draft to: evidence, a tool result or the
-        reasoning's answer."""
-        return bool(self.evidence or self.tool_results or self.reasoning_answer)
-
-    def declines(self) -> bool:
-        """Whether the answer declines before any draft is written (:func:`declines_unwritten`)."""
-        return declines_unwritten(
-            self.question,
-            self.plan,
-            self.needs_evidence,
-            self.evidence,
-            self.tool_results,
-            self.reasoning_answer,
-        )
-
-    def cited(self, text: str) -> tuple[Citation, ...]:
-        """The evidence ``text`` cites, or all of it when it cites none."""
-        return _cited(text, self.evidence)
-
-    def messages(self, unsupported: Sequence[str] | None) -> list[Message]:
-        """The messages of the question, with or without spans a rewrite must avoid."""
-        system = _ENV.get_template("compose.j2").render(
-            evidence=list(self.evidence),
-            reasoning_answer=self.reasoning_answer,
-            tool_results=[t.text for t in self.tool_results],
-            critique=self.critique,
-            unsupported=list(unsupported or []),
-        )
-        messages: list[Message] = [{"role": "system", "content": system.strip()}]
-        messages += list(self.history)
-        messages.append({"role": "user", "content": self.question})
-        return messages
