@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 import uvicorn
 
-from bench.server import parse_config, render_table, run_benchmark
+from bench.server import render_table, run_benchmark
+from bench.server_config import parse_config
 from bench.server_load import client_message
 from bench.server_stats import (
     TIMEOUT,

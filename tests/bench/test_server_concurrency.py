@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 
 import pytest
 
-from bench.server import parse_config
+from bench.server_config import parse_config
 from bench.server_fairness import ClientsRun, fairness_summary, retry_after_s
 from bench.server_threads import SameThreadRun, count_lost_turns, same_thread_message
 from bench.server_throughput import batching_on, batching_settings, throughput_summary
