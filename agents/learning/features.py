@@ -77,10 +77,15 @@ class FeatureRows:
 
     @staticmethod
     def concat(parts: Sequence[FeatureRows]) -> FeatureRows:
-        """The rows of several parts, in order."""
+        """The rows of several parts, in order.
+
+        Parts without rows are left out: a tree whose every step was pruned unscored is
+        stored with an empty part of width 0, which would not stack with the others.
+        """
+        kept = [part for part in parts if len(part)] or list(parts[:1])
         return FeatureRows(
-            hidden=np.concatenate([part.hidden for part in parts]),
-            scalars=np.concatenate([part.scalars for part in parts]),
+            hidden=np.concatenate([part.hidden for part in kept]),
+            scalars=np.concatenate([part.scalars for part in kept]),
         )
 
     def take(self, rows: np.ndarray | Sequence[int]) -> FeatureRows:

@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from ponder.agents.core.errors import ConfigError
 from ponder.agents.learning.features import FeatureRows
 from ponder.agents.learning.head import HeadKind, HeadMeta, HeadWeights, Preprocess, ValueHead
 from ponder.agents.learning.store import CollectionManifest, LabelledSet
@@ -213,8 +214,18 @@ def _fit(
 def _cross_validate(
     train: LabelledSet, options: TrainOptions, on_step: Callable[[str], None]
 ) -> list[dict[str, Any]]:
-    """Held-out metrics of every (kind, l2), folds by item."""
+    """Held-out metrics of every (kind, l2), folds by item.
+
+    Raises:
+        ConfigError: If fewer than two items have rows (no fold could hold one out).
+    """
     items = np.unique(train.groups)
+    if len(items) < 2:
+        raise ConfigError(
+            f"cross-validation holds out whole items, so it needs rows of at least 2 items; "
+            f"the training split has {len(items)} (items whose every step was pruned have "
+            "none): collect more items"
+        )
     order = np.random.default_rng(options.seed).permutation(items)
     folds = max(2, min(options.folds, len(items)))
     fold_of = {int(item): i % folds for i, item in enumerate(order)}
@@ -247,8 +258,18 @@ def _mean(scores: Sequence[dict[str, float]]) -> dict[str, float]:
 def _platt(logits: np.ndarray, values: np.ndarray) -> tuple[list[float], bool]:
     """``[a, b]`` minimizing cross-entropy of sigmoid(a * logit + b) against values
     (Newton's method on the two parameters); ``[1, 0]`` if the fit is not increasing,
-    since calibration must keep the ranking."""
+    since calibration must keep the ranking, or if every dev value is the same (a small
+    policy that solved none of its dev items).
+
+    The targets are Platt's smoothed ones, a positive's ``(N+ + 1) / (N+ + 2)`` and a
+    negative's ``1 / (N- + 2)`` (blended for soft values): with raw 0/1 targets a dev
+    split the logits separate (a few items) drives ``a`` toward infinity and every value
+    to exactly 0 or 1, ties that erase the ranking."""
     f, v = logits.astype(np.float64), values.astype(np.float64)
+    if len(v) == 0 or float(v.max() - v.min()) == 0.0:
+        return [1.0, 0.0], False
+    positives, negatives = float(v.sum()), float((1.0 - v).sum())
+    v = v * (positives + 1.0) / (positives + 2.0) + (1.0 - v) / (negatives + 2.0)
     design = np.stack([f, np.ones_like(f)], axis=1)  # (n, 2)
     ab = np.asarray([1.0, 0.0])
     for _ in range(50):
@@ -286,6 +307,9 @@ def train_head(
 
     Returns:
         The head, with cross-validation and dev metrics in its metadata.
+
+    Raises:
+        ConfigError: If the training rows come from fewer than two items.
     """
     options = options or TrainOptions()
     table = _cross_validate(train, options, on_step)

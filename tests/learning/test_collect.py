@@ -107,3 +107,21 @@ def test_a_collection_made_another_way_is_not_continued(tmp_path: Path) -> None:
 
     with pytest.raises(ConfigError, match="policy_sha256"):
         _store(tmp_path, other)
+
+
+def test_an_item_whose_every_first_step_was_invalid_trains_alongside_the_others(
+    tmp_path: Path,
+) -> None:
+    # A small policy can leave every first step empty: nothing is scored, the item is
+    # stored with no feature rows, and the collection still makes a training set.
+    model = FakePolicy()
+    store = _store(tmp_path, model)
+    _run(store, model, [ToyItem("toy/0")])
+    blank = FakePolicy(tree={(): ["", " "]})
+    _run(store, blank, [ToyItem("toy/0"), ToyItem("toy/1")])
+    assert len(store.features("toy/1")[0]) == 0
+
+    data = labelled_set([store], None)
+
+    assert len(data.values) == len(store.features("toy/0")[0]) > 0
+    assert data.rows.hidden.shape == (len(data.values), 3 * HIDDEN)

@@ -119,3 +119,47 @@ def test_taking_items_keeps_their_pairs_and_drops_the_rest() -> None:
     assert set(part.groups.tolist()) == {1, 3} and len(part.values) == 12
     assert len(part.pairs) == sum(1 for a, _ in data.pairs if data.groups[a] in (1, 3))
     assert (part.values[part.pairs[:, 0]] > part.values[part.pairs[:, 1]]).all()
+
+
+def test_one_item_cannot_be_cross_validated_and_the_error_says_to_collect_more() -> None:
+    from ponder.agents.core.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"at least 2 items.*has 1.*collect more items"):
+        train_head(_synthetic(1, 0), _synthetic(2, 1), MANIFEST, options=OPTIONS)
+
+
+def test_a_dev_split_with_one_value_leaves_the_head_uncalibrated_and_its_ranking_intact() -> None:
+    dev = _synthetic(6, 1)
+    solved_none = LabelledSet(
+        rows=dev.rows,
+        values=np.zeros_like(dev.values),
+        groups=dev.groups,
+        pairs=dev.pairs[:0],
+        items=dev.items,
+        families=dev.families,
+    )
+
+    head = train_head(_synthetic(12, 0), solved_none, MANIFEST, options=OPTIONS)
+
+    assert head.meta.calibration == [1.0, 0.0]
+    assert head.meta.metrics["dev"]["calibrated"] is False
+    values = head.values(dev.rows)
+    # No value collapsed toward 0 or 1: rows with different logits keep different values.
+    assert values.min() > 1e-3 and values.max() < 1 - 1e-3
+    assert len(np.unique(values)) == len(np.unique(head.logits(dev.rows)))
+
+
+def test_calibration_on_a_separable_dev_split_stays_finite_and_keeps_the_ranking() -> None:
+    # A few dev items whose logits separate right from wrong perfectly: raw 0/1 targets
+    # would send the calibration's slope to infinity and every value to exactly 0 or 1.
+    from ponder.agents.learning.train_head import _platt
+
+    logits = np.asarray([-3.0, -2.0, -1.5, 1.0, 2.0, 2.5])
+    values = np.asarray([0.0, 0.0, 0.0, 1.0, 1.0, 1.0])
+
+    (a, b), calibrated = _platt(logits, values)
+
+    assert calibrated and 0 < a < 20 and np.isfinite(b)
+    p = 1 / (1 + np.exp(-(a * logits + b)))
+    assert (np.diff(p) > 0).all()
+    assert p.min() > 1e-3 and p.max() < 1 - 1e-3
