@@ -7,6 +7,8 @@
     ponder learn gate       HEAD COLLECTION... [--json]
     ponder learn finetune   COLLECTION... [--out COLLECTION/adapter.safetensors]
 
+Where files go is also in each command's ``--help``.
+
 Each command is a thin wrapper over :mod:`ponder.agents.learning` (read its docstrings
 for what each step computes and why). ``collect`` and ``finetune`` resume where a
 stopped run stopped; nothing already collected or trained is thrown away unless
@@ -55,7 +57,16 @@ DEFAULT_POLICY = "qwen2.5-coder-0.5b"
 
 learn_app = typer.Typer(
     no_args_is_help=True,
-    help="Learn from the search: collect trees, train a value head, gate it, fine-tune.",
+    help=(
+        "Learn from the search: collect trees, train a value head, gate it, fine-tune.\n\n"
+        "Files: collect writes a collection folder (--out, default learning/round0: "
+        "manifest.json, traces.jsonl, features/ITEM.npz); train-head writes "
+        "COLLECTION/head.npz; gate writes nothing; finetune writes "
+        "COLLECTION/adapter.safetensors (with .ckpt and .log.jsonl beside it).\n\n"
+        "Use: the head with `scorer: learned` and `value_head: FILE` in the reasoning "
+        "settings; the adapter with `adapter: FILE` in the model settings; both in the "
+        "benchmark with `--scorer learned --value-head FILE --adapter FILE`."
+    ),
 )
 
 ModelOption = Annotated[
@@ -183,7 +194,10 @@ def learn_collect(
 ) -> None:
     """Grow wide search trees on training items, reward every leaf, store traces and features.
 
-    A stopped run continues with the first item not stored yet (same options needed).
+    Writes to the --out folder (default learning/round0): manifest.json (the policy and
+    options), traces.jsonl (one tree per line, trace schema v2) and features/ITEM.npz
+    (each node's hidden states and scalars). A stopped run continues with the first
+    item not stored yet (same options needed).
     """
     from ponder.agents.learning.collect import CollectConfig, collect, manifest_for
     from ponder.agents.learning.features import FeatureExtractor
@@ -256,7 +270,10 @@ def learn_train_head(
 ) -> None:
     """Train a value head on collected trees (grouped cross-validation, dev calibration).
 
-    The head records the policy it was trained on and refuses any other.
+    Writes FIRST_COLLECTION/head.npz (or --out). The head records the policy it was
+    trained on and refuses any other. Use it with `scorer: learned` and
+    `value_head: FILE` in the reasoning settings, or `--scorer learned --value-head
+    FILE` in the reasoning benchmark.
     """
     from ponder.agents.learning.store import labelled_set
     from ponder.agents.learning.train_head import TrainOptions, train_head
@@ -319,6 +336,7 @@ def learn_gate(
 ) -> None:
     """Judge a head on held-out trees against the rules, greedy and majority vote.
 
+    Reads the head and the collections and writes no file (--json prints the report).
     Exits with status 1 when the head does not pass (it is not worth a benchmark run).
     """
     from ponder.agents.learning.gate import RERANKERS, gate

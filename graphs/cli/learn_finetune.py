@@ -156,8 +156,11 @@ def learn_finetune(
 ) -> None:
     """Fine-tune a LoRA adapter on the collections' verified chains (resumes after a stop).
 
-    Collect the next round with it (`ponder learn collect --adapter FILE`); in Python,
-    `LocalModel(MODEL, adapter=FILE)` loads it.
+    Writes FIRST_COLLECTION/adapter.safetensors (or --out), with OUT.ckpt (the
+    checkpoint a stopped run resumes from; removed when done) and OUT.log.jsonl (the
+    loss of every step) beside it. Load it with `adapter: FILE` in the model settings,
+    `--adapter FILE` in the reasoning benchmark, or `LocalModel(MODEL, adapter=FILE)`;
+    collect the next round with it (`ponder learn collect --adapter FILE`).
     """
     from ponder.agents.learning.finetune import FinetuneOptions, finetune
     from ponder.agents.reasoning.proposer import default_prompts

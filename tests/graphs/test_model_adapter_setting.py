@@ -5,6 +5,9 @@ lazily, at its first call)."""
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 
 from ponder.agents.core.errors import ConfigError
@@ -81,3 +84,16 @@ def test_make_model_refuses_a_remote_adapter_that_skipped_validation() -> None:
 
     with pytest.raises(ConfigError, match=r"field 'adapter'.*backend: local"):
         make_model(remote)
+
+
+def test_the_readmes_learning_settings_load(tmp_path) -> None:
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    blocks = re.findall(r"```yaml\n(.*?)```", readme, flags=re.DOTALL)
+    (block,) = [b for b in blocks if "adapter:" in b and "scorer: learned" in b]
+    path = tmp_path / "ponder.yaml"
+    path.write_text(block)
+
+    settings = load_settings(path)
+
+    assert settings.language_model.adapter == "learning/round0/adapter.safetensors"
+    assert settings.reasoning.scorer == "learned" and settings.reasoning.value_head

@@ -63,6 +63,33 @@ def test_the_group_lists_its_four_commands() -> None:
         assert command in result.output
 
 
+@pytest.mark.parametrize(
+    ("command", "files"),
+    [
+        ("collect", ["learning/round0", "manifest.json", "traces.jsonl", "features/ITEM.npz"]),
+        ("train-head", ["FIRST_COLLECTION/head.npz", "value_head: FILE", "--value-head FILE"]),
+        ("gate", ["writes no file"]),
+        ("finetune", ["FIRST_COLLECTION/adapter.safetensors", "OUT.ckpt", "adapter: FILE"]),
+    ],
+)
+def test_each_commands_help_says_where_its_files_go(command: str, files: list[str]) -> None:
+    result = CliRunner().invoke(app, ["learn", command, "--help"], terminal_width=400)
+
+    assert result.exit_code == 0
+    text = " ".join(result.output.split())
+    for name in files:
+        assert name in text
+
+
+def test_the_groups_help_says_where_files_go_and_how_to_use_them() -> None:
+    result = CliRunner().invoke(app, ["learn", "--help"], terminal_width=400)
+
+    text = " ".join(result.output.split())
+    for name in ("COLLECTION/head.npz", "COLLECTION/adapter.safetensors", "adapter: FILE"):
+        assert name in text
+    assert "--scorer learned --value-head FILE --adapter FILE" in text
+
+
 def test_collect_writes_a_store_and_a_second_run_resumes(
     tmp_path: Path, fakes: Callable[..., list[FakePolicy]]
 ) -> None:
