@@ -151,6 +151,7 @@ def run_search(question: str, model: ChatModel, config: ReasoningConfig) -> Sear
         case "self_consistency":
             proposer = ChainProposer(
                 model,
+                insert_results=True,
                 max_chain_tokens=config.max_chain_tokens,
                 temperature=config.temperature,
                 seed=config.seed,
@@ -183,9 +184,13 @@ def run_search(question: str, model: ChatModel, config: ReasoningConfig) -> Sear
 
 def _step_proposer(model: ChatModel, config: ReasoningConfig) -> ModelProposer:
     # Every expansion's first sibling is the greedy step, so the greedy algorithm (width
-    # 1) decodes greedily whatever the temperature.
+    # 1) decodes greedily whatever the temperature. The calculator's results are written
+    # into the chain (a wrong one is scored as wrong, and later steps build on the right
+    # number), as in the benchmark and in `ponder learn collect`: a learned head sees the
+    # steps it was trained on.
     return ModelProposer(
         model,
+        insert_results=True,
         max_step_tokens=config.max_step_tokens,
         temperature=config.temperature,
         seed=config.seed,

@@ -32,7 +32,7 @@ def solve(messages: Sequence[Message], n: int, settings: GenerationSettings) -> 
     if settings.stop != ("\n",):  # whole chains, for self-consistency
         return ["\n".join(CHAIN)] * (n - 1) + [DETOUR + "\nAnswer: 21"]
     done = [line for line in messages[-1]["content"].split("\n") if line]
-    if done and done[-1] == DETOUR:
+    if done and "7+12" in done[-1]:  # the detour (its result as the calculator wrote it)
         return ["Answer: 21"] * n
     next_line = CHAIN[min(len(done), len(CHAIN) - 1)]
     return [next_line] + [DETOUR] * (n - 1)
@@ -154,3 +154,20 @@ def test_the_program_step_format_runs_lines_and_answers(algorithm: str) -> None:
     trace = outcome.hidden.get_secret_value()
     assert trace["step_format"] == "program"
     assert "eggs = 7 * 12  # = 84" in outcome.hidden.chains[0]
+
+
+def test_the_node_writes_the_calculators_result_into_the_chain() -> None:
+    # The model miscopies 7*12 as 74; the chain the search builds on says 84, as in the
+    # benchmark and in `ponder learn collect` (a learned head sees the steps it learned).
+    def miscopies(messages: Sequence[Message], n: int, settings: GenerationSettings) -> list[str]:
+        done = [line for line in messages[-1]["content"].split("\n") if line]
+        if not done:
+            return ["Eggs: <calc>7*12</calc> = 74"] * n
+        return ["Answer: " + done[-1].rsplit("= ", 1)[-1]] * n
+
+    config = ReasoningConfig(algorithm="greedy", seed=0, scorer="calculation")
+
+    outcome = reason(QUESTION, FunctionChatModel(miscopies), config)
+
+    assert outcome.hidden.chains[0] == "Eggs: <calc>7*12</calc> = 84\nAnswer: 84"
+    assert outcome.answer == "84"
