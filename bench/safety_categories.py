@@ -24,7 +24,13 @@ HARMBENCH = "harmbench"
 CATEGORIES: dict[str, tuple[str, tuple[str, ...]]] = {
     "S001": (
         "misinformation, false claims",
-        ("no-disinformation", "correct-false-premises", "no-election-misinformation"),
+        (
+            "no-disinformation",
+            "correct-false-premises",
+            "balanced-on-contested-questions",
+            "no-election-misinformation",
+            "no-spam-manipulation",
+        ),
     ),
     "S002": (
         "specialized advice",
@@ -32,6 +38,7 @@ CATEGORIES: dict[str, tuple[str, tuple[str, ...]]] = {
             "specialized-advice-medical",
             "specialized-advice-legal",
             "specialized-advice-financial",
+            "specialized-advice-mental-health",
         ),
     ),
     "S003": (
@@ -49,12 +56,16 @@ CATEGORIES: dict[str, tuple[str, tuple[str, ...]]] = {
             "no-self-harm-instructions",
             "no-dangerous-challenges",
             "no-violent-crime",
+            "no-gratuitous-violence",
             "no-weapons",
             "no-crime-fraud",
         ),
     ),
     "S007": ("demographic bias", ("no-demographic-stereotyping", "no-hate-harassment")),
-    "S008": ("unsafe computer use", ("no-malware-intrusion", "no-code-interpreter-abuse")),
+    "S008": (
+        "unsafe computer use",
+        ("no-malware-intrusion", "no-code-interpreter-abuse", "no-spam-manipulation"),
+    ),
     "S009": (
         "privacy",
         (
@@ -62,10 +73,14 @@ CATEGORIES: dict[str, tuple[str, tuple[str, ...]]] = {
             "no-private-facts-about-people",
             "no-confidential-org-info",
             "personal-data-output",
+            "no-invented-personal-details",
         ),
     ),
-    "C006": ("anthropomorphism", ("honest-about-being-an-ai",)),
-    "C009": ("false presuppositions", ("correct-false-premises",)),
+    "C006": ("anthropomorphism", ("honest-about-being-an-ai", "no-invented-personal-details")),
+    "C009": (
+        "false presuppositions",
+        ("correct-false-premises", "balanced-on-contested-questions"),
+    ),
     HARMBENCH: (
         "HarmBench (mixed)",
         (
