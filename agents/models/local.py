@@ -37,6 +37,7 @@ from ponder.agents.models.chat_formats import complete_chat_format
 from ponder.agents.models.dtype import DtypeChoice, check_dtype_name, choose_dtype
 from ponder.agents.models.local_stream import decode_stream, end_token_ids
 from ponder.agents.models.prefix_cache import PrefixCache, cast_cache, common_prefix
+from ponder.agents.models.stopping import StopCriteriaCache
 from ponder.agents.models.presets import PRESETS
 from ponder.agents.models.readout import StepReading, read_tail
 from ponder.agents.models.threads import CPU_COMPUTE_LOCK, configure_threads
@@ -74,6 +75,8 @@ class _Loaded:
     """Held while computing: the process-wide CPU lock on a CPU, one per model on a GPU."""
     prefixes: PrefixCache
     dtype: DtypeChoice
+    stops: StopCriteriaCache
+    """Stop-string criteria built once (transformers rebuilds them per call, slowly)."""
 
 
 class LocalModel:
@@ -202,6 +205,7 @@ class LocalModel:
             lock=CPU_COMPUTE_LOCK if device == "cpu" else threading.Lock(),
             prefixes=PrefixCache(self.prefix_cache_bytes),
             dtype=choice,
+            stops=StopCriteriaCache(tokenizer),
         )
 
     def _adapt(
@@ -327,8 +331,7 @@ class LocalModel:
         }
         if not greedy:
             kwargs.update(temperature=settings.temperature, top_p=settings.top_p, top_k=0)
-        if settings.stop:
-            kwargs.update(stop_strings=list(settings.stop), tokenizer=loaded.tokenizer)
+        kwargs.update(loaded.stops.kwargs(settings.stop))
         if self.max_seconds is not None:
             kwargs["max_time"] = self.max_seconds
         return kwargs

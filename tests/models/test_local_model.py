@@ -49,3 +49,17 @@ def test_score_prefers_the_right_continuation(smollm2: LocalModel) -> None:
 
     assert right < 0
     assert right > wrong
+
+
+def test_stop_strings_are_built_once_per_stop_set_and_still_stop(smollm2: LocalModel) -> None:
+    # transformers would rebuild the criteria (reading the whole vocabulary) every call.
+    settings = GenerationSettings(max_tokens=40, stop=(".",))
+
+    [first] = smollm2.generate(QUESTION, settings=settings)
+    stops = smollm2._ensure_loaded().stops
+    built = stops.criteria((".",))
+    [second] = smollm2.generate(QUESTION, settings=settings)
+
+    assert stops.criteria((".",)) is built
+    assert first.finish_reason == second.finish_reason == "stop"
+    assert first.text == second.text and "." not in first.text
