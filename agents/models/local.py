@@ -37,9 +37,9 @@ from ponder.agents.models.chat_formats import complete_chat_format
 from ponder.agents.models.dtype import DtypeChoice, check_dtype_name, choose_dtype
 from ponder.agents.models.local_stream import decode_stream, end_token_ids
 from ponder.agents.models.prefix_cache import PrefixCache, cast_cache, common_prefix
-from ponder.agents.models.stopping import StopCriteriaCache
 from ponder.agents.models.presets import PRESETS
 from ponder.agents.models.readout import StepReading, read_tail
+from ponder.agents.models.stopping import StopCriteriaCache
 from ponder.agents.models.threads import CPU_COMPUTE_LOCK, configure_threads
 from ponder.agents.models.weights import (
     default_device,
