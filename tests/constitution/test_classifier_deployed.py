@@ -46,7 +46,7 @@ ORDINARY_REPLIES = [
 """Replies the output gate alone stopped ("Here is my answer." as abusive at 0.82, the
 dragon as stereotyping, "Okay, done." at 0.98). None is a rule example or training text."""
 
-CHAT_TURNS = ["hi", "thanks", "yes", "Good morning!"]
+CHAT_TURNS = ["hi", "thanks", "yes", "Good morning!", "tell me more", "Tell me more."]
 """What users type between questions; the input gate refused or revised each of them."""
 
 VIOLATING_OUTPUTS = [
