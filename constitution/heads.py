@@ -2,8 +2,9 @@
 
 On the embedding the fast path already computes, each checkpoint gets
 
-- one **gate** head, a logistic regression that says whether a text breaks *any* rule
-  guarding the checkpoint;
+- one **gate** head, a support-vector machine with a Gaussian kernel that says whether a
+  text breaks *any* rule guarding the checkpoint (:class:`~ponder.constitution.heads_fit.
+  KernelGate`; :mod:`ponder.constitution.heads_fit` says why a kernel);
 - one **rule head** per rule, a logistic regression that says whether a text breaks
   *that* rule (its violating examples against every compliant one);
 - one **naming** head, a multinomial logistic regression over the rules guarding the
@@ -58,9 +59,11 @@ import numpy.typing as npt
 
 from ponder.constitution.devset import DevSet
 from ponder.constitution.heads_fit import (
+    KernelGate,
     agreement,
-    fit_gate_and_rules,
+    fit_kernel_gate,
     fit_namer,
+    fit_rule_heads,
     one_blas_thread,
 )
 from ponder.constitution.heads_rate import choose_dev_rate, sigmoid, threshold_for_rate
@@ -80,7 +83,7 @@ __all__ = [
     "with_background",
 ]
 
-HEADS_FORMAT = 5
+HEADS_FORMAT = 6
 """Bumped when the training or the file layout changes: old cached heads are not reused."""
 
 DEFAULT_C = 4.0
@@ -214,10 +217,8 @@ class CheckpointHead:
 
     checkpoint: Checkpoint
     """Where they apply."""
-    gate_weights: Matrix
-    """Gate weights, shape ``(dim,)``."""
-    gate_bias: float
-    """Gate intercept."""
+    gate_kernel: KernelGate
+    """The gate: an RBF support-vector machine, calibrated."""
     rule_ids: tuple[str, ...]
     """The rules the rule and naming heads cover, in their row order."""
     name_weights: Matrix
@@ -244,7 +245,7 @@ class CheckpointHead:
         Returns:
             Shape ``(rows,)``.
         """
-        return sigmoid(vectors @ self.gate_weights + self.gate_bias)
+        return self.gate_kernel.probability(vectors)
 
     def rules(self, vectors: Matrix) -> Matrix:
         """``p(breaks rule r)`` per row and rule, each rule head on its own.
@@ -355,26 +356,25 @@ def _fit(
 ) -> CheckpointHead:
     labels = np.array([rule is not None for rule in data.rules])  # (texts,)
     rule_ids = tuple(sorted({rule for rule in data.rules if rule is not None}))
-    full = fit_gate_and_rules(vectors, data.rules, rule_ids, c)
+    gate = fit_kernel_gate(vectors, labels, c)
+    rule_weights, rule_bias = fit_rule_heads(vectors, data.rules, rule_ids, c)
+    full = (rule_weights, rule_bias)
 
     def fit_score(kept: npt.NDArray[np.bool_]) -> Callable[[Matrix], Matrix]:
         rules = [rule for rule, keep in zip(data.rules, kept, strict=True) if keep]
         ids = sorted({rule for rule in rules if rule is not None})
         start = full if ids == list(rule_ids) else None  # a fold may lack a small rule
-        (gate_w, gate_b), (rule_w, rule_b) = fit_gate_and_rules(
-            vectors[kept], rules, ids, c, start=start
-        )
-        return lambda v: agreement(sigmoid(v @ gate_w + gate_b), sigmoid(v @ rule_w.T + rule_b))
+        fold_gate = fit_kernel_gate(vectors[kept], labels[kept], c)
+        rule_w, rule_b = fit_rule_heads(vectors[kept], rules, ids, c, start=start)
+        return lambda v: agreement(fold_gate.probability(v), sigmoid(v @ rule_w.T + rule_b))
 
     rate = dev_rate
     if choose_rate:
         rate = choose_dev_rate(labels, vectors, dev_vectors, fit=fit_score, ceiling=dev_rate)
-    (gate_weights, gate_bias), (rule_weights, rule_bias) = full
     name_weights, name_bias = fit_namer(vectors, data.rules, rule_ids, c)
     head = CheckpointHead(
         checkpoint=data.checkpoint,
-        gate_weights=gate_weights,
-        gate_bias=gate_bias,
+        gate_kernel=gate,
         rule_ids=rule_ids,
         name_weights=name_weights,
         name_bias=name_bias,

@@ -46,6 +46,7 @@ from ponder.constitution.heads import (
     training_sets,
     with_background,
 )
+from ponder.constitution.heads_fit import KernelGate
 from ponder.constitution.schema import Checkpoint, Policy
 
 __all__ = ["VectorCache", "default_cache_dir", "trained_heads", "training_hash"]
@@ -241,13 +242,17 @@ def _write_heads(path: Path, heads: Heads) -> None:
     }
     for checkpoint, head in heads.by_checkpoint.items():
         meta["checkpoints"][checkpoint] = {  # type: ignore[index]
-            "gate_bias": head.gate_bias,
+            "gate_bias": head.gate_kernel.bias,
+            "gate_gamma": head.gate_kernel.gamma,
+            "gate_scale": head.gate_kernel.scale,
+            "gate_shift": head.gate_kernel.shift,
             "rule_ids": list(head.rule_ids),
             "threshold": head.threshold,
             "confident": head.confident,
             "dev_rate": head.dev_rate,
         }
-        arrays[f"{checkpoint}_gate"] = head.gate_weights
+        arrays[f"{checkpoint}_gate_support"] = head.gate_kernel.support
+        arrays[f"{checkpoint}_gate_dual"] = head.gate_kernel.dual
         arrays[f"{checkpoint}_names"] = head.name_weights
         arrays[f"{checkpoint}_name_bias"] = head.name_bias
         arrays[f"{checkpoint}_rules"] = head.rule_weights
@@ -268,8 +273,14 @@ def _read_heads(path: Path, key: str, embedder: str) -> Heads | None:
             by_checkpoint = {
                 checkpoint: CheckpointHead(
                     checkpoint=checkpoint,
-                    gate_weights=stored[f"{checkpoint}_gate"].astype(np.float64),
-                    gate_bias=float(fields["gate_bias"]),
+                    gate_kernel=KernelGate(
+                        support=stored[f"{checkpoint}_gate_support"].astype(np.float64),
+                        dual=stored[f"{checkpoint}_gate_dual"].astype(np.float64),
+                        bias=float(fields["gate_bias"]),
+                        gamma=float(fields["gate_gamma"]),
+                        scale=float(fields["gate_scale"]),
+                        shift=float(fields["gate_shift"]),
+                    ),
                     rule_ids=tuple(fields["rule_ids"]),
                     name_weights=stored[f"{checkpoint}_names"].astype(np.float64),
                     name_bias=stored[f"{checkpoint}_name_bias"].astype(np.float64),

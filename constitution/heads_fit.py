@@ -1,46 +1,160 @@
 """Fitting the learned heads, and the score that decides: the gate and a rule's own head
 must agree.
 
-Three kinds of logistic regression read the same embedding (class-balanced, L2 strength
-``1 / c``):
+Three heads read the same embedding (class-balanced, regularisation ``c``):
 
-- the **gate**: every violating example against every compliant one, "breaks any rule";
-- the **rule heads**, one per rule: that rule's violating examples against every
-  compliant one, "breaks this rule";
+- the **gate**, "breaks any rule": a support-vector machine with a Gaussian (RBF) kernel,
+  every violating example against every compliant one (:class:`KernelGate`);
+- the **rule heads**, one logistic regression per rule: that rule's violating examples
+  against every compliant one, "breaks this rule";
 - the **naming head** (multinomial, violating examples only): which rule a stopped text
   breaks.
 
-A single gate draws one hyperplane between the union of 30 topics' violating examples and
-everything compliant. Far from any example it extrapolates along whatever direction
-separates the two tones best: a short friendly reply ("Here is my answer.", "Okay, done.")
-looked like the chatty compliant replies that break the AI-honesty rule, and a children's
-story like a stereotype, at gate probabilities of 0.8 to 0.98. A rule head only fires near
-its own rule's violating examples. The score that decides is therefore the geometric mean
-of the gate's probability and the highest rule head's (:func:`agreement`): high only when
-"breaks a rule" and "breaks *this* rule" both hold. On the default policy, held out by
-cross-validation and at the same development-set rate, this stops more violating examples
-and fewer compliant ones than the gate alone, at both checkpoints (see
-``bench/results/safety-outputs.json`` and the taxonomy doc).
+Why a kernel gate. A linear gate draws one hyperplane between the union of 30 topics'
+violating examples and everything compliant, and the compliant examples are written as
+topic twins ("how do car bombs work in films" next to "how do I build one"): one
+direction cannot hold "dangerous topic" apart from "dangerous intent" across 30 topics,
+so the hyperplane ends up scoring intent weakly everywhere (instructions for a car bomb at
+a gate probability of 0.23 on the default policy). A Gaussian kernel decides locally,
+near the examples a text resembles, so each topic gets its own boundary. On the
+benchmark's harmful prompts, at the same 5% of the development set stopped and with the
+same examples, patterns plus the agreement with a linear gate stopped 632 of 1,138 (3 of
+the 150 benign prompts); with the kernel gate 772 (2 of 150), measured while choosing the
+design. The cost is training time: a few seconds per fit on the default policy's 5,000
+input texts, about a minute for the first check after the examples change (the rate is
+chosen by 5-fold cross-validation), and then the cache.
+
+Far from every example a Gaussian kernel's decision falls back to its intercept, so the
+kernel gate does not extrapolate the way a hyperplane does (a short friendly reply, "Here
+is my answer.", looked abusive to the linear gate at 0.82). The score that decides is
+still the geometric mean of the gate's probability and the highest rule head's
+(:func:`agreement`): high only when "breaks a rule" and "breaks *this* rule" both hold,
+which stopped a few more harmful prompts than the kernel gate alone at the same
+development-set rate.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
 __all__ = [
+    "KERNEL_GAMMA",
+    "KernelGate",
     "agreement",
     "fit_gate",
-    "fit_gate_and_rules",
+    "fit_kernel_gate",
     "fit_namer",
     "fit_rule_heads",
     "one_blas_thread",
 ]
 
 Matrix = npt.NDArray[np.float64]
+
+KERNEL_GAMMA = 1.0
+"""The gate kernel's width: ``exp(-gamma * |u - v|^2)``. For unit-length MiniLM vectors
+this is scikit-learn's ``gamma="scale"`` (``1 / (dim * variance)``, about 1); 0.5 and 2
+stopped fewer harmful prompts at the same development-set rate."""
+
+
+@dataclass(frozen=True)
+class KernelGate:
+    """The gate: an RBF support-vector machine with a logistic (Platt) calibration.
+
+    ``decision(v) = sum_i dual_i * exp(-gamma * |v - support_i|^2) + bias``, and
+    ``p(breaks a rule) = sigmoid(scale * decision + shift)``.
+    """
+
+    support: Matrix
+    """The support vectors, shape ``(supports, dim)``."""
+    dual: Matrix
+    """Their signed dual coefficients, shape ``(supports,)``."""
+    bias: float
+    """The decision's intercept."""
+    gamma: float
+    """The kernel width."""
+    scale: float
+    """Platt scaling's slope."""
+    shift: float
+    """Platt scaling's intercept."""
+
+    def decision(self, vectors: Matrix) -> Matrix:
+        """The signed decision value per row (positive: breaks a rule).
+
+        Args:
+            vectors: Shape ``(rows, dim)``.
+
+        Returns:
+            Shape ``(rows,)``.
+        """
+        squared = (
+            (vectors**2).sum(axis=1)[:, None]
+            + (self.support**2).sum(axis=1)[None, :]
+            - 2.0 * vectors @ self.support.T
+        )  # (rows, supports)
+        values: Matrix = np.exp(-self.gamma * np.maximum(squared, 0.0)) @ self.dual + self.bias
+        return values
+
+    def probability(self, vectors: Matrix) -> Matrix:
+        """``p(breaks a rule)`` per row.
+
+        Args:
+            vectors: Shape ``(rows, dim)``.
+
+        Returns:
+            Shape ``(rows,)``, between 0 and 1.
+        """
+        z = self.scale * self.decision(vectors) + self.shift
+        probability: Matrix = 0.5 * (1.0 + np.tanh(0.5 * z))
+        return probability
+
+
+def fit_kernel_gate(
+    vectors: Matrix, labels: npt.NDArray[np.bool_], c: float, *, gamma: float = KERNEL_GAMMA
+) -> KernelGate:
+    """The gate: a class-balanced RBF support-vector machine, calibrated by Platt scaling.
+
+    The calibration is fitted on the training decisions themselves: it only makes the
+    gate's output a probability-like number for the agreement score and the uncertain
+    band; the threshold that decides is set on the development set afterwards.
+
+    Args:
+        vectors: Unit embeddings, shape ``(texts, dim)``.
+        labels: Whether each text breaks a rule, shape ``(texts,)``.
+        c: The SVM's ``C`` (inverse regularisation strength).
+        gamma: The kernel width.
+
+    Returns:
+        The fitted gate.
+
+    Raises:
+        ValueError: ``labels`` has a single class.
+    """
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.svm import SVC
+
+    if labels.all() or not labels.any():
+        raise ValueError("the gate needs violating and compliant examples")
+    machine = SVC(C=c, kernel="rbf", gamma=gamma, class_weight="balanced", cache_size=500)
+    machine.fit(vectors, labels)
+    support = np.asarray(vectors[machine.support_], dtype=np.float64)
+    gate = KernelGate(
+        support=support,
+        dual=np.asarray(machine.dual_coef_[0], dtype=np.float64),  # signed for label True
+        bias=float(machine.intercept_[0]),
+        gamma=gamma,
+        scale=1.0,
+        shift=0.0,
+    )
+    platt = LogisticRegression(C=1e4, max_iter=1000)
+    platt.fit(gate.decision(vectors)[:, None], labels)
+    return KernelGate(
+        **{**gate.__dict__, "scale": float(platt.coef_[0, 0]), "shift": float(platt.intercept_[0])}
+    )
 
 
 @contextmanager
@@ -93,7 +207,12 @@ def fit_gate(vectors: Matrix, labels: npt.NDArray[np.bool_], c: float) -> tuple[
 
 
 def fit_rule_heads(
-    vectors: Matrix, rules: Sequence[str | None], rule_ids: Sequence[str], c: float
+    vectors: Matrix,
+    rules: Sequence[str | None],
+    rule_ids: Sequence[str],
+    c: float,
+    *,
+    start: tuple[Matrix, Matrix] | None = None,
 ) -> tuple[Matrix, Matrix]:
     """One head per rule: its violating examples against every compliant example.
 
@@ -106,6 +225,10 @@ def fit_rule_heads(
         rules: The rule each text breaks, or ``None`` for a compliant text.
         rule_ids: The rules to fit, in the order of the result's rows.
         c: Inverse regularisation strength.
+        start: Heads to start the optimisation from (weights and intercepts, in
+            ``rule_ids`` order), such as the heads fitted on all examples when a
+            cross-validation fold is fitted on most of them. The result is the same
+            optimum (the fold's own); it is only reached in fewer steps.
 
     Returns:
         Weights, shape ``(rules, dim)``, and intercepts, shape ``(rules,)``.
@@ -115,50 +238,8 @@ def fit_rule_heads(
             compliant.
     """
     labels, rows = _rule_columns(rules, rule_ids)
-    return _fit_columns(vectors, labels, rows, c)
-
-
-Fitted = tuple[tuple[Matrix, float], tuple[Matrix, Matrix]]
-"""The gate's weights and intercept, and the rule heads' weights and intercepts."""
-
-
-def fit_gate_and_rules(
-    vectors: Matrix,
-    rules: Sequence[str | None],
-    rule_ids: Sequence[str],
-    c: float,
-    *,
-    start: Fitted | None = None,
-) -> Fitted:
-    """The gate and every rule head, fitted together (what :func:`fit_gate` and
-    :func:`fit_rule_heads` fit apart, in one optimisation).
-
-    Args:
-        vectors: Unit embeddings, shape ``(texts, dim)``.
-        rules: The rule each text breaks, or ``None`` for a compliant text.
-        rule_ids: The rules, in the order of the rule heads' rows.
-        c: Inverse regularisation strength.
-        start: Heads to start the optimisation from, such as the heads fitted on all
-            examples when a cross-validation fold is fitted on most of them. The result is
-            the same optimum (the fold's own); it is only reached in fewer steps.
-
-    Returns:
-        The gate's weights, shape ``(dim,)``, and intercept; the rule heads' weights,
-        shape ``(rules, dim)``, and intercepts, shape ``(rules,)``.
-
-    Raises:
-        ValueError: As :func:`fit_rule_heads`.
-    """
-    labels, rows = _rule_columns(rules, rule_ids)
-    violating = np.array([rule is not None for rule in rules])  # (texts,)
-    labels = np.hstack([violating[:, None], labels])  # (texts, 1 + rules): the gate first
-    rows = np.hstack([np.ones((len(rules), 1), dtype=bool), rows])
-    first = None
-    if start is not None:
-        (gate_w, gate_b), (rule_w, rule_b) = start
-        first = np.vstack([np.r_[gate_w, gate_b], np.hstack([rule_w, rule_b[:, None]])])
-    weights, bias = _fit_columns(vectors, labels, rows, c, start=first)
-    return (weights[0], float(bias[0])), (weights[1:], bias[1:])
+    first = None if start is None else np.hstack([start[0], start[1][:, None]])
+    return _fit_columns(vectors, labels, rows, c, start=first)
 
 
 def _rule_columns(

@@ -171,7 +171,7 @@ def test_exceptions_are_blanked_out_before_the_named_rule_stands(
 ) -> None:
     with_exception = EXPLOSIVES_YAML.replace(
         "    refusal: I can't help with explosives.\n",
-        "    refusal: I can't help with explosives.\n    exceptions: ['pipe bomb']\n",
+        "    refusal: I can't help with explosives.\n    exceptions: ['build a pipe bomb']\n",
     )
     matcher = _matcher(load_policy(write_policy(**{"safety.yaml": with_exception})), tmp_path)
 

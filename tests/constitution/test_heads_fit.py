@@ -1,14 +1,20 @@
 """The learned heads' fits: the rule heads (all fitted in one run) are the logistic
-regressions scikit-learn fits one by one, and the deciding score needs the gate and a rule
-head to agree."""
+regressions scikit-learn fits one by one, the kernel gate is scikit-learn's SVM, and the
+deciding score needs the gate and a rule head to agree."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 from sklearn.linear_model import LogisticRegression
+from sklearn.svm import SVC
 
-from ponder.constitution.heads_fit import agreement, fit_gate_and_rules, fit_rule_heads
+from ponder.constitution.heads_fit import (
+    KERNEL_GAMMA,
+    agreement,
+    fit_kernel_gate,
+    fit_rule_heads,
+)
 
 
 def _data() -> tuple[np.ndarray, list[str | None]]:
@@ -49,37 +55,62 @@ def test_agreement_is_high_only_when_the_gate_and_a_rule_head_both_are() -> None
     assert score[0] < 0.5 < score[1]  # a confident gate alone does not stop a text
 
 
-def test_the_gate_fitted_with_the_rule_heads_is_scikit_learns_gate() -> None:
+def test_the_kernel_gate_decides_as_scikit_learns_svm_and_is_calibrated() -> None:
     vectors, rules = _data()
     violating = np.array([rule is not None for rule in rules])
 
-    (weights, bias), (rule_weights, _) = fit_gate_and_rules(vectors, rules, ["a", "b"], c=4.0)
-    alone = LogisticRegression(C=4.0, class_weight="balanced", tol=1e-10, max_iter=10_000)
-    alone.fit(vectors, violating)
+    gate = fit_kernel_gate(vectors, violating, c=4.0)
+    machine = SVC(C=4.0, kernel="rbf", gamma=KERNEL_GAMMA, class_weight="balanced")
+    machine.fit(vectors, violating)
 
-    assert weights == pytest.approx(alone.coef_[0], abs=1e-3)
-    assert bias == pytest.approx(alone.intercept_[0], abs=1e-3)
-    assert rule_weights == pytest.approx(
-        fit_rule_heads(vectors, rules, ["a", "b"], 4.0)[0], abs=1e-3
+    assert gate.decision(vectors) == pytest.approx(machine.decision_function(vectors), abs=1e-6)
+    p = gate.probability(vectors)
+    assert p[violating].mean() > 0.7 > 0.3 > p[~violating].mean()
+    assert gate.scale > 0  # a higher decision is a higher probability
+
+
+def test_the_kernel_gate_separates_what_no_hyperplane_can() -> None:
+    # Violating texts on both sides of the compliant ones (the topic twins' layout): one
+    # hyperplane cannot hold both apart, a local kernel can.
+    rng = np.random.default_rng(1)
+    compliant = rng.normal([0.0, 0.0], 0.3, size=(40, 2))
+    violating = np.vstack(
+        [rng.normal([2.0, 0.0], 0.3, (20, 2)), rng.normal([-2.0, 0.0], 0.3, (20, 2))]
     )
+    vectors = np.vstack([violating, compliant])
+    labels = np.array([True] * 40 + [False] * 40)
+
+    gate = fit_kernel_gate(vectors, labels, c=4.0)
+    linear = LogisticRegression(C=4.0, class_weight="balanced").fit(vectors, labels)
+
+    assert (gate.probability(vectors) >= 0.5).tolist() == labels.tolist()
+    assert linear.score(vectors, labels) < 0.8
 
 
-def test_a_warm_start_reaches_the_same_heads() -> None:
+def test_far_from_every_example_the_kernel_gate_falls_back_to_its_intercept() -> None:
     vectors, rules = _data()
-    everything = fit_gate_and_rules(vectors, rules, ["a", "b"], c=4.0)
+    gate = fit_kernel_gate(vectors, np.array([rule is not None for rule in rules]), c=4.0)
+
+    far = np.array([[40.0, -40.0, 40.0]])
+
+    assert gate.decision(far)[0] == pytest.approx(gate.bias)
+
+
+def test_a_gate_needs_both_classes() -> None:
+    vectors, _ = _data()
+
+    with pytest.raises(ValueError, match="violating and compliant"):
+        fit_kernel_gate(vectors, np.ones(len(vectors), dtype=bool), c=4.0)
+
+
+def test_a_warm_start_reaches_the_same_rule_heads() -> None:
+    vectors, rules = _data()
+    everything = fit_rule_heads(vectors, rules, ["a", "b"], c=4.0)
     fold = np.arange(len(rules)) % 3 != 0
+    kept = [r for r, k in zip(rules, fold, strict=True) if k]
 
-    cold = fit_gate_and_rules(
-        vectors[fold], [r for r, k in zip(rules, fold, strict=True) if k], ["a", "b"], 4.0
-    )
-    warm = fit_gate_and_rules(
-        vectors[fold],
-        [r for r, k in zip(rules, fold, strict=True) if k],
-        ["a", "b"],
-        4.0,
-        start=everything,
-    )
+    cold = fit_rule_heads(vectors[fold], kept, ["a", "b"], 4.0)
+    warm = fit_rule_heads(vectors[fold], kept, ["a", "b"], 4.0, start=everything)
 
-    assert warm[0][0] == pytest.approx(cold[0][0], abs=1e-3)
-    assert warm[1][0] == pytest.approx(cold[1][0], abs=1e-3)
-    assert warm[1][1] == pytest.approx(cold[1][1], abs=1e-3)
+    assert warm[0] == pytest.approx(cold[0], abs=1e-3)
+    assert warm[1] == pytest.approx(cold[1], abs=1e-3)
