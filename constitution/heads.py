@@ -31,20 +31,23 @@ prompts, by the rule of :mod:`ponder.constitution.heads_rate`:
 1. For each candidate rate ``r`` in ``DEV_RATES`` up to ``dev_rate`` (the ceiling), the
    threshold is the least score at which at most ``r`` of the benign development
    texts are stopped (:func:`threshold_for_rate`).
-2. The rate is chosen by cross-validation on the policy's own examples
-   (``choose_dev_rate``): heads fitted on all but one fold of the examples, with their
-   thresholds set on the development set as in step 1, score the held-out violating
-   examples; the rate kept has the highest held-out share of violating examples stopped
-   minus the share of development texts stopped (Youden's J), the smaller on a tie.
-3. The heads fitted on all examples take the threshold of that rate on the development
-   set.
+2. The rate, and the gate's weight in the agreement score (``GATE_WEIGHTS``), are chosen
+   by cross-validation on the policy's own examples (``choose_rate_and_weight``): heads
+   fitted on all but one fold of the examples, with their thresholds set on the
+   development set as in step 1, score the held-out violating examples; the pair kept has
+   the highest held-out share of violating examples stopped minus the share of
+   development texts stopped (Youden's J), the plain geometric mean and the smaller rate
+   on a tie.
+3. The heads fitted on all examples take that weight and the threshold of that rate on
+   the development set.
 
 So the only benign texts that set a threshold are the development set's, and the only
 harmful ones are the policy's examples; the benchmark's prompts play no part. A second,
 higher threshold (``confident_rate``) tops the *uncertain band*, where a model may
 deliberate.
 
-Fitting takes seconds; :mod:`ponder.constitution.heads_cache` keeps the result on disk,
+Fitting takes seconds to a minute (the kernel gate is fitted once per fold);
+:mod:`ponder.constitution.heads_cache` keeps the result on disk,
 keyed by a hash of exactly what training reads (examples, labels, development texts,
 embedder, settings), so heads retrain when examples change and only then.
 """
@@ -66,7 +69,12 @@ from ponder.constitution.heads_fit import (
     fit_rule_heads,
     one_blas_thread,
 )
-from ponder.constitution.heads_rate import choose_dev_rate, sigmoid, threshold_for_rate
+from ponder.constitution.heads_rate import (
+    GATE_WEIGHTS,
+    choose_rate_and_weight,
+    sigmoid,
+    threshold_for_rate,
+)
 from ponder.constitution.schema import CHECKPOINTS, Checkpoint, Policy
 
 __all__ = [
@@ -83,7 +91,7 @@ __all__ = [
     "with_background",
 ]
 
-HEADS_FORMAT = 6
+HEADS_FORMAT = 7
 """Bumped when the training or the file layout changes: old cached heads are not reused."""
 
 DEFAULT_C = 4.0
@@ -91,7 +99,7 @@ DEFAULT_C = 4.0
 
 DEFAULT_DEV_RATE = 0.05
 """Most share of the development set the heads may stop at their threshold: the ceiling
-of the rates :func:`choose_dev_rate` chooses from. The development set is written as topic
+of the rates :func:`choose_rate_and_weight` chooses from. The development set is written as topic
 twins of the violating examples, harder than everyday sensitive questions, so its share
 stopped overstates what everyday traffic sees. Cross-validation picks the ceiling on the
 default policy (more recall always outweighs the dev stops), so the ceiling is the
@@ -234,7 +242,9 @@ class CheckpointHead:
     confident: float
     """Least agreement score outside the uncertain band (``>= threshold``)."""
     dev_rate: float = DEFAULT_DEV_RATE
-    """The development-set rate the threshold was set at (see :func:`choose_dev_rate`)."""
+    """The development-set rate the threshold was set at (see :func:`choose_rate_and_weight`)."""
+    gate_weight: float = GATE_WEIGHTS[0]
+    """The gate's weight in the agreement score (see :func:`agreement`)."""
 
     def gate(self, vectors: Matrix) -> Matrix:
         """``p(breaks a rule)`` per row.
@@ -267,7 +277,7 @@ class CheckpointHead:
         Returns:
             Shape ``(rows,)``, between 0 and 1.
         """
-        return agreement(self.gate(vectors), self.rules(vectors))
+        return agreement(self.gate(vectors), self.rules(vectors), self.gate_weight)
 
     def names(self, vectors: Matrix) -> Matrix:
         """``p(rule | breaks a rule)`` per row and rule.
@@ -310,11 +320,12 @@ def fit_checkpoint(
     dev_rate: float = DEFAULT_DEV_RATE,
     confident_rate: float = DEFAULT_CONFIDENT_RATE,
     choose_rate: bool = True,
+    gate_weight: float = GATE_WEIGHTS[0],
 ) -> CheckpointHead:
     """Fit one checkpoint's gate, rule and naming heads and set the thresholds.
 
     The threshold follows the rule in this module's docstring: the rate is chosen by
-    cross-validation on ``data`` (``choose_dev_rate``) among ``DEV_RATES`` up to
+    cross-validation on ``data`` (``choose_rate_and_weight``) among ``DEV_RATES`` up to
     ``dev_rate``, unless ``choose_rate`` is false, and the threshold is the least
     agreement score that stops at most that share of the development texts.
 
@@ -325,7 +336,9 @@ def fit_checkpoint(
         c: Inverse regularisation strength.
         dev_rate: Most share of development texts stopped at the threshold (the ceiling).
         confident_rate: Most share stopped above the uncertain band.
-        choose_rate: Choose the rate by cross-validation; false uses ``dev_rate`` itself.
+        choose_rate: Choose the rate and the gate's weight by cross-validation; false
+            uses ``dev_rate`` and ``gate_weight`` themselves.
+        gate_weight: The gate's weight in the agreement score when it is not chosen.
 
     Returns:
         The fitted heads.
@@ -342,7 +355,9 @@ def fit_checkpoint(
     if len(dev_vectors) == 0:
         raise ValueError(f"the development set has no texts for checkpoint {data.checkpoint!r}")
     with one_blas_thread():
-        return _fit(data, vectors, dev_vectors, c, dev_rate, confident_rate, choose_rate)
+        return _fit(
+            data, vectors, dev_vectors, c, dev_rate, confident_rate, choose_rate, gate_weight
+        )
 
 
 def _fit(
@@ -353,6 +368,7 @@ def _fit(
     dev_rate: float,
     confident_rate: float,
     choose_rate: bool,
+    gate_weight: float,
 ) -> CheckpointHead:
     labels = np.array([rule is not None for rule in data.rules])  # (texts,)
     rule_ids = tuple(sorted({rule for rule in data.rules if rule is not None}))
@@ -360,17 +376,19 @@ def _fit(
     rule_weights, rule_bias = fit_rule_heads(vectors, data.rules, rule_ids, c)
     full = (rule_weights, rule_bias)
 
-    def fit_score(kept: npt.NDArray[np.bool_]) -> Callable[[Matrix], Matrix]:
+    def fit_parts(kept: npt.NDArray[np.bool_]) -> Callable[[Matrix], tuple[Matrix, Matrix]]:
         rules = [rule for rule, keep in zip(data.rules, kept, strict=True) if keep]
         ids = sorted({rule for rule in rules if rule is not None})
         start = full if ids == list(rule_ids) else None  # a fold may lack a small rule
         fold_gate = fit_kernel_gate(vectors[kept], labels[kept], c)
         rule_w, rule_b = fit_rule_heads(vectors[kept], rules, ids, c, start=start)
-        return lambda v: agreement(fold_gate.probability(v), sigmoid(v @ rule_w.T + rule_b))
+        return lambda v: (fold_gate.probability(v), sigmoid(v @ rule_w.T + rule_b).max(axis=1))
 
-    rate = dev_rate
+    rate, weight = dev_rate, gate_weight
     if choose_rate:
-        rate = choose_dev_rate(labels, vectors, dev_vectors, fit=fit_score, ceiling=dev_rate)
+        rate, weight = choose_rate_and_weight(
+            labels, vectors, dev_vectors, fit=fit_parts, ceiling=dev_rate
+        )
     name_weights, name_bias = fit_namer(vectors, data.rules, rule_ids, c)
     head = CheckpointHead(
         checkpoint=data.checkpoint,
@@ -382,6 +400,7 @@ def _fit(
         rule_bias=rule_bias,
         threshold=0.5,
         confident=0.5,
+        gate_weight=weight,
     )
     dev_scores = head.score(dev_vectors).tolist()
     threshold = threshold_for_rate(dev_scores, rate)

@@ -250,6 +250,7 @@ def _write_heads(path: Path, heads: Heads) -> None:
             "threshold": head.threshold,
             "confident": head.confident,
             "dev_rate": head.dev_rate,
+            "gate_weight": head.gate_weight,
         }
         arrays[f"{checkpoint}_gate_support"] = head.gate_kernel.support
         arrays[f"{checkpoint}_gate_dual"] = head.gate_kernel.dual
@@ -289,6 +290,7 @@ def _read_heads(path: Path, key: str, embedder: str) -> Heads | None:
                     threshold=float(fields["threshold"]),
                     confident=float(fields["confident"]),
                     dev_rate=float(fields["dev_rate"]),
+                    gate_weight=float(fields["gate_weight"]),
                 )
                 for checkpoint, fields in meta["checkpoints"].items()
             }

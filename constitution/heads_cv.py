@@ -138,6 +138,7 @@ def cross_validate(
                 dev_rate=full.dev_rate,
                 confident_rate=min(confident_rate, full.dev_rate),
                 choose_rate=False,
+                gate_weight=full.gate_weight,
             )
             stopped = head.score(vectors[held]) >= head.threshold  # (held,)
             named = np.argmax(head.names(vectors[held]), axis=1)  # (held,)

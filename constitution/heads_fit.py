@@ -27,10 +27,11 @@ chosen by 5-fold cross-validation), and then the cache.
 Far from every example a Gaussian kernel's decision falls back to its intercept, so the
 kernel gate does not extrapolate the way a hyperplane does (a short friendly reply, "Here
 is my answer.", looked abusive to the linear gate at 0.82). The score that decides is
-still the geometric mean of the gate's probability and the highest rule head's
+still a geometric mean of the gate's probability and the highest rule head's
 (:func:`agreement`): high only when "breaks a rule" and "breaks *this* rule" both hold,
 which stopped a few more harmful prompts than the kernel gate alone at the same
-development-set rate.
+development-set rate. How much each weighs is chosen by cross-validation on the policy's
+own examples, with the development-set rate (:mod:`ponder.constitution.heads_rate`).
 """
 
 from __future__ import annotations
@@ -174,19 +175,22 @@ def one_blas_thread() -> Iterator[None]:
         yield
 
 
-def agreement(gate: Matrix, rules: Matrix) -> Matrix:
-    """The deciding score: the geometric mean of the gate's probability and the highest
-    rule head's.
+def agreement(gate: Matrix, rules: Matrix, weight: float = 0.5) -> Matrix:
+    """The deciding score: a weighted geometric mean of the gate's probability and the
+    highest rule head's, ``gate^weight * rule^(1 - weight)``.
 
     Args:
         gate: ``p(breaks a rule)`` per text, shape ``(texts,)``.
         rules: ``p(breaks rule r)`` per text and rule, shape ``(texts, rules)``.
+        weight: The gate's weight, between 0 and 1 (0.5: the plain geometric mean); chosen
+            by cross-validation (:func:`~ponder.constitution.heads_rate.
+            choose_rate_and_weight`).
 
     Returns:
         Shape ``(texts,)``, between 0 and 1.
     """
     best = rules.max(axis=1) if rules.shape[1] else np.ones(len(gate))  # (texts,)
-    score: Matrix = np.sqrt(gate * best)
+    score: Matrix = np.power(gate, weight) * np.power(best, 1.0 - weight)
     return score
 
 

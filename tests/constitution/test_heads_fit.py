@@ -55,6 +55,16 @@ def test_agreement_is_high_only_when_the_gate_and_a_rule_head_both_are() -> None
     assert score[0] < 0.5 < score[1]  # a confident gate alone does not stop a text
 
 
+def test_a_lighter_gate_weight_leans_on_the_rule_heads() -> None:
+    gate = np.array([0.05, 0.9])
+    rules = np.array([[0.95, 0.1], [0.3, 0.2]])  # (texts, rules)
+
+    even, light = agreement(gate, rules), agreement(gate, rules, weight=0.25)
+
+    assert light == pytest.approx(gate**0.25 * np.array([0.95, 0.3]) ** 0.75)
+    assert even[0] < even[1] and light[0] > light[1]  # the order turns with the weight
+
+
 def test_the_kernel_gate_decides_as_scikit_learns_svm_and_is_calibrated() -> None:
     vectors, rules = _data()
     violating = np.array([rule is not None for rule in rules])

@@ -18,9 +18,13 @@ from ponder.constitution.heads import DEFAULT_DEV_RATE
 from ponder.constitution.heads_fit import fit_gate
 from ponder.constitution.heads_rate import (
     DEV_RATES,
+    GATE_WEIGHTS,
+    FitParts,
+    Parts,
     Scorer,
     best_rate,
     choose_dev_rate,
+    choose_rate_and_weight,
     sigmoid,
     threshold_for_rate,
 )
@@ -71,6 +75,51 @@ def test_choose_dev_rate_holds_out_examples_and_stays_under_the_ceiling() -> Non
     assert chosen == min(DEV_RATES)
     assert fits == [32] * 5  # each of 5 folds fitted on the other four fifths
     assert too_few == 0.05  # 4 violating examples cannot fill 5 folds: the ceiling stands
+
+
+def _weighted_case(gate_misleads: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray, FitParts]:
+    """40 examples (20 violating) and 50 development texts, scored by a fake pair of heads.
+
+    The rule part is 0.95 on violating examples and 0.3 on development texts. The gate
+    agrees (0.9 and 0.1), or, when ``gate_misleads``, has them the wrong way round (0.05 on
+    violating examples, the way a kernel gate sits near 0 for a violation phrased like a
+    compliant twin, and 0.9 on development texts).
+    """
+    vectors = np.arange(40, dtype=float)[:, None]  # row i is example i; 0-19 violate
+    labels = np.array([True] * 20 + [False] * 20)
+    dev = np.full((50, 1), -1.0)
+    gate_violating, gate_dev = (0.05, 0.9) if gate_misleads else (0.9, 0.1)
+
+    def fit(kept: np.ndarray) -> Parts:
+        def parts(v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            dev_row = v[:, 0] < 0
+            return np.where(dev_row, gate_dev, gate_violating), np.where(dev_row, 0.3, 0.95)
+
+        return parts
+
+    return labels, vectors, dev, fit
+
+
+def test_the_gate_weight_goes_where_held_out_examples_are_told_from_the_development_set() -> None:
+    labels, vectors, dev, fit = _weighted_case(gate_misleads=True)
+
+    rate, weight = choose_rate_and_weight(labels, vectors, dev, fit=fit, ceiling=0.05)
+
+    # At weight 0.5 the misleading gate puts every development text (sqrt(0.9 * 0.3) =
+    # 0.52) above every violating example (sqrt(0.05 * 0.95) = 0.22); at 0.25 the rule part
+    # wins (0.46 against 0.39) and the least rate stops every held-out example.
+    assert weight == min(GATE_WEIGHTS) == 0.25 and rate == min(DEV_RATES)
+
+
+def test_the_plain_geometric_mean_is_kept_when_no_weight_does_better() -> None:
+    labels, vectors, dev, fit = _weighted_case(gate_misleads=False)
+
+    rate, weight = choose_rate_and_weight(labels, vectors, dev, fit=fit, ceiling=0.05)
+    too_few = choose_rate_and_weight(labels[16:], vectors[16:], dev, fit=fit, ceiling=0.05)
+
+    assert weight == GATE_WEIGHTS[0] == 0.5  # every weight separates: the tie keeps 0.5
+    assert rate == min(DEV_RATES)
+    assert too_few == (0.05, 0.5)  # 4 violating examples cannot fill 5 folds
 
 
 def test_each_checkpoint_takes_its_threshold_from_the_development_set(
