@@ -81,11 +81,15 @@ bench-answers: models-qwen models-qwen-1.5b models-gemma
 # and x4 greedy's tokens on reasoning-gym families with Qwen2.5-Coder-0.5B, and the 1.5B's
 # greedy on the same items; writes bench/results/reasoning-MODEL.json and .png after every
 # item (run it again to continue a stopped run). See the README for its duration.
+# float32 on every machine: a CPU with native bfloat16 would otherwise pick bfloat16, and a
+# run continued on another machine would mix two precisions. The search trees go to
+# bench/results/traces/ beside the results, so they stay with a run that spans sittings.
 # Options: make bench-reasoning BENCH_ARGS="--quick", or "--items 20 --budgets 1,4,8".
 BENCH_ARGS ?=
 bench-reasoning: models-qwen models-qwen-1.5b
 	$(PIP) -e '.[bench]'
-	$(PY) -m bench.reasoning --compare-model qwen2.5-coder-1.5b $(BENCH_ARGS)
+	$(PY) -m bench.reasoning --compare-model qwen2.5-coder-1.5b --dtype float32 \
+		--traces bench/results/traces $(BENCH_ARGS)
 
 # The model benchmark (issue 15): prefill and decode tokens/s per preset and dtype (batch 1
 # and 8, with and without prefix reuse), and warm ask / step-level search / model-judge times,
