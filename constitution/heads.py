@@ -62,11 +62,13 @@ import numpy.typing as npt
 
 from ponder.constitution.devset import DevSet
 from ponder.constitution.heads_fit import (
+    GRAM_LIMIT,
     KernelGate,
     agreement,
     fit_kernel_gate,
     fit_namer,
     fit_rule_heads,
+    gram_matrix,
     one_blas_thread,
 )
 from ponder.constitution.heads_rate import (
@@ -372,7 +374,8 @@ def _fit(
 ) -> CheckpointHead:
     labels = np.array([rule is not None for rule in data.rules])  # (texts,)
     rule_ids = tuple(sorted({rule for rule in data.rules if rule is not None}))
-    gate = fit_kernel_gate(vectors, labels, c)
+    gram = gram_matrix(vectors) if len(vectors) <= GRAM_LIMIT else None  # shared by the folds
+    gate = fit_kernel_gate(vectors, labels, c, gram=gram)
     rule_weights, rule_bias = fit_rule_heads(vectors, data.rules, rule_ids, c)
     full = (rule_weights, rule_bias)
 
@@ -380,7 +383,8 @@ def _fit(
         rules = [rule for rule, keep in zip(data.rules, kept, strict=True) if keep]
         ids = sorted({rule for rule in rules if rule is not None})
         start = full if ids == list(rule_ids) else None  # a fold may lack a small rule
-        fold_gate = fit_kernel_gate(vectors[kept], labels[kept], c)
+        fold_gram = None if gram is None else gram[np.ix_(kept, kept)]
+        fold_gate = fit_kernel_gate(vectors[kept], labels[kept], c, gram=fold_gram)
         rule_w, rule_b = fit_rule_heads(vectors[kept], rules, ids, c, start=start)
         return lambda v: (fold_gate.probability(v), sigmoid(v @ rule_w.T + rule_b).max(axis=1))
 

@@ -44,6 +44,7 @@ import numpy as np
 import numpy.typing as npt
 
 __all__ = [
+    "GRAM_LIMIT",
     "KERNEL_GAMMA",
     "KernelGate",
     "agreement",
@@ -51,6 +52,7 @@ __all__ = [
     "fit_kernel_gate",
     "fit_namer",
     "fit_rule_heads",
+    "gram_matrix",
     "one_blas_thread",
 ]
 
@@ -60,6 +62,31 @@ KERNEL_GAMMA = 1.0
 """The gate kernel's width: ``exp(-gamma * |u - v|^2)``. For unit-length MiniLM vectors
 this is scikit-learn's ``gamma="scale"`` (``1 / (dim * variance)``, about 1); 0.5 and 2
 stopped fewer harmful prompts at the same development-set rate."""
+
+
+GRAM_LIMIT = 12_000
+"""Most texts whose kernel matrix is computed up front (12,000 texts: 1.1 GB of float64).
+
+libsvm computes kernel values one at a time in scalar code; one BLAS product gives them
+all at once. On the default policy's 6,500 input texts that made a gate's fit 3.6 s
+instead of 10.8 s, and the cross-validation's folds reuse the same matrix. Above the
+limit libsvm computes the kernel itself (slower, in bounded memory)."""
+
+
+def gram_matrix(vectors: Matrix, gamma: float = KERNEL_GAMMA) -> Matrix:
+    """The RBF kernel between every pair of rows, ``exp(-gamma * |u - v|^2)``.
+
+    Args:
+        vectors: Shape ``(texts, dim)``.
+        gamma: The kernel width.
+
+    Returns:
+        Shape ``(texts, texts)``.
+    """
+    squared = (vectors**2).sum(axis=1)
+    distance = squared[:, None] + squared[None, :] - 2.0 * vectors @ vectors.T
+    gram: Matrix = np.exp(-gamma * np.maximum(distance, 0.0))
+    return gram
 
 
 @dataclass(frozen=True)
@@ -115,7 +142,12 @@ class KernelGate:
 
 
 def fit_kernel_gate(
-    vectors: Matrix, labels: npt.NDArray[np.bool_], c: float, *, gamma: float = KERNEL_GAMMA
+    vectors: Matrix,
+    labels: npt.NDArray[np.bool_],
+    c: float,
+    *,
+    gamma: float = KERNEL_GAMMA,
+    gram: Matrix | None = None,
 ) -> KernelGate:
     """The gate: a class-balanced RBF support-vector machine, calibrated by Platt scaling.
 
@@ -128,6 +160,9 @@ def fit_kernel_gate(
         labels: Whether each text breaks a rule, shape ``(texts,)``.
         c: The SVM's ``C`` (inverse regularisation strength).
         gamma: The kernel width.
+        gram: The kernel matrix of ``vectors`` with ``gamma`` (:func:`gram_matrix`), if
+            already computed; ``None`` computes it here when there are at most
+            :data:`GRAM_LIMIT` texts, else libsvm computes kernel values as it goes.
 
     Returns:
         The fitted gate.
@@ -140,8 +175,14 @@ def fit_kernel_gate(
 
     if labels.all() or not labels.any():
         raise ValueError("the gate needs violating and compliant examples")
-    machine = SVC(C=c, kernel="rbf", gamma=gamma, class_weight="balanced", cache_size=500)
-    machine.fit(vectors, labels)
+    if gram is None and len(vectors) <= GRAM_LIMIT:
+        gram = gram_matrix(vectors, gamma)
+    if gram is not None:
+        machine = SVC(C=c, kernel="precomputed", class_weight="balanced", cache_size=500)
+        machine.fit(gram, labels)
+    else:
+        machine = SVC(C=c, kernel="rbf", gamma=gamma, class_weight="balanced", cache_size=500)
+        machine.fit(vectors, labels)
     support = np.asarray(vectors[machine.support_], dtype=np.float64)
     gate = KernelGate(
         support=support,

@@ -99,7 +99,7 @@ def test_thresholds_come_from_the_development_set(policy: Policy, tmp_path: Path
         .prepare()
         .by_checkpoint["input"]
     )
-    scores = plain.score(np.asarray(HashingEmbedder().embed([q.text for q in hard.questions])))
+    scores = strict.score(np.asarray(HashingEmbedder().embed([q.text for q in hard.questions])))
 
     assert strict.threshold > float(scores.max())
     assert strict.threshold != plain.threshold
