@@ -84,16 +84,18 @@ __all__ = [
     "DEFAULT_CONFIDENT_RATE",
     "DEFAULT_DEV_RATE",
     "HEADS_FORMAT",
+    "OUTPUT_DEV_RATE",
     "CheckpointHead",
     "Heads",
     "TrainingSet",
+    "dev_rate_for",
     "fit_checkpoint",
     "threshold_for_rate",
     "training_sets",
     "with_background",
 ]
 
-HEADS_FORMAT = 7
+HEADS_FORMAT = 8
 """Bumped when the training or the file layout changes: old cached heads are not reused."""
 
 DEFAULT_C = 4.0
@@ -109,6 +111,28 @@ operating point: 5% keeps the development set's over-refusal where the gate-only
 had it (5.4% at input with patterns) while the agreement score stops more harmful
 prompts there (47% against 43% of the benchmark's); 10% would stop 59% at 10% of the
 development set."""
+
+OUTPUT_DEV_RATE = 0.03
+"""The ceiling at the output checkpoint (:func:`dev_rate_for`). Replies repeat plain facts,
+which the development set's replies, all on dangerous topics, do not show: with the kernel
+gate and the December 2026 examples, 5% of the development replies stopped 6 to 8 of the
+428 sentences of the sample corpus (test_classifier_deployed allows 4), 3% 1 to 4, at the
+cost of 4 to 5 of the 30 harmful benchmark responses."""
+
+
+def dev_rate_for(checkpoint: Checkpoint, dev_rate: float) -> float:
+    """The development-set ceiling at ``checkpoint``: ``dev_rate``, and at most
+    :data:`OUTPUT_DEV_RATE` at the output checkpoint.
+
+    Args:
+        checkpoint: Where the heads apply.
+        dev_rate: The ceiling asked for.
+
+    Returns:
+        The ceiling used there.
+    """
+    return min(dev_rate, OUTPUT_DEV_RATE) if checkpoint == "output" else dev_rate
+
 
 DEFAULT_CONFIDENT_RATE = 0.03
 """Most share of the development set stopped above the uncertain band."""

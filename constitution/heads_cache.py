@@ -42,6 +42,7 @@ from ponder.constitution.heads import (
     Heads,
     Matrix,
     TrainingSet,
+    dev_rate_for,
     fit_checkpoint,
     training_sets,
     with_background,
@@ -203,8 +204,8 @@ def trained_heads(
                 vectors.embed(list(data.texts)),
                 vectors.embed(dev_texts),
                 c=c,
-                dev_rate=dev_rate,
-                confident_rate=confident_rate,
+                dev_rate=dev_rate_for(checkpoint, dev_rate),
+                confident_rate=min(confident_rate, dev_rate_for(checkpoint, dev_rate)),
             )
         heads = Heads(
             by_checkpoint=by_checkpoint,

@@ -26,6 +26,7 @@ from ponder.constitution.heads import (
     DEFAULT_CONFIDENT_RATE,
     DEFAULT_DEV_RATE,
     Embed,
+    dev_rate_for,
     fit_checkpoint,
     training_sets,
     with_background,
@@ -116,8 +117,9 @@ def cross_validate(
         if not data.trainable or not dev_texts:
             continue
         vectors, dev = embed(list(data.texts)), embed(dev_texts)
+        ceiling = dev_rate_for(checkpoint, dev_rate)
         full = fit_checkpoint(
-            data, vectors, dev, c=c, dev_rate=dev_rate, confident_rate=confident_rate
+            data, vectors, dev, c=c, dev_rate=ceiling, confident_rate=min(confident_rate, ceiling)
         )
         predicted: list[str | None] = [None] * len(data.texts)
         for fold in range(folds):
