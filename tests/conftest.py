@@ -90,8 +90,15 @@ def corpus() -> Path:
 
 @pytest.fixture(scope="session")
 def smollm2() -> local.LocalModel:
-    """The embedded default model, loaded once per test session."""
-    model = local.LocalModel("smollm2-135m")
+    """The embedded default model, loaded once per test session, in float32.
+
+    The tests that use it compare outputs exactly (a batch against a lone request, a reused
+    prefix against a fresh one, a search's steps). Those equalities are float32's: on a CPU
+    with native bfloat16 the default dtype (auto) is bfloat16, which rounds a batched or
+    reused computation differently (scores 2% apart, other greedy tokens). The default's
+    choice is tested in ``tests/models/test_dtype.py``.
+    """
+    model = local.LocalModel("smollm2-135m", dtype="float32")
     model.load()
     return model
 
