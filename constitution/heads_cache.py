@@ -28,6 +28,7 @@ import threading
 import time
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -273,26 +274,7 @@ def _read_heads(path: Path, key: str, embedder: str) -> Heads | None:
                 logger.warning("heads file %s was trained on something else; retraining", path)
                 return None
             by_checkpoint = {
-                checkpoint: CheckpointHead(
-                    checkpoint=checkpoint,
-                    gate_kernel=KernelGate(
-                        support=stored[f"{checkpoint}_gate_support"].astype(np.float64),
-                        dual=stored[f"{checkpoint}_gate_dual"].astype(np.float64),
-                        bias=float(fields["gate_bias"]),
-                        gamma=float(fields["gate_gamma"]),
-                        scale=float(fields["gate_scale"]),
-                        shift=float(fields["gate_shift"]),
-                    ),
-                    rule_ids=tuple(fields["rule_ids"]),
-                    name_weights=stored[f"{checkpoint}_names"].astype(np.float64),
-                    name_bias=stored[f"{checkpoint}_name_bias"].astype(np.float64),
-                    rule_weights=stored[f"{checkpoint}_rules"].astype(np.float64),
-                    rule_bias=stored[f"{checkpoint}_rule_bias"].astype(np.float64),
-                    threshold=float(fields["threshold"]),
-                    confident=float(fields["confident"]),
-                    dev_rate=float(fields["dev_rate"]),
-                    gate_weight=float(fields["gate_weight"]),
-                )
+                checkpoint: _stored_head(stored, checkpoint, fields)
                 for checkpoint, fields in meta["checkpoints"].items()
             }
     except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
@@ -304,6 +286,35 @@ def _read_heads(path: Path, key: str, embedder: str) -> Heads | None:
         embedder=embedder,
         policy_version=str(meta["policy_version"]),
         devset_version=str(meta["devset_version"]),
+    )
+
+
+def _stored_head(stored: Any, checkpoint: Checkpoint, fields: dict[str, Any]) -> CheckpointHead:
+    """One checkpoint's heads from an open ``.npz`` file and its metadata fields."""
+
+    def array(name: str) -> Matrix:
+        values: Matrix = stored[f"{checkpoint}_{name}"].astype(np.float64)
+        return values
+
+    return CheckpointHead(
+        checkpoint=checkpoint,
+        gate_kernel=KernelGate(
+            support=array("gate_support"),
+            dual=array("gate_dual"),
+            bias=float(fields["gate_bias"]),
+            gamma=float(fields["gate_gamma"]),
+            scale=float(fields["gate_scale"]),
+            shift=float(fields["gate_shift"]),
+        ),
+        rule_ids=tuple(fields["rule_ids"]),
+        name_weights=array("names"),
+        name_bias=array("name_bias"),
+        rule_weights=array("rules"),
+        rule_bias=array("rule_bias"),
+        threshold=float(fields["threshold"]),
+        confident=float(fields["confident"]),
+        dev_rate=float(fields["dev_rate"]),
+        gate_weight=float(fields["gate_weight"]),
     )
 
 
