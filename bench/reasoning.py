@@ -150,11 +150,15 @@ class _ItemRun:
         prefix: str,
         step_format: StepFormat,
         budget: tuple[int, int] | None = None,
+        chain_tokens: int | None = None,
     ) -> None:
-        """Run ``method`` (at ``(multiple, tokens)`` for a search) and keep what it did."""
+        """Run ``method`` (at ``(multiple, tokens)`` for a search; ``chain_tokens``:
+        greedy's tokens on the item) and keep what it did."""
         settings = replace(self.settings, step_format=step_format)
         tokens = None if budget is None else budget[1]
-        outcome = run_method(method, self.item.question, self.model, settings, replay, tokens)
+        outcome = run_method(
+            method, self.item.question, self.model, settings, replay, tokens, chain_tokens
+        )
         self.keep(prefix + method, step_format, outcome, budget)
 
     def keep(
@@ -275,12 +279,28 @@ def _run_family(
         if run.item_done(task, item, methods, prefix):
             continue
         item_run = _ItemRun(model, label, config, task, item)
+        chain = _greedy_tokens(run, task, item, prefix)
         for method in searches:
             for budget in budgets:  # largest first: smaller budgets replay its calls
-                item_run.run(method, replays[item.index], prefix, fmt, budget)
+                item_run.run(method, replays[item.index], prefix, fmt, budget, chain)
         run.add([r for r in item_run.records if r.key not in run.done], item_run.traces)
         _write(run, complete=False)
         progress.step(f"{prefix}{item.id}: {_marks(run, task, item, prefix)}")
+
+
+def _greedy_tokens(run: _Run, task: TaskSet, item: Item, prefix: str) -> int | None:
+    """Greedy's tokens on ``item`` in the searches' step format, from its record (a
+    resumed sitting has the record but not greedy's calls in memory)."""
+    fmt = run.config.settings.step_format
+    for record in run.records:
+        if (
+            record.family == task.family.name
+            and record.index == item.index
+            and record.method == prefix + "greedy"
+            and record.step_format == fmt
+        ):
+            return record.tokens
+    return None
 
 
 def _marks(run: _Run, task: TaskSet, item: Item, prefix: str) -> str:

@@ -122,6 +122,9 @@ class BenchConfig:
             self.model_options["adapter"] = args.adapter
         if args.value_head and args.scorer != "learned":
             raise SystemExit("--value-head is the learned scorer's: pass --scorer learned")
+        # Read once: a source edited while a long run goes on must not change the
+        # fingerprint that run writes after each item.
+        self.code: str = code_fingerprint(self.settings.scorer)
 
     def signature(self) -> dict[str, Any]:
         """What a resumed run must share with the run it continues."""
@@ -131,7 +134,7 @@ class BenchConfig:
             "settings": asdict(self.settings),
             "budgets": self.budgets,
             "adapter": self.model_options.get("adapter"),
-            "code": code_fingerprint(self.settings.scorer),
+            "code": self.code,
         }
 
     def family_settings(self, task: TaskSet) -> MethodSettings:

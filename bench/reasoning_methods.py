@@ -217,6 +217,7 @@ def run_method(
     settings: MethodSettings,
     replay: Replay,
     budget_tokens: int | None = None,
+    chain_tokens: int | None = None,
 ) -> Outcome:
     """Run one method on one question.
 
@@ -228,12 +229,16 @@ def run_method(
         replay: The item's memory of proposer calls.
         budget_tokens: The search's generated-token budget; required for the
             searches, ignored by the greedy methods.
+        chain_tokens: Greedy's tokens on this item: self-consistency samples
+            ``budget_tokens / chain_tokens`` chains. Taken from ``replay`` when not
+            given, which holds greedy's chain only if greedy ran in this process.
 
     Returns:
         The answer and what finding it cost.
 
     Raises:
-        ValueError: If a search is given no budget.
+        ValueError: If a search is given no budget, or self-consistency can learn
+            greedy's tokens neither from ``chain_tokens`` nor from ``replay``.
     """
     started = time.perf_counter()
     if method in ("greedy", "greedy_no_tools"):
@@ -241,7 +246,7 @@ def run_method(
         # free tool checks keep greedy the same record whatever the searches use.
         settings = replace(settings, scorer="calculation")
     scorer = _CountingScorer(_scorer(model, settings), 2 if settings.scorer == "self_eval" else 0)
-    result = _search(method, question, model, settings, replay, scorer, budget_tokens)
+    result = _search(method, question, model, settings, replay, scorer, budget_tokens, chain_tokens)
     return Outcome(
         answer=result.answer,
         tokens=result.tokens,
@@ -260,6 +265,7 @@ def _search(
     replay: Replay,
     scorer: Scorer,
     budget_tokens: int | None,
+    chain_tokens: int | None = None,
 ) -> SearchResult:
     fmt = settings.step_format
     if method in ("greedy", "greedy_no_tools"):
@@ -288,8 +294,16 @@ def _search(
         )
         # A chain costs about what greedy's does, so the budget's multiple of greedy
         # tokens is the number of chains; each chain may run to its own limit (the
-        # tokens actually spent are reported, so the comparison stays matched).
-        samples = max(1, round(budget_tokens / max(1, _greedy_tokens(replay, question, fmt))))
+        # tokens actually spent are reported, so the comparison stays matched). A resumed
+        # run's replay lacks greedy's chain: counting it as 0 tokens once made one chain
+        # per budget token (104 chains at x4), so a missing count is an error.
+        per_chain = chain_tokens or _greedy_tokens(replay, question, fmt)
+        if per_chain < 1:
+            raise ValueError(
+                "self-consistency needs greedy's tokens on the item: pass chain_tokens "
+                "or run greedy with the same replay first"
+            )
+        samples = max(1, round(budget_tokens / per_chain))
         room = Budget(
             max_tokens=samples * 2 * settings.max_chain_tokens,
             max_expansions=64,

@@ -152,6 +152,36 @@ def test_smaller_budgets_replay_the_largest_search_without_new_calls() -> None:
     assert big.answer == "5"
 
 
+def test_self_consistency_in_a_resumed_sitting_samples_budget_over_greedy_chains() -> None:
+    """A resumed sitting has greedy's record but an empty replay: the chain count comes
+    from the record's tokens (once it came from the empty replay as 0 tokens, so a
+    budget of 104 tokens sampled 104 chains)."""
+    model = CountingFake(_reply, score_fn=_score)
+    settings = MethodSettings(step_format="program")
+    first = Replay()
+    greedy = run_method("greedy", "Calculate 2 + 3.", model, settings, first)
+    in_process = run_method(
+        "self_consistency", "Calculate 2 + 3.", model, settings, first, budget_tokens=40
+    )
+
+    resumed = run_method(
+        "self_consistency",
+        "Calculate 2 + 3.",
+        model,
+        settings,
+        Replay(),
+        budget_tokens=40,
+        chain_tokens=greedy.tokens,
+    )
+
+    sampled = len(resumed.result.tree.children(0))
+    assert sampled == round(40 / greedy.tokens) == len(in_process.result.tree.children(0))
+    with pytest.raises(ValueError, match="greedy's tokens"):
+        run_method(
+            "self_consistency", "Calculate 2 + 3.", model, settings, Replay(), budget_tokens=40
+        )
+
+
 def test_the_searches_greedy_sibling_is_the_greedy_methods_step_for_free() -> None:
     model = CountingFake(_reply, score_fn=_score)
     settings = MethodSettings(step_format="program")
@@ -323,3 +353,22 @@ def test_the_fingerprint_follows_what_the_run_executes(
     assert changed("agents/reasoning/engine.py") == (False, False)
     assert changed("agents/reasoning/learned_scorer.py") == (False, True)
     assert changed("agents/learning/head.py") == (False, True)
+
+
+def test_a_sitting_that_resumes_after_greedy_gives_self_consistency_greedys_count(
+    tmp_path: Path,
+) -> None:
+    """Greedy in one sitting, the searches in the next: the chain count comes from
+    greedy's record, as it would in one sitting."""
+    model = CountingFake(_reply, score_fn=_score)
+    family = ("--families", "basic_arithmetic")
+    run_benchmark(_config(tmp_path, *family, "--methods", "greedy"), model)
+
+    run_benchmark(_config(tmp_path, *family), model)
+
+    data = json.loads((tmp_path / "reasoning-qwen2.5-coder-0.5b.json").read_text())
+    (greedy,) = [
+        r for r in data["records"] if r["method"] == "greedy" and r["step_format"] == "program"
+    ]
+    sc = [r for r in data["records"] if r["method"] == "self_consistency"]
+    assert sc and all(r["leaves"] == round(r["budget_tokens"] / greedy["tokens"]) for r in sc)
