@@ -38,7 +38,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import numpy.typing as npt
@@ -109,6 +109,12 @@ class KernelGate:
     """Platt scaling's slope."""
     shift: float
     """Platt scaling's intercept."""
+    support_norms: Matrix = field(init=False, repr=False, compare=False)
+    """``|support_i|^2``, computed once: for one message it is as much work as the
+    message's products with the support vectors, and the fast path checks one at a time."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "support_norms", (self.support**2).sum(axis=1))
 
     def decision(self, vectors: Matrix) -> Matrix:
         """The signed decision value per row (positive: breaks a rule).
@@ -121,7 +127,7 @@ class KernelGate:
         """
         squared = (
             (vectors**2).sum(axis=1)[:, None]
-            + (self.support**2).sum(axis=1)[None, :]
+            + self.support_norms[None, :]
             - 2.0 * vectors @ self.support.T
         )  # (rows, supports)
         values: Matrix = np.exp(-self.gamma * np.maximum(squared, 0.0)) @ self.dual + self.bias
@@ -194,9 +200,7 @@ def fit_kernel_gate(
     )
     platt = LogisticRegression(C=1e4, max_iter=1000)
     platt.fit(gate.decision(vectors)[:, None], labels)
-    return KernelGate(
-        **{**gate.__dict__, "scale": float(platt.coef_[0, 0]), "shift": float(platt.intercept_[0])}
-    )
+    return replace(gate, scale=float(platt.coef_[0, 0]), shift=float(platt.intercept_[0]))
 
 
 @contextmanager
