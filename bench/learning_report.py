@@ -22,13 +22,13 @@ and ``compare_model`` is None until a rule run has the comparison model's greedy
 
 from __future__ import annotations
 
-import io
 import json
-import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+
+from bench.reasoning_report import atomic_write, finish_accuracy_axes, save_figure
 
 __all__ = [
     "ROUND_FILE",
@@ -137,13 +137,6 @@ def summarize_rounds(results_dir: Path, label: str) -> dict[str, Any]:
     return {"rounds": rounds, "compare_model": compare, "heldout_families": heldout}
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    staging = path.with_name(path.name + ".tmp")
-    staging.write_bytes(data)
-    os.replace(staging, path)
-
-
 def write_summary(results_dir: Path, label: str) -> dict[str, Any]:
     """Gather the rounds into ``learning-MODEL.json`` and plot them (``.png`` beside it).
 
@@ -152,7 +145,7 @@ def write_summary(results_dir: Path, label: str) -> dict[str, Any]:
     """
     summary = summarize_rounds(results_dir, label)
     path = results_dir / f"learning-{label}.json"
-    _atomic_write(path, (json.dumps(summary, indent=2) + "\n").encode())
+    atomic_write(path, (json.dumps(summary, indent=2) + "\n").encode())
     write_rounds_plot(path.with_suffix(".png"), summary, f"{label}: accuracy per learning round")
     return summary
 
@@ -204,17 +197,8 @@ def write_rounds_plot(path: Path, summary: Mapping[str, Any], title: str) -> Non
         numbers = sorted({entry["round"] for entry in rounds})
         ax.set_xticks(numbers)
         ax.set_xlim(numbers[0] - 0.5, numbers[-1] + 0.5)
-        ax.set_ylabel("accuracy (%)")
-        ax.set_ylim(-2, 102)
-        ax.grid(alpha=0.3)
-        if ax.get_legend_handles_labels()[0]:
-            ax.legend(fontsize=8, loc="lower right")
-    fig.suptitle(title)
-    fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=110)
-    plt.close(fig)
-    _atomic_write(path, buffer.getvalue())
+        finish_accuracy_axes(ax)
+    save_figure(fig, path, title)
 
 
 def render_rounds(summary: Mapping[str, Any]) -> str:

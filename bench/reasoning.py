@@ -238,19 +238,15 @@ def _baselines(
     return todo
 
 
-def _family_budgets(run: _Run, task: TaskSet, prefix: str) -> list[tuple[int, int]]:
-    """The searches' budgets on a family: multiples of greedy's mean tokens there."""
+def _item_budgets(run: _Run, chain: int | None, item: Item) -> list[tuple[int, int]]:
+    """The searches' budgets on an item: multiples of greedy's own tokens on it, as
+    ``(multiple, tokens)``, largest first. At x1 a greedy-first search is greedy
+    decoding; every multiple above buys alternatives to greedy's chain."""
     config = run.config
-    greedy = [
-        r.tokens
-        for r in run.records
-        if r.family == task.family.name
-        and r.method == prefix + "greedy"
-        and r.step_format == config.settings.step_format
-    ]
-    mean = round(sum(greedy) / len(greedy)) if greedy else config.settings.max_step_tokens
+    if chain is None:
+        raise ValueError(f"item {item.id} has no greedy record to size its searches' budgets")
     floor = config.settings.max_step_tokens // 4  # what one step needs to start
-    levels = budget_levels(mean, config.budgets, floor=floor)
+    levels = budget_levels(chain, config.budgets, floor=floor)
     return list(zip(sorted(config.budgets, reverse=True), levels, strict=True))
 
 
@@ -264,7 +260,7 @@ def _run_family(
     progress: _Progress,
 ) -> None:
     """Every method on every item of one family not done yet: the baselines on all items
-    first (the budgets are multiples of greedy's mean tokens), then the searches."""
+    first (the budgets are multiples of greedy's tokens on the item), then the searches."""
     config = run.config
     replays: dict[int, Replay] = defaultdict(Replay)
     baselines_done = _baselines(run, model, label, task, methods, prefix, replays)
@@ -273,13 +269,13 @@ def _run_family(
         for item in baselines_done:
             progress.step(f"{prefix}{item.id}: {_marks(run, task, item, prefix)}")
         return
-    budgets = _family_budgets(run, task, prefix)
     fmt = config.settings.step_format
     for item in task.items:
         if run.item_done(task, item, methods, prefix):
             continue
         item_run = _ItemRun(model, label, config, task, item)
         chain = _greedy_tokens(run, task, item, prefix)
+        budgets = _item_budgets(run, chain, item)
         for method in searches:
             for budget in budgets:  # largest first: smaller budgets replay its calls
                 item_run.run(method, replays[item.index], prefix, fmt, budget, chain)

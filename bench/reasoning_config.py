@@ -18,7 +18,8 @@ from ponder.agents.reasoning.engine import SCORERS
 
 __all__ = [
     "DEFAULT_MODEL",
-    "QUICK",
+    "QUICK_FAMILIES",
+    "QUICK_ITEMS",
     "RESULTS_DIR",
     "TRACES_DIR",
     "BenchConfig",
@@ -32,7 +33,7 @@ __all__ = [
 DEFAULT_MODEL = "qwen2.5-coder-0.5b"
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 TRACES_DIR = Path(__file__).resolve().parent / "traces"
-QUICK = {"items": 2, "families": "gsm_symbolic,chain_sum,simple_equations"}
+QUICK_ITEMS, QUICK_FAMILIES = 2, "gsm_symbolic,chain_sum,simple_equations"
 """What ``--quick`` runs: two items of three headline families, every method (and the
 comparison model's greedy). Measured here on 2 cores: 6 items of 4 families took 50
 minutes (the 0.5B model spends 65-185 s an item on all methods, the 1.5B's greedy about
@@ -94,9 +95,9 @@ class BenchConfig:
         self.model: str = args.model
         self.endpoint_model: str | None = args.endpoint_model
         self.compare_model: str | None = args.compare_model
-        families = args.families or (QUICK["families"] if quick else ",".join(DEFAULT_FAMILIES))
+        families = args.families or (QUICK_FAMILIES if quick else ",".join(DEFAULT_FAMILIES))
         self.families: list[str] = [f for f in families.split(",") if f]
-        self.items: int = args.items or (int(QUICK["items"]) if quick else 100)
+        self.items: int = args.items or (QUICK_ITEMS if quick else 100)
         self.seed: int = args.seed
         self.methods: list[Method] = _methods(args.methods)
         self.budgets: list[int] = sorted({int(x) for x in args.budgets.split(",") if x})

@@ -3,8 +3,10 @@
 Every tool-using method shares one prompt per step format (system prompt, worked
 examples as chat turns, tool results written into the chain); they differ only in the
 algorithm and the widths. Greedy decodes at temperature 0; every search expansion's
-first sibling is that same greedy step and the others are sampled, so a search never
-starts below greedy. The searches spend a multiple of the item's own greedy tokens.
+first sibling is that same greedy step and the others are sampled, and beam search and
+MCTS start from the greedy chain itself (``greedy_first``), widening its nodes with
+samples only, so a search never starts below greedy. The searches spend a multiple of
+the item's own greedy tokens.
 
 Proposer calls are remembered per item in a :class:`Replay`: a search asking a state
 the greedy chain already asked gets the greedy step for free, and a smaller budget
@@ -189,6 +191,10 @@ class _GreedyFirst:
     def propose(self, state: SearchState, k: int, max_tokens: int | None = None) -> list[Step]:
         first = self.greedy.propose(state, 1, max_tokens)
         return first if k == 1 else first + self.sampled.propose(state, k - 1, max_tokens)
+
+    def sample(self, state: SearchState, k: int, max_tokens: int | None = None) -> list[Step]:
+        """Samples only: a greedy-first search widening a node of the greedy chain."""
+        return self.sampled.propose(state, k, max_tokens)
 
 
 @dataclass

@@ -23,8 +23,11 @@ from bench.reasoning_stats import mcnemar_p, selection_efficiency, wilson_interv
 
 __all__ = [
     "Record",
+    "atomic_write",
+    "finish_accuracy_axes",
     "load_records",
     "render_table",
+    "save_figure",
     "summarize",
     "write_json",
     "write_plot",
@@ -145,7 +148,7 @@ def summarize(records: Sequence[Record], step_format: str) -> dict[str, Any]:
                 curve.append({"budget": f"x{budget}", "multiplier": budget, **cell})
         own = [r for r in mine if r.step_format == step_format and ":" not in r.method]
         if own:
-            any_right = {}
+            any_right: dict[int, bool] = {}
             for r in own:
                 any_right[r.index] = any_right.get(r.index, False) or r.oracle or r.solved
             right = sum(any_right.values())
@@ -192,7 +195,31 @@ def render_table(families: Mapping[str, Mapping[str, Mapping[str, Any]]]) -> str
     return "\n".join(lines)
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
+def finish_accuracy_axes(ax: Any) -> None:
+    """The accuracy axis every benchmark panel shares: percent, 0-100, grid and legend."""
+    ax.set_ylabel("accuracy (%)")
+    ax.set_ylim(-2, 102)
+    ax.grid(alpha=0.3)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=8, loc="lower right")
+
+
+def save_figure(fig: Any, path: Path, title: str) -> None:
+    """Title the figure, lay it out and write it as a PNG in one atomic step."""
+    import io
+
+    import matplotlib.pyplot as plt
+
+    fig.suptitle(title)
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=110)
+    plt.close(fig)
+    atomic_write(path, buffer.getvalue())
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a staging file, so a stop never leaves half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     staging = path.with_name(path.name + ".tmp")
     staging.write_bytes(data)
@@ -202,7 +229,7 @@ def _atomic_write(path: Path, data: bytes) -> None:
 def write_json(path: Path, results: Mapping[str, Any], records: Sequence[Record]) -> None:
     """Write the results and every per-item record, replacing the file atomically."""
     payload = {**results, "records": [asdict(record) for record in records]}
-    _atomic_write(path, (json.dumps(payload, indent=2, ensure_ascii=False) + "\n").encode())
+    atomic_write(path, (json.dumps(payload, indent=2, ensure_ascii=False) + "\n").encode())
 
 
 def load_records(path: Path) -> tuple[dict[str, Any], list[Record]]:
@@ -221,8 +248,6 @@ def write_plot(path: Path, results: Mapping[str, Any], title: str) -> None:
     The searches are lines through their budgets; greedy (both step formats) and a
     compared model's greedy are single points; the oracle is a dotted line.
     """
-    import io
-
     import matplotlib
 
     matplotlib.use("Agg")
@@ -254,14 +279,5 @@ def write_plot(path: Path, results: Mapping[str, Any], title: str) -> None:
                 ax.annotate(f"greedy {fmt}", point, fontsize=7)
         ax.set_title(family)
         ax.set_xlabel("mean generated tokens per item")
-        ax.set_ylabel("accuracy (%)")
-        ax.set_ylim(-2, 102)
-        ax.grid(alpha=0.3)
-        if ax.get_legend_handles_labels()[0]:
-            ax.legend(fontsize=8, loc="lower right")
-    fig.suptitle(title)
-    fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=110)
-    plt.close(fig)
-    _atomic_write(path, buffer.getvalue())
+        finish_accuracy_axes(ax)
+    save_figure(fig, path, title)

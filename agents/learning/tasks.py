@@ -139,7 +139,7 @@ def _family(name: str) -> GymFamily:
     family = TRAINING_FAMILIES.get(name)
     if family is not None:
         return family
-    from reasoning_gym.factory import DATASETS  # type: ignore[import-untyped]
+    from reasoning_gym.factory import DATASETS
 
     if name not in DATASETS:
         known = ", ".join(sorted(TRAINING_FAMILIES))
@@ -149,7 +149,7 @@ def _family(name: str) -> GymFamily:
 
 def _dataset(family: GymFamily, seed: int, size: int) -> Any:
     try:
-        import reasoning_gym  # type: ignore[import-untyped]
+        import reasoning_gym
     except ImportError:
         raise ConfigError(
             "training items come from reasoning-gym: pip install 'ponder[bench]'"

@@ -12,6 +12,12 @@ rather than in half-grown chains; the root is always branched first. Every candi
 that falls out of the beam is pruned with its value and the value it lost to. The
 answer is a value-weighted vote over every chain that finished, in the beam or not
 (see :func:`~ponder.agents.reasoning.phases.vote`).
+
+With ``greedy_first`` (the default) the search starts from the greedy chain
+(:func:`~ponder.agents.reasoning.phases.seed_greedy`): its steps are in the tree, scored,
+before the first round, and a node on it is widened with sampled siblings only when the
+beam reaches it, next to the greedy child it already has. A budget of greedy's own
+tokens so gives greedy's answer, and a larger one buys alternatives to it.
 """
 
 from __future__ import annotations
@@ -22,7 +28,9 @@ from ponder.agents.reasoning.phases import (
     finish,
     pass_over_answers,
     roll_out,
+    seed_greedy,
     vote,
+    widen,
 )
 from ponder.agents.reasoning.protocols import Proposer, Scorer
 from ponder.agents.reasoning.tree import Node, SearchTree
@@ -39,6 +47,7 @@ def beam_search(
     *,
     beam_width: int = 3,
     expansion_width: int = 3,
+    greedy_first: bool = True,
     clock: Clock | None = None,
 ) -> SearchResult:
     """Keep the ``beam_width`` best chains, growing each by ``expansion_width`` candidates.
@@ -50,6 +59,8 @@ def beam_search(
         budget: Limits on proposer calls, tokens and time.
         beam_width: How many chains survive each round.
         expansion_width: Candidates proposed per chain per round.
+        greedy_first: Start from the greedy chain, widening its nodes as the beam
+            reaches them (see the module docstring); False starts from the bare root.
         clock: Where the time limit is read; :func:`time.monotonic` by default.
 
     Returns:
@@ -64,16 +75,21 @@ def beam_search(
     tree = SearchTree(question)
     meter = BudgetMeter(budget, step_tokens=proposer.max_step_tokens, clock=clock)
 
+    narrow = seed_greedy(tree, proposer, scorer, meter).narrow if greedy_first else set()
     beam = [tree.root.id]
     while not meter.exhausted():
-        unfinished = [node_id for node_id in beam if tree.node(node_id).status == "open"]
+        unfinished = [
+            node_id for node_id in beam if tree.node(node_id).status == "open" or node_id in narrow
+        ]
         if not unfinished:
             break
         if beam != [tree.root.id] and _budget_is_low(meter, len(unfinished), expansion_width):
-            _finish_greedily(tree, unfinished, proposer, scorer, meter)
+            # A node on the greedy chain is finished already: the chain goes on below it.
+            rest = [node_id for node_id in unfinished if node_id not in narrow]
+            _finish_greedily(tree, rest, proposer, scorer, meter)
             break
         finished = [node_id for node_id in beam if tree.node(node_id).status == "terminal"]
-        candidates = _grow(tree, unfinished, proposer, scorer, expansion_width, meter)
+        candidates = _grow(tree, unfinished, proposer, scorer, expansion_width, meter, narrow)
         beam = _keep_best(tree, finished + candidates, beam_width)
 
     outcome = vote(tree)
@@ -90,10 +106,22 @@ def _grow(
     scorer: Scorer,
     width: int,
     meter: BudgetMeter,
+    narrow: set[int],
 ) -> list[int]:
-    """Expand each unfinished chain and score its new children, while the budget lasts."""
+    """Expand each unfinished chain and score its new children, while the budget lasts.
+
+    A node of the greedy chain (in ``narrow``) gets ``width - 1`` sampled siblings for
+    its greedy child, which was scored when the chain was seeded and competes with them.
+    """
     candidates: list[int] = []
     for node_id in unfinished:
+        if node_id in narrow:
+            narrow.discard(node_id)
+            kept = [child.id for child in tree.children(node_id) if child.status != "pruned"]
+            new = [] if meter.exhausted() else widen(tree, node_id, proposer, width, meter)
+            evaluate(tree, new, scorer)
+            candidates += kept + new
+            continue
         if meter.exhausted():
             break  # the rest of the beam stays open: the budget ended mid-round
         children = expand(tree, node_id, proposer, width, meter)

@@ -76,6 +76,10 @@ class ReasoningConfig(Budget):
     """Candidate steps per expansion (beam search and MCTS), generated in one batch."""
     exploration: Annotated[float, Ge(0)] = 1.0
     """MCTS's UCT exploration constant."""
+    greedy_first: bool = True
+    """Beam search and MCTS start from the greedy chain and widen its nodes with sampled
+    siblings as they reach them, so a budget of greedy's tokens gives greedy's answer and
+    more buys alternatives to it; False starts them from the bare root."""
     scorer: ScorerName = "calculation"
     """How partial chains are valued: ``calculation``, the calculator check alone;
     ``self_eval``, averaged with the model's own yes/no judgement of each step (needs
@@ -168,6 +172,7 @@ def run_search(question: str, model: ChatModel, config: ReasoningConfig) -> Sear
                 config.budget,
                 beam_width=config.beam_width,
                 expansion_width=config.expansion_width,
+                greedy_first=config.greedy_first,
             )
         case "mcts":
             return mcts(
@@ -177,6 +182,7 @@ def run_search(question: str, model: ChatModel, config: ReasoningConfig) -> Sear
                 config.budget,
                 expansion_width=config.expansion_width,
                 exploration=config.exploration,
+                greedy_first=config.greedy_first,
             )
         case _:
             assert_never(config.algorithm)

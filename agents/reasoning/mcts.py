@@ -23,6 +23,13 @@ The answer is a value-weighted vote over every finished chain (see
 or dead (every step invalid) are never selected again, so no iteration is wasted on
 them; the search ends when the budget runs out or nothing is left to expand. Equal UCT
 values go to the earlier child, which is the greedy sibling where there is one.
+
+With ``greedy_first`` (the default) the first simulation is the greedy chain itself
+(:func:`~ponder.agents.reasoning.phases.seed_greedy`), backed up like a roll-out. Its
+nodes were expanded by the greedy step alone, so selection stops at the first of them
+it reaches and widens it with sampled siblings (progressive widening along the chain
+the search currently believes in). A budget of greedy's own tokens so gives greedy's
+answer, and a larger one buys alternatives to it.
 """
 
 from __future__ import annotations
@@ -37,7 +44,9 @@ from ponder.agents.reasoning.phases import (
     finish,
     pass_over_answers,
     roll_out,
+    seed_greedy,
     vote,
+    widen,
 )
 from ponder.agents.reasoning.protocols import Proposer, Scorer
 from ponder.agents.reasoning.tree import Node, SearchTree
@@ -55,6 +64,7 @@ def mcts(
     expansion_width: int = 3,
     exploration: float = 1.0,
     rollout: bool = True,
+    greedy_first: bool = True,
     clock: Clock | None = None,
 ) -> SearchResult:
     """Search with UCT selection, roll-outs to an answer and value back-propagation.
@@ -73,6 +83,9 @@ def mcts(
             chain's value (the default); False backs up the new child's own value,
             which is cheaper but only as good as the scorer's judgement of a partial
             chain. The roll-out steps join the tree.
+        greedy_first: Start from the greedy chain as the first simulation and widen
+            its nodes as selection reaches them (see the module docstring); False
+            starts from the bare root.
         clock: Where the time limit is read; :func:`time.monotonic` by default.
 
     Returns:
@@ -89,12 +102,27 @@ def mcts(
     tree = SearchTree(question)
     meter = BudgetMeter(budget, step_tokens=proposer.max_step_tokens, clock=clock)
     bounds = _Bounds()
+    narrow: set[int] = set()
+    if greedy_first:
+        seed = seed_greedy(tree, proposer, scorer, meter)
+        narrow = seed.narrow
+        for node in tree:
+            if node.value is not None:
+                bounds.see(node.value)
+        bounds.see(seed.value)
+        _backpropagate(tree, seed.tip, seed.value)
 
     while not meter.exhausted():
-        leaf = _select(tree, exploration, bounds)
+        leaf = _select(tree, exploration, bounds, narrow)
         if leaf is None:
             break  # every branch ends in an answer or a dead end
-        children = expand(tree, leaf, proposer, expansion_width, meter)
+        if leaf in narrow:
+            narrow.discard(leaf)
+            children = widen(tree, leaf, proposer, expansion_width, meter)
+            if not children:
+                continue  # no sample was new and usable: the greedy child stays alone
+        else:
+            children = expand(tree, leaf, proposer, expansion_width, meter)
         node_id, value = _evaluate(tree, leaf, children, proposer, scorer, meter, rollout)
         for child in children:
             bounds.see(_mean(tree.node(child)))
@@ -125,13 +153,16 @@ class _Bounds:
         return (value - self.low) / (self.high - self.low)
 
 
-def _select(tree: SearchTree, exploration: float, bounds: _Bounds) -> int | None:
-    """Descend by UCT through expanded nodes to an open one; None if none is left."""
-    if _is_closed(tree, tree.root.id):
+def _select(tree: SearchTree, exploration: float, bounds: _Bounds, narrow: set[int]) -> int | None:
+    """Descend by UCT through expanded nodes to an open one, or to a node of the greedy
+    chain not widened yet (in ``narrow``); None if none is left."""
+    if _is_closed(tree, tree.root.id, narrow):
         return None
     node = tree.root
-    while node.status == "expanded":
-        options = [child for child in tree.children(node.id) if not _is_closed(tree, child.id)]
+    while node.status == "expanded" and node.id not in narrow:
+        options = [
+            child for child in tree.children(node.id) if not _is_closed(tree, child.id, narrow)
+        ]
         # max() keeps the first of equal values: the earliest child, the greedy sibling.
         node = max(options, key=lambda child: _uct(child, node, exploration, bounds))
     return node.id
@@ -144,13 +175,13 @@ def _uct(child: Node, parent: Node, exploration: float, bounds: _Bounds) -> floa
     return bounds.normalize(_mean(child)) + exploration * bonus
 
 
-def _is_closed(tree: SearchTree, node_id: int) -> bool:
-    """Whether nothing below this node can be expanded any more."""
+def _is_closed(tree: SearchTree, node_id: int, narrow: set[int]) -> bool:
+    """Whether nothing below this node can be expanded (or widened) any more."""
     node = tree.node(node_id)
-    if node.status == "open":
+    if node.status == "open" or node_id in narrow:
         return False
     if node.status == "expanded":
-        return all(_is_closed(tree, child) for child in node.children)
+        return all(_is_closed(tree, child, narrow) for child in node.children)
     return True  # terminal or pruned
 
 

@@ -154,6 +154,17 @@ class _SamplingProposer:
             seed=self.seed,
         )
 
+    def _limit(self, k: int, max_tokens: int | None) -> int:
+        """The per-sample token cap of a call of width ``k``, after checking both."""
+        if k < 1:
+            raise ValueError(f"k must be >= 1, got {k}")
+        limit = (
+            self.max_step_tokens if max_tokens is None else min(max_tokens, self.max_step_tokens)
+        )
+        if limit < 1:
+            raise ValueError(f"max_tokens must be >= 1, got {max_tokens}")
+        return limit
+
     def propose(self, state: SearchState, k: int, max_tokens: int | None = None) -> list[Step]:
         """Propose ``k`` continuations of ``state``: the greedy one first, then samples.
 
@@ -175,19 +186,24 @@ class _SamplingProposer:
             ModelOutputError: If the model returns a different number of samples.
             ValueError: If ``k`` or ``max_tokens`` is below 1.
         """
-        if k < 1:
-            raise ValueError(f"k must be >= 1, got {k}")
-        limit = (
-            self.max_step_tokens if max_tokens is None else min(max_tokens, self.max_step_tokens)
-        )
-        if limit < 1:
-            raise ValueError(f"max_tokens must be >= 1, got {max_tokens}")
+        limit = self._limit(k, max_tokens)
         if not self.greedy_sibling or self.temperature == 0:
             return _sample_steps(self, state, k, self.settings(max_tokens=limit))
         greedy = _sample_steps(self, state, 1, self.settings(temperature=0.0, max_tokens=limit))
         if k == 1:
             return greedy
         return greedy + _sample_steps(self, state, k - 1, self.settings(max_tokens=limit))
+
+    def sample(self, state: SearchState, k: int, max_tokens: int | None = None) -> list[Step]:
+        """Sample ``k`` continuations of ``state`` at the proposer's temperature, with no
+        greedy sibling: what widening a node whose greedy child exists asks for (see
+        :class:`~ponder.agents.reasoning.protocols.SiblingSampler`).
+
+        Raises:
+            ValueError: If ``k`` or ``max_tokens`` is below 1.
+        """
+        limit = self._limit(k, max_tokens)
+        return _sample_steps(self, state, k, self.settings(max_tokens=limit))
 
 
 def default_prompts(step_format: StepFormat) -> tuple[str, Sequence[Example]]:

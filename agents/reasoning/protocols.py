@@ -11,7 +11,14 @@ from typing import Protocol, runtime_checkable
 
 from ponder.agents.reasoning.types import Budget, Clock, SearchResult, SearchState, Step
 
-__all__ = ["BatchScorer", "Proposer", "Scorer", "SearchAlgorithm", "score_many"]
+__all__ = [
+    "BatchScorer",
+    "Proposer",
+    "Scorer",
+    "SearchAlgorithm",
+    "SiblingSampler",
+    "score_many",
+]
 
 
 @runtime_checkable
@@ -37,6 +44,22 @@ class Proposer(Protocol):
             At most ``k`` steps. Unusable samples come back as steps with
             ``valid=False``, not as exceptions.
         """
+        ...
+
+
+@runtime_checkable
+class SiblingSampler(Proposer, Protocol):
+    """A proposer that can sample siblings without proposing the greedy step again.
+
+    A search that starts from the greedy chain (``greedy_first``) later widens nodes
+    whose greedy child is already in the tree. :meth:`Proposer.propose` would put the
+    greedy step first again, a duplicate whose tokens are paid for and thrown away; a
+    proposer without this method still works, at that cost.
+    """
+
+    def sample(self, state: SearchState, k: int, max_tokens: int | None = None) -> list[Step]:
+        """Sample ``k`` candidate next steps at the proposer's temperature, in one call,
+        with no greedy sibling among them (arguments as :meth:`Proposer.propose`)."""
         ...
 
 

@@ -9,7 +9,8 @@ and the steps taken so far. Every algorithm spends against a :class:`Budget` thr
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -223,6 +224,22 @@ class BudgetMeter:
     def exhausted(self) -> bool:
         """Whether the budget forbids any further proposer call."""
         return self.stop_reason() is not None
+
+    @contextmanager
+    def to_the_last_token(self) -> Iterator[None]:
+        """Let calls start with any tokens left, not only ``min_step_tokens``.
+
+        For the greedy chain a search starts from: its steps are known to be short (an
+        answer line such as ``answer = total`` costs 4 tokens), and with a budget of
+        greedy's own tokens the floor stopped the chain before its answer, so the
+        search at greedy's budget was not greedy decoding. A step the remaining tokens
+        cannot hold comes back cut off and is pruned, as any other.
+        """
+        floor, self.min_step_tokens = self.min_step_tokens, 1
+        try:
+            yield
+        finally:
+            self.min_step_tokens = floor
 
     def expected_step_tokens(self) -> int:
         """What a step is expected to cost: the mean so far, half the limit before any."""

@@ -372,3 +372,24 @@ def test_a_sitting_that_resumes_after_greedy_gives_self_consistency_greedys_coun
     ]
     sc = [r for r in data["records"] if r["method"] == "self_consistency"]
     assert sc and all(r["leaves"] == round(r["budget_tokens"] / greedy["tokens"]) for r in sc)
+
+
+def test_search_budgets_are_multiples_of_the_items_own_greedy_tokens(tmp_path: Path) -> None:
+    model = CountingFake(_reply, score_fn=_score)
+
+    run_benchmark(_config(tmp_path, "--families", "basic_arithmetic", "--items", "2"), model)
+
+    data = json.loads((tmp_path / "reasoning-qwen2.5-coder-0.5b.json").read_text())
+    greedy = {
+        r["index"]: r
+        for r in data["records"]
+        if r["method"] == "greedy" and r["step_format"] == "program"
+    }
+    searches = [r for r in data["records"] if r["budget"] is not None]
+    floor = MethodSettings().max_step_tokens // 4
+    assert {r["method"] for r in searches} == {"self_consistency", "beam", "mcts"}
+    for r in searches:
+        assert r["budget_tokens"] == max(floor, r["budget"] * greedy[r["index"]]["tokens"])
+        if r["budget"] == 1 and r["method"] != "self_consistency":
+            # A greedy-first search at greedy's own budget is greedy decoding.
+            assert r["answer"] == greedy[r["index"]]["answer"]

@@ -145,7 +145,8 @@ def test_duplicate_siblings_are_pruned_with_a_pointer_to_the_original() -> None:
     tree[("Other",)] = ["Answer: 2"]
     scorer = TableScorer({"Same idea": 0.5, "Other": 0.4, "Answer: 1": 0.8, "Answer: 2": 0.3})
 
-    result = beam_search(QUESTION, TreeProposer(tree), scorer, Budget())
+    # From the bare root, so the three siblings come from one call.
+    result = beam_search(QUESTION, TreeProposer(tree), scorer, Budget(), greedy_first=False)
 
     duplicate = result.tree.node(2)
     assert duplicate.prune_reason == "duplicate of sibling #1"

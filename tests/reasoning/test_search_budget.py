@@ -101,8 +101,19 @@ def test_a_step_costing_more_than_its_call_allowed_raises() -> None:
 def test_a_proposer_step_larger_than_the_whole_budget_means_no_call() -> None:
     proposer = CountingProposer(random.Random(0), max_step_tokens=500)
 
-    result = beam_search(QUESTION, proposer, HashScorer(), Budget(max_tokens=100))
+    result = beam_search(
+        QUESTION, proposer, HashScorer(), Budget(max_tokens=100), greedy_first=False
+    )
 
     assert proposer.calls == 0
     assert result.answer is None
     assert result.best_path == ()
+
+
+def test_the_greedy_chain_spends_a_small_budget_and_stays_within_it() -> None:
+    proposer = CountingProposer(random.Random(0), max_step_tokens=500)
+
+    result = beam_search(QUESTION, proposer, HashScorer(), Budget(max_tokens=100))
+
+    assert proposer.calls >= 1  # the greedy chain is not held back by one step's floor
+    assert result.tokens == proposer.tokens <= 100

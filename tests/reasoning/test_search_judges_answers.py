@@ -140,6 +140,7 @@ def test_a_budget_of_n_tokens_buys_a_tree_of_about_n_tokens() -> None:
         Budget(max_tokens=192, max_depth=20),
         beam_width=1,
         expansion_width=4,
+        greedy_first=False,  # the widths of expansions from the bare root
     )
 
     widths = [k for k, _ in proposer.calls]
@@ -198,7 +199,15 @@ def test_mcts_backs_up_finished_chains_values_not_first_step_priors() -> None:
     }
     values = {"tempting": 0.9, "plain": 0.4, "Answer: 13": 0.0, "Answer: 42": 1.0}
 
-    result = mcts(QUESTION, TreeProposer(tree), TableScorer(values), Budget(max_expansions=3))
+    # From the bare root: seeded with the greedy ("tempting") chain, three expansions
+    # would be spent before "plain" could be rolled out.
+    result = mcts(
+        QUESTION,
+        TreeProposer(tree),
+        TableScorer(values),
+        Budget(max_expansions=3),
+        greedy_first=False,
+    )
 
     assert result.answer == "42"
     tempting = next(n for n in result.tree if n.step and n.step.text == "tempting")

@@ -44,7 +44,10 @@ class _Proposer:
 
 
 def _trace():
-    result = beam_search(QUESTION, _Proposer(), CalculationScorer(), Budget(), beam_width=2)
+    # From the bare root, so the tree's shape is the planted one.
+    result = beam_search(
+        QUESTION, _Proposer(), CalculationScorer(), Budget(), beam_width=2, greedy_first=False
+    )
     return trace_of(
         result,
         verify=lambda answer: 1.0 if answer == "42" else 0.0,
