@@ -23,15 +23,10 @@ from reasoning_fakes import (
 )
 
 from ponder.agents.models.testing import FunctionChatModel
-from ponder.agents.reasoning import (
-    Budget,
-    ModelProposer,
-    SearchState,
-    Step,
-    beam_search,
-    greedy,
-    mcts,
-)
+from ponder.agents.reasoning import Budget, ModelProposer, SearchState, Step
+from ponder.agents.reasoning.beam import beam_search
+from ponder.agents.reasoning.greedy import greedy
+from ponder.agents.reasoning.mcts import mcts
 from ponder.agents.reasoning.protocols import SiblingSampler
 
 GREEDY_CHAIN = [ADD, SUM_13, "Answer: 13"]  # the toy's first children: 3 tokens each
