@@ -23,6 +23,7 @@ tokens so gives greedy's answer, and a larger one buys alternatives to it.
 from __future__ import annotations
 
 from ponder.agents.reasoning.phases import (
+    agreement,
     evaluate,
     expand,
     finish,
@@ -84,13 +85,15 @@ def beam_search(
         if not unfinished:
             break
         if beam != [tree.root.id] and _budget_is_low(meter, len(unfinished), expansion_width):
-            # A node on the greedy chain is finished already: the chain goes on below it.
-            rest = [node_id for node_id in unfinished if node_id not in narrow]
-            _finish_greedily(tree, rest, proposer, scorer, meter)
             break
         finished = [node_id for node_id in beam if tree.node(node_id).status == "terminal"]
         candidates = _grow(tree, unfinished, proposer, scorer, expansion_width, meter, narrow)
         beam = _keep_best(tree, finished + candidates, beam_width)
+    # The beam's open chains are finished with what is left. A node on the greedy chain
+    # is not open: its chain goes on below it. The bare root is never rolled out here:
+    # a budget that paid for no round pays for no chain.
+    open_chains = [n for n in beam if n != tree.root.id and tree.node(n).status == "open"]
+    _finish_greedily(tree, open_chains, proposer, scorer, meter)
 
     outcome = vote(tree)
     if outcome is None:
@@ -141,23 +144,44 @@ def _finish_greedily(
     tree: SearchTree, unfinished: list[int], proposer: Proposer, scorer: Scorer, meter: BudgetMeter
 ) -> None:
     """Roll each unfinished chain of the beam out one step at a time (width 1: with a
-    greedy-sibling proposer, the greedy continuation), best first, while tokens last."""
-    for node_id in unfinished:
-        tip = roll_out(tree, node_id, proposer, meter)
-        if tip != node_id:
-            evaluate(tree, [tip], scorer)
+    greedy-sibling proposer, the greedy continuation), best first, to the budget's last
+    token: a chain's last step is often a short answer line (``answer = total``, 4
+    tokens), which the floor kept for a new step would refuse."""
+    with meter.to_the_last_token():
+        for node_id in unfinished:
+            tip = roll_out(tree, node_id, proposer, meter)
+            if tip != node_id:
+                evaluate(tree, [tip], scorer)
 
 
 def _keep_best(tree: SearchTree, candidates: list[int], beam_width: int) -> list[int]:
-    """The ``beam_width`` most valuable candidates; the rest are pruned with the reason."""
-    ranked = sorted(candidates, key=lambda node_id: (-_value(tree.node(node_id)), node_id))
+    """The ``beam_width`` most valuable candidates; the rest are pruned with the reason.
+
+    Equal values go to the result more of the parent's samples reached
+    (:func:`~ponder.agents.reasoning.phases.agreement`), then to the earlier node.
+    """
+    ranked = sorted(
+        candidates,
+        key=lambda node_id: (-_value(tree.node(node_id)), -agreement(tree, node_id), node_id),
+    )
     kept, dropped = ranked[:beam_width], ranked[beam_width:]
     if dropped:
-        floor = _value(tree.node(kept[-1]))
+        last = kept[-1]
+        floor = _value(tree.node(last))
         for node_id in dropped:
             value = _value(tree.node(node_id))
-            tree.abandon(node_id, f"beam: value {value:.2f} below kept {floor:.2f}")
+            reason = f"beam: value {value:.2f} below kept {floor:.2f}"
+            if value == floor:
+                mine, theirs = agreement(tree, node_id), agreement(tree, last)
+                reason = (
+                    f"beam: value {value:.2f} from {_samples(mine)}, kept from {_samples(theirs)}"
+                )
+            tree.abandon(node_id, reason)
     return kept
+
+
+def _samples(count: int) -> str:
+    return "1 sample" if count == 1 else f"{count} samples"
 
 
 def _value(node: Node) -> float:

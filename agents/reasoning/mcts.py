@@ -39,6 +39,7 @@ from dataclasses import dataclass
 
 from ponder.agents.reasoning.phases import (
     abandon_alternatives,
+    agreement,
     evaluate,
     expand,
     finish,
@@ -198,10 +199,14 @@ def _evaluate(
     if not children:
         return leaf, 0.0  # every proposed step was unusable: a dead end is worth nothing
     evaluate(tree, children, scorer)
-    best = max(children, key=lambda node_id: (_mean(tree.node(node_id)), -node_id))
+    best = max(
+        children,
+        key=lambda node_id: (_mean(tree.node(node_id)), agreement(tree, node_id), -node_id),
+    )
     if not rollout or tree.node(best).status != "open":
         return best, _mean(tree.node(best))
-    tip = roll_out(tree, best, proposer, meter)
+    with meter.to_the_last_token():  # an answer line is short; finish the chain
+        tip = roll_out(tree, best, proposer, meter)
     if tip != best:
         evaluate(tree, [tip], scorer)
     finished = tree.node(tip).status == "terminal"

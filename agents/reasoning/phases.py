@@ -21,6 +21,7 @@ __all__ = [
     "GreedySeed",
     "Vote",
     "abandon_alternatives",
+    "agreement",
     "evaluate",
     "expand",
     "finish",
@@ -113,6 +114,36 @@ def _rejection(
     if step.answer is None and child.depth >= meter.budget.max_depth:
         return f"depth limit {meter.budget.max_depth} reached without an answer"
     return None
+
+
+def agreement(tree: SearchTree, node_id: int) -> int:
+    """How many samples of the node's parent reached the node's result: itself, siblings
+    pruned as its copies, and siblings written differently with the same result.
+
+    A result is a step's answer (normalized), else its calculation's value, else its
+    text. ``result = -65 - -9292 + 5869 + -6236  # = 8860`` and ``result = -65 - (-9292) +
+    5869 + (-6236)  # = 8860`` agree. When the checks value siblings alike (every line
+    of a program runs, so a mistranscribed question scores as well as a faithful one),
+    the result more samples reach is the better bet: self-consistency at the level of
+    one step. Invalid siblings agree with nothing.
+    """
+    node = tree.node(node_id)
+    if node.parent is None or node.step is None:
+        return 1
+    mine = _result_key(node.step)
+    return sum(
+        1
+        for sibling in tree.children(node.parent)
+        if sibling.step is not None and sibling.step.valid and _result_key(sibling.step) == mine
+    )
+
+
+def _result_key(step: Step) -> tuple[str, str]:
+    if step.answer is not None:
+        return "answer", normalize_answer(step.answer)
+    if step.calc_result is not None:
+        return "value", step.calc_result
+    return "text", _text_key(step)
 
 
 def evaluate(tree: SearchTree, node_ids: list[int], scorer: Scorer) -> None:

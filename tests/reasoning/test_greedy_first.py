@@ -148,3 +148,76 @@ def test_the_greedy_chain_may_spend_the_budget_below_one_steps_floor(search) -> 
 
     assert result.answer == "13"
     assert result.tokens == 9
+
+
+# Four first steps the checks value alike (every calculation is right): greedy's sums, two
+# samples multiply (written differently, same result), one subtracts.
+SUM, PRODUCT, TIMES, DIFF = (
+    "Sum: <calc>6+7</calc> = 13",
+    "Product: <calc>6*7</calc> = 42",
+    "Times: <calc>7*6</calc> = 42",
+    "Diff: <calc>7-6</calc> = 1",
+)
+ALIKE_TREE = {
+    (): [SUM, PRODUCT, TIMES, DIFF],
+    (SUM,): ["Answer: 13"],
+    (PRODUCT,): ["Answer: 42"],
+    (TIMES,): ["Answer: 42"],
+    (DIFF,): ["Answer: 1"],
+}
+ALIKE_VALUES = {text: 1.0 for path in ALIKE_TREE.values() for text in path}
+
+
+def test_the_beam_keeps_the_result_more_samples_reached_when_values_tie() -> None:
+    proposer = FakeSiblingSampler(ALIKE_TREE)
+
+    result = beam_search(
+        QUESTION,
+        proposer,
+        TableScorer(ALIKE_VALUES),
+        Budget(max_tokens=60),
+        beam_width=2,
+        expansion_width=4,
+    )
+
+    assert result.answer == "42"  # two chains agree; greedy's 13 has one
+    kept = {n.step.text for n in result.tree if n.step and n.status != "pruned"}
+    assert {PRODUCT, TIMES} <= kept
+    dropped = next(n for n in result.tree if n.step and n.step.text == DIFF)
+    assert dropped.prune_reason == "beam: value 1.00 from 1 sample, kept from 2 samples"
+
+
+def test_agreement_counts_siblings_with_the_same_result_however_written() -> None:
+    from ponder.agents.reasoning.phases import agreement
+
+    result = beam_search(
+        QUESTION,
+        FakeSiblingSampler(ALIKE_TREE),
+        TableScorer(ALIKE_VALUES),
+        Budget(max_tokens=60),
+        beam_width=2,
+        expansion_width=4,
+    )
+
+    counts = {n.step.text: agreement(result.tree, n.id) for n in result.tree.children(0) if n.step}
+    assert counts == {SUM: 1, PRODUCT: 2, TIMES: 2, DIFF: 1}
+
+
+def test_the_beam_finishes_its_chains_with_tokens_below_one_steps_floor() -> None:
+    # Steps may cost 40 tokens, so no new step starts with under 10 left; after greedy's
+    # chain (6 tokens) and three samples (9) of a 21-token budget, 6 are left: enough
+    # for the two kept chains' 3-token answers.
+    proposer = FakeSiblingSampler(ALIKE_TREE, max_step_tokens=40)
+
+    result = beam_search(
+        QUESTION,
+        proposer,
+        TableScorer(ALIKE_VALUES),
+        Budget(max_tokens=21),
+        beam_width=2,
+        expansion_width=4,
+    )
+
+    assert result.answer == "42"
+    assert result.tokens == 21
+    assert [n.step.answer for n in result.tree.terminals() if n.step] == ["13", "42", "42"]
