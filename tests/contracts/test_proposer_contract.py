@@ -17,6 +17,7 @@ from reasoning.reasoning_fakes import (
     TOY_TREE,
     ChainListProposer,
     CountingProposer,
+    FakeSiblingSampler,
     TreeProposer,
     step,
 )
@@ -24,6 +25,7 @@ from reasoning.reasoning_fakes import (
 from ponder.agents.models.base import GenerationSettings, Message
 from ponder.agents.models.testing import FunctionChatModel, GenerateFn
 from ponder.agents.reasoning import ChainProposer, ModelProposer, Proposer, SearchState, Step
+from ponder.agents.reasoning.protocols import SiblingSampler
 
 # Longer than any proposer's max_step_tokens below, so every cut is exercised.
 RAMBLING = " ".join(["and then"] * 30)
@@ -57,6 +59,7 @@ FAKES = [
     pytest.param(lambda: CountingProposer(random.Random(0)), id="fake-counting"),
     # This fake charges what its script says, so its script must fit max_step_tokens.
     pytest.param(lambda: ChainListProposer(CHAINS * 10), id="fake-chain-list"),
+    pytest.param(lambda: FakeSiblingSampler(TOY_TREE), id="fake-sibling-sampler"),
 ]
 # States every proposer above can continue (the tree fake knows only its planted paths).
 STATES = [
@@ -99,3 +102,38 @@ def test_unusable_samples_come_back_as_invalid_steps(make: Callable[[], Proposer
 
     invalid = [s for s in steps if not s.valid]
     assert invalid and all(s.note for s in invalid)
+
+
+# ``sample`` is optional (a search falls back to ``propose``); these offer it.
+SAMPLERS = [*MODEL_BACKED, pytest.param(lambda: FakeSiblingSampler(TOY_TREE), id="fake-sampler")]
+
+
+@pytest.mark.parametrize("make", SAMPLERS)
+@pytest.mark.parametrize("state", STATES)
+@pytest.mark.parametrize("k", [1, 3])
+def test_a_sibling_sampler_samples_at_most_k_steps_within_the_limit(
+    make: Callable[[], Proposer], state: SearchState, k: int
+) -> None:
+    proposer = make()
+    assert isinstance(proposer, SiblingSampler)
+
+    steps = proposer.sample(state, k)
+
+    assert isinstance(steps, list) and len(steps) <= k
+    assert all(isinstance(s, Step) and 0 <= s.tokens <= proposer.max_step_tokens for s in steps)
+
+
+@pytest.mark.parametrize("kind", [ModelProposer, ChainProposer])
+def test_model_backed_samples_never_decode_greedily(kind: type[ModelProposer]) -> None:
+    temperatures: list[float] = []
+
+    def reply(messages: Sequence[Message], n: int, settings: GenerationSettings) -> list[str]:
+        temperatures.append(settings.temperature)
+        return ["Answer: 42"] * n
+
+    proposer = kind(FunctionChatModel(reply), seed=0)  # a greedy sibling by default
+    assert isinstance(proposer, SiblingSampler)
+
+    proposer.sample(SearchState(QUESTION), 3)
+
+    assert temperatures and 0.0 not in temperatures

@@ -72,6 +72,24 @@ class TreeProposer:
 
 
 @dataclass
+class FakeSiblingSampler(TreeProposer):
+    """A planted tree whose ``propose`` puts the greedy (first) child first and whose
+    ``sample`` gives the other children only, recording which was asked."""
+
+    asked: list[tuple[str, tuple[str, ...], int]] = field(default_factory=list)
+
+    def propose(self, state: SearchState, k: int, max_tokens: int | None = None) -> list[Step]:
+        self.asked.append(("propose", tuple(s.text for s in state.steps), k))
+        return super().propose(state, k, max_tokens)
+
+    def sample(self, state: SearchState, k: int, max_tokens: int | None = None) -> list[Step]:
+        """The children after the first (the greedy one), as many as are planted."""
+        path = tuple(s.text for s in state.steps)
+        self.asked.append(("sample", path, k))
+        return super().propose(state, k + 1, max_tokens)[1:]
+
+
+@dataclass
 class TableScorer:
     """Values a state by its last step's text; an unknown step is a test bug."""
 

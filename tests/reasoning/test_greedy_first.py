@@ -8,8 +8,6 @@ greedy's budget *is* greedy decoding, and every token beyond buys alternatives t
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import pytest
 from reasoning_fakes import (
     ADD,
@@ -18,35 +16,19 @@ from reasoning_fakes import (
     SUM_13,
     TOY_TREE,
     TOY_VALUES,
+    FakeSiblingSampler,
     TableScorer,
     TreeProposer,
 )
 
 from ponder.agents.models.testing import FunctionChatModel
-from ponder.agents.reasoning import Budget, ModelProposer, SearchState, Step
+from ponder.agents.reasoning import Budget, ModelProposer, SearchState
 from ponder.agents.reasoning.beam import beam_search
 from ponder.agents.reasoning.greedy import greedy
 from ponder.agents.reasoning.mcts import mcts
 from ponder.agents.reasoning.protocols import SiblingSampler
 
 GREEDY_CHAIN = [ADD, SUM_13, "Answer: 13"]  # the toy's first children: 3 tokens each
-
-
-@dataclass
-class FakeSiblingSampler(TreeProposer):
-    """A planted tree whose ``propose`` puts the greedy (first) child first and whose
-    ``sample`` gives the other children only, recording which was asked."""
-
-    asked: list[tuple[str, tuple[str, ...], int]] = field(default_factory=list)
-
-    def propose(self, state: SearchState, k: int, max_tokens: int | None = None) -> list[Step]:
-        self.asked.append(("propose", tuple(s.text for s in state.steps), k))
-        return super().propose(state, k, max_tokens)
-
-    def sample(self, state: SearchState, k: int, max_tokens: int | None = None) -> list[Step]:
-        path = tuple(s.text for s in state.steps)
-        self.asked.append(("sample", path, k))
-        return super().propose(state, k + 1, max_tokens)[1:]
 
 
 SEARCHES = [
