@@ -22,7 +22,7 @@ from reasoning_fakes import (
 )
 
 from ponder.agents.models.testing import FunctionChatModel
-from ponder.agents.reasoning import Budget, ModelProposer, SearchState
+from ponder.agents.reasoning import Budget, ModelProposer, SearchResult, SearchState
 from ponder.agents.reasoning.beam import beam_search
 from ponder.agents.reasoning.greedy import greedy
 from ponder.agents.reasoning.mcts import mcts
@@ -150,17 +150,16 @@ ALIKE_TREE = {
 ALIKE_VALUES = {text: 1.0 for path in ALIKE_TREE.values() for text in path}
 
 
-def test_the_beam_keeps_the_result_more_samples_reached_when_values_tie() -> None:
-    proposer = FakeSiblingSampler(ALIKE_TREE)
+def _alike_beam(max_tokens: int, max_step_tokens: int = 5) -> SearchResult:
+    """A width-2 beam, four candidates per expansion, over the alike tree."""
+    proposer = FakeSiblingSampler(ALIKE_TREE, max_step_tokens=max_step_tokens)
+    budget = Budget(max_tokens=max_tokens)
+    scorer = TableScorer(ALIKE_VALUES)
+    return beam_search(QUESTION, proposer, scorer, budget, beam_width=2, expansion_width=4)
 
-    result = beam_search(
-        QUESTION,
-        proposer,
-        TableScorer(ALIKE_VALUES),
-        Budget(max_tokens=60),
-        beam_width=2,
-        expansion_width=4,
-    )
+
+def test_the_beam_keeps_the_result_more_samples_reached_when_values_tie() -> None:
+    result = _alike_beam(max_tokens=60)
 
     assert result.answer == "42"  # two chains agree; greedy's 13 has one
     kept = {n.step.text for n in result.tree if n.step and n.status != "pruned"}
@@ -172,14 +171,7 @@ def test_the_beam_keeps_the_result_more_samples_reached_when_values_tie() -> Non
 def test_agreement_counts_siblings_with_the_same_result_however_written() -> None:
     from ponder.agents.reasoning.phases import agreement
 
-    result = beam_search(
-        QUESTION,
-        FakeSiblingSampler(ALIKE_TREE),
-        TableScorer(ALIKE_VALUES),
-        Budget(max_tokens=60),
-        beam_width=2,
-        expansion_width=4,
-    )
+    result = _alike_beam(max_tokens=60)
 
     counts = {n.step.text: agreement(result.tree, n.id) for n in result.tree.children(0) if n.step}
     assert counts == {SUM: 1, PRODUCT: 2, TIMES: 2, DIFF: 1}
@@ -189,16 +181,7 @@ def test_the_beam_finishes_its_chains_with_tokens_below_one_steps_floor() -> Non
     # Steps may cost 40 tokens, so no new step starts with under 10 left; after greedy's
     # chain (6 tokens) and three samples (9) of a 21-token budget, 6 are left: enough
     # for the two kept chains' 3-token answers.
-    proposer = FakeSiblingSampler(ALIKE_TREE, max_step_tokens=40)
-
-    result = beam_search(
-        QUESTION,
-        proposer,
-        TableScorer(ALIKE_VALUES),
-        Budget(max_tokens=21),
-        beam_width=2,
-        expansion_width=4,
-    )
+    result = _alike_beam(max_tokens=21, max_step_tokens=40)
 
     assert result.answer == "42"
     assert result.tokens == 21
