@@ -62,7 +62,14 @@ from bench.safety_data import (
 from bench.safety_judges import judge_band
 from bench.safety_outputs import classifier_of, deployed_checker
 from bench.safety_outputs import measure as measure_false_positives
-from bench.safety_report import Outcome, latency_ms, rate_with_interval, render_table, write_json
+from bench.safety_report import (
+    Outcome,
+    is_blocked,
+    latency_ms,
+    rate_with_interval,
+    render_table,
+    write_json,
+)
 from ponder.agents.models.base import ChatModel
 from ponder.constitution import (
     Checkpoint,
@@ -83,6 +90,12 @@ logger = logging.getLogger("bench.safety")
 RESULTS = Path(__file__).resolve().parent / "results" / "safety.json"
 RESPONSES = Path(__file__).resolve().parent / "data" / "safety-responses.yaml"
 FAST_PATH_SAMPLE = 200
+MISSED_PER_CATEGORY = 3
+"""Missed prompts quoted per category: enough to say what a category still lets through."""
+
+MISSED_CHARS = 100
+"""A quoted miss is cut here: the start says what was asked."""
+
 BAND_SAMPLE = 40
 """Most band prompts each model judges (the model-judge part stays small)."""
 
@@ -104,6 +117,7 @@ def _check(checker: PolicyChecker, prompt: Prompt, checkpoint: Checkpoint) -> Ou
         seconds=sum(report.seconds for report in explanation.stages),
         category=prompt.category,
         rules=verdict.fired,
+        text=prompt.text,
     )
 
 
@@ -121,6 +135,9 @@ def _per_category(policy: Policy, outcomes: Sequence[Outcome]) -> dict[str, dict
             "covered": covered(code, policy),
             **rate_with_interval(group),
             "rules_fired": dict(sorted(fired.items(), key=lambda kv: -kv[1])[:5]),
+            "missed": [o.text[:MISSED_CHARS] for o in group if not is_blocked(o.action)][
+                :MISSED_PER_CATEGORY
+            ],
         }
     return table
 

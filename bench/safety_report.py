@@ -41,6 +41,8 @@ class Outcome:
     """The prompt's hazard category (harmful prompts)."""
     rules: tuple[str, ...] = ()
     """The rules that fired."""
+    text: str = ""
+    """The prompt, so a category's misses can be quoted."""
 
 
 def is_blocked(action: Action) -> bool:

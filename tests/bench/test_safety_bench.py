@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from bench.safety import MISSED_CHARS, MISSED_PER_CATEGORY, _per_category
 from bench.safety_categories import category_of, covered, covering_rules
 from bench.safety_data import (
     BenchmarkLeakError,
@@ -168,3 +169,21 @@ def test_categories_come_from_intents_and_coverage_from_the_policy() -> None:
     assert category_of("donotanswer/x", []) == "other"
     assert covered("S008", policy) and "no-malware-intrusion" in covering_rules("S008", policy)
     assert not covered("other", policy)
+
+
+def test_each_category_quotes_the_prompts_it_let_through() -> None:
+    policy = load_policy(default_policy_path())
+    outcomes = [
+        Outcome(label="harmful", action="refuse", seconds=0.0, category="S008", text="stopped"),
+        Outcome(label="harmful", action="allow", seconds=0.0, category="S008", text="x" * 300),
+        Outcome(label="harmful", action="revise", seconds=0.0, category="S006", text="revised"),
+    ]
+    outcomes += [
+        Outcome(label="harmful", action="allow", seconds=0.0, category="S006", text=f"miss {i}")
+        for i in range(5)
+    ]
+
+    table = _per_category(policy, outcomes)
+
+    assert table["S008"]["missed"] == ["x" * MISSED_CHARS]
+    assert table["S006"]["missed"] == [f"miss {i}" for i in range(MISSED_PER_CATEGORY)]
