@@ -188,10 +188,11 @@ def rules_test(
 
 
 def _print_scores(scores: Sequence[RuleScore]) -> None:
-    console.print(f"{'rule':<30} {'precision':>9} {'recall':>7} {'tp':>4} {'fn':>4} {'fp':>4}")
+    width = max([30, *(len(score.rule_id) + 1 for score in scores)])
+    console.print(f"{'rule':<{width}} {'precision':>9} {'recall':>7} {'tp':>4} {'fn':>4} {'fp':>4}")
     for score in scores:
         console.print(
-            f"{score.rule_id:<30} {_ratio(score.precision):>9} {_ratio(score.recall):>7} "
+            f"{score.rule_id:<{width}} {_ratio(score.precision):>9} {_ratio(score.recall):>7} "
             f"{score.true_positives:>4} {score.false_negatives:>4} {score.false_positives:>4}"
         )
 
