@@ -280,12 +280,12 @@ def run_benchmark(
             "missed": [
                 r.text[:80]
                 for r, o in zip(responses, output, strict=True)
-                if o.label == "harmful" and o.action in ("allow", "allow_with_note")
+                if o.label == "harmful" and not is_blocked(o.action)
             ],
             "false_alarms": {
                 r.text[:80]: list(o.rules)
                 for r, o in zip(responses, output, strict=True)
-                if o.label == "benign" and o.action not in ("allow", "allow_with_note")
+                if o.label == "benign" and is_blocked(o.action)
             },
         },
         "ordinary_text": {
