@@ -103,14 +103,17 @@ traces-pack:
 
 # A learning round (issue 13) on the reasoning benchmark: greedy, self-consistency, beam and MCTS
 # with the rule scorer, then beam and MCTS with the round's value head (COLLECTION/head.npz), at
-# x4 greedy's tokens on chain_sum, simple_equations and the held-out leg_counting (100 items each),
-# the 1.5B's greedy in round 0; writes bench/results/learning/MODEL/roundN/{rule,learned} after
-# every item (run it again to continue), then gathers every round into
+# x1 and x4 greedy's tokens on chain_sum, simple_equations and the held-out leg_counting (100 items
+# each), the 1.5B's greedy in round 0, whose rule run takes the reasoning benchmark's own records
+# (--reuse: same code, seed, settings and budgets, checked); writes
+# bench/results/learning/MODEL/roundN/{rule,learned} after every item (run it again to continue),
+# then gathers every round into
 # bench/results/learning-MODEL.json and .png. float32, as bench-reasoning. Several hours a round
 # (bench/learning.py says how many); split it with --runs rule / --runs learned.
 # Round N: make bench-learning LEARNING_ARGS="--round 1 --collection learning/round1
 # --adapter learning/round0/adapter.safetensors"; a quick look: LEARNING_ARGS="... --quick".
-LEARNING_ARGS ?= --round 0 --collection learning/round0
+LEARNING_ARGS ?= --round 0 --collection learning/round0 \
+	--reuse bench/results/reasoning-qwen2.5-coder-0.5b.json
 bench-learning: models-qwen models-qwen-1.5b
 	$(PIP) -e '.[bench]'
 	$(PY) -m bench.learning --compare-model qwen2.5-coder-1.5b --dtype float32 $(LEARNING_ARGS)

@@ -42,7 +42,12 @@ item's 70 s as greedy program 6 s, greedy prose 15 s, self-consistency x4 36 s, 
 At 100 items a family: rule 100 x (24 + 56 + 24) s = 10,400 s (2.9 h), learned
 100 x (16 + 38 + 16) s = 7,000 s (1.9 h), and in round 0 the 1.5B's greedy
 100 x (17 + 16 + 17) s = 5,000 s (1.4 h): 22,400 s (6.2 h) for round 0 and 17,400 s
-(4.8 h) for a later round, on top of collect, train-head and finetune. So at n = 100 on
+(4.8 h) for a later round, on top of collect, train-head and finetune. Round 0's rule
+run, though, is the part-1 benchmark's default run on these families: the same code, seed,
+settings, budgets (x1 and x4: x1 replays x4's calls) and no adapter. ``--reuse
+bench/results/reasoning-MODEL.json`` takes its records (:func:`reuse_records` refuses a
+run that differs in any of those), and ``make bench-learning`` passes it in round 0, so
+round 0 costs the learned run alone (7,000 s, 1.9 h). So at n = 100 on
 three families the benchmark alone does not fit the issue's four hours a round;
 ``--runs rule`` and ``--runs learned`` (and ``--families``) split it into sittings of
 2-3 hours that resume. ``--quick`` (2 items a family): 2 x 174 s, about 6 minutes
@@ -74,10 +79,12 @@ from bench.reasoning_config import (
     DEFAULT_MODEL,
     RESULTS_DIR,
     BenchConfig,
+    check_resumable,
     load_model,
     model_label,
     parse_config,
 )
+from bench.reasoning_report import Record, load_records, write_json
 from bench.reasoning_tasks import TaskSet
 from ponder.agents.learning.tasks import HELDOUT_FAMILIES
 from ponder.agents.models.base import ChatModel
@@ -92,6 +99,7 @@ __all__ = [
     "check_round",
     "main",
     "parse_plan",
+    "reuse_records",
     "run_round",
 ]
 
@@ -131,6 +139,8 @@ class RoundPlan:
     """Where ``learning-MODEL.json`` goes; the runs go under ``learning/MODEL/roundN``."""
     runs: dict[Run, BenchConfig]
     """The benchmark runs to make, by scorer."""
+    reuse: Path | None = None
+    """A results file of the reasoning benchmark whose records the rule run takes."""
 
     @property
     def round_dir(self) -> Path:
@@ -157,12 +167,20 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--items", type=int, help="items a family (default 100)")
     parser.add_argument("--quick", action="store_true", help=f"{QUICK_ITEMS} items a family")
     parser.add_argument("--seed", type=int, default=42)
-    parser.add_argument("--budgets", default="4", help="multiples of greedy's tokens")
+    parser.add_argument(
+        "--budgets", default="1,4", help="multiples of greedy's tokens (default: part 1's)"
+    )
     parser.add_argument("--runs", default=",".join(RUNS), help="rule, learned or both")
     parser.add_argument("--dtype", help="LocalModel dtype (make bench-learning: float32)")
     parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
     parser.add_argument("--fresh", action="store_true", help="start the chosen runs over")
     parser.add_argument("--report", action="store_true", help="only gather the rounds on disk")
+    parser.add_argument(
+        "--reuse",
+        type=Path,
+        help="a reasoning benchmark results file whose records the rule run takes instead of "
+        "running them again (same model, seed, settings, budgets, adapter and code)",
+    )
     return parser
 
 
@@ -204,6 +222,7 @@ def parse_plan(argv: Sequence[str] | None = None) -> RoundPlan:
         label=label,
         results_dir=args.results_dir,
         runs=configs,
+        reuse=args.reuse,
     )
 
 
@@ -285,6 +304,7 @@ def _round_record(plan: RoundPlan) -> dict[str, Any]:
         "adapter": plan.adapter,
         "families": list(plan.families),
         "heldout_families": list(plan.heldout_families),
+        "reuse": None if plan.reuse is None else str(plan.reuse),
     }
 
 
@@ -315,8 +335,75 @@ def run_round(
     for run, config in plan.runs.items():
         logger.info("round %d, %s scorer: %s", plan.round, run, config.results_dir)
         out = config.results_dir / RUN_FILE.format(model=plan.label)
+        if run == "rule" and plan.reuse is not None:
+            taken = reuse_records(plan.reuse, config, out)
+            logger.info("took %d records of %s (same code and settings)", taken, plan.reuse)
         run_benchmark(config, model, compare if run == "rule" else None, tasks, out)
     return write_summary(plan.results_dir, plan.label)
+
+
+def reuse_records(source: Path, config: BenchConfig, out: Path) -> int:
+    """Give a run the records another run of the same benchmark already made.
+
+    Round 0's rule run (the base policy, the rule scorer) is the part-1 benchmark's own
+    default run restricted to the round's families: with the same code, seed, settings,
+    budgets and adapter its records are what running them again would give, so they are
+    taken instead of 3 hours of these cores. What the run needs and ``out`` lacks is
+    copied (greedy in the run's step formats, its methods at its budgets, the compared
+    model's greedy); the benchmark then makes only what is still missing.
+
+    Args:
+        source: The other run's results file.
+        config: The run that takes the records.
+        out: Its results file (created, or completed when it exists).
+
+    Returns:
+        How many records were taken.
+
+    Raises:
+        SystemExit: If ``source`` holds no run, or a run that differs from ``config`` in
+            model, seed, settings, budgets, adapter or code (nothing is written then).
+    """
+    theirs, records = load_records(source)
+    if not theirs:
+        raise SystemExit(f"--reuse {source}: no benchmark results there")
+    mine = config.signature()
+    differs = [key for key, value in mine.items() if theirs.get(key) != value]
+    if differs:
+        shown = ", ".join(f"{key}={theirs.get(key)!r} (this run: {mine[key]!r})" for key in differs)
+        raise SystemExit(f"--reuse {source}: that run has other {shown}; run them instead")
+    ours, present = load_records(out)
+    if ours:
+        check_resumable(ours, config, out)
+    have = {record.key for record in present}
+    wanted = [r for r in records if r.key not in have and _needed(r, config)]
+    if wanted:
+        seconds = float(ours.get("runtime", {}).get("seconds", 0.0))
+        seconds += sum(r.seconds for r in wanted)
+        header = {**mine, "runtime": {"seconds": round(seconds, 1)}, "complete": False}
+        write_json(out, header, present + wanted)
+    return len(wanted)
+
+
+def _needed(record: Record, config: BenchConfig) -> bool:
+    """Whether a run with ``config`` makes this record."""
+    if record.family not in config.families:
+        return False
+    compared, _, method = record.method.rpartition(":")
+    if compared:
+        return (
+            config.compare_model is not None
+            and compared == model_label(config.compare_model)
+            and method == "greedy"
+            and record.step_format == config.settings.step_format
+        )
+    if method == "greedy":
+        return record.step_format in config.formats
+    return (
+        method in config.methods
+        and record.step_format == config.settings.step_format
+        and (record.budget is None or record.budget in config.budgets)
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -16,8 +16,10 @@ import pytest
 from test_reasoning_bench import CountingFake, _reply, _score  # the reasoning bench's fake
 
 from bench import reasoning_methods
-from bench.learning import main, parse_plan, run_round
+from bench.learning import main, parse_plan, reuse_records, run_round
 from bench.learning_report import render_rounds, summarize_rounds, write_summary
+from bench.reasoning import parse_config, run_benchmark
+from bench.reasoning_report import load_records
 from ponder.agents.reasoning import SearchState
 from ponder.agents.reasoning.traces import Trace, append_traces
 
@@ -162,6 +164,61 @@ def test_a_held_out_family_that_was_collected_is_refused(
         parse_plan([*_argv(tmp_path, collection), "--heldout-families", "chain_sum"])
     with pytest.raises(SystemExit, match="--runs"):
         parse_plan([*_argv(tmp_path, collection), "--runs", "oracle"])
+
+
+def _part1(tmp_path: Path, *extra: str) -> Path:
+    """A part-1 benchmark run on the fake (both greedy formats, the 1.5B's greedy)."""
+    argv = [
+        *("--items", "1", "--families", "chain_sum,leg_counting,basic_arithmetic"),
+        *("--compare-model", "qwen2.5-coder-1.5b", "--budgets", "1,4"),
+        *("--results-dir", str(tmp_path / "part1"), "--traces", str(tmp_path / "part1")),
+        *extra,
+    ]
+    model = CountingFake(_reply, score_fn=_score)
+    run_benchmark(parse_config(argv), model, compare=model)
+    return tmp_path / "part1" / f"reasoning-{LABEL}.json"
+
+
+def test_the_rule_run_takes_part_1s_records_and_runs_nothing_again(
+    tmp_path: Path, fake_head: list[str | None]
+) -> None:
+    source = _part1(tmp_path)
+    collection = _collection(tmp_path, "chain_sum")
+    argv = _argv(tmp_path, collection, "--runs", "rule", "--reuse", str(source))
+    plan = parse_plan([*argv, "--compare-model", "qwen2.5-coder-1.5b"])
+    model = CountingFake(_reply, score_fn=_score)
+
+    summary = run_round(plan, model, compare=model)
+
+    assert model.calls == 0  # every record the rule run needs came from part 1
+    _, theirs = load_records(source)
+    _, taken = load_records(plan.runs["rule"].results_dir / f"reasoning-{LABEL}.json")
+    wanted = [
+        r
+        for r in theirs
+        if r.family in ("chain_sum", "leg_counting")
+        and not (r.method == "greedy" and r.step_format == "prose")
+    ]
+    assert sorted(r.key for r in taken) == sorted(r.key for r in wanted)
+    assert {r.method for r in taken} >= {"qwen2.5-coder-1.5b:greedy", "beam", "mcts"}
+    (entry,) = summary["rounds"]
+    assert entry["families"]["chain_sum"]["greedy"]["n"] == 1
+    assert summary["compare_model"]["name"] == "qwen2.5-coder-1.5b"
+    round_file = json.loads((plan.round_dir / "round.json").read_text())
+    assert round_file["reuse"] == str(source)
+
+
+def test_records_of_another_seed_or_code_are_not_taken(tmp_path: Path) -> None:
+    source = _part1(tmp_path, "--seed", "7")
+    collection = tmp_path / "empty"
+    collection.mkdir()
+    plan = parse_plan(_argv(tmp_path, collection, "--runs", "rule", "--reuse", str(source)))
+
+    with pytest.raises(SystemExit, match=r"other seed=7 \(this run: 42\)"):
+        run_round(plan, CountingFake(_reply, score_fn=_score))
+    assert not (plan.runs["rule"].results_dir / f"reasoning-{LABEL}.json").exists()
+    with pytest.raises(SystemExit, match="no benchmark results"):
+        reuse_records(tmp_path / "none.json", plan.runs["rule"], tmp_path / "out.json")
 
 
 def _cell(accuracy: float, n: int = 100, p: float | None = None) -> dict[str, Any]:
