@@ -123,10 +123,15 @@ class RecordingScorer:
 
 
 def manifest_for(
-    model: ReadoutModel, config: CollectConfig, extractor: FeatureExtractor
+    model: ReadoutModel,
+    config: CollectConfig,
+    extractor: FeatureExtractor,
+    *,
+    dtype: str | None = None,
 ) -> CollectionManifest:
-    """The manifest of a collection made by ``model`` with ``config``."""
+    """The manifest of a collection made by ``model`` with ``config`` (in ``dtype``)."""
     return CollectionManifest(
+        dtype=dtype,
         policy=model.name,
         policy_sha256=model.policy_sha256,
         step_format=config.step_format,

@@ -69,6 +69,10 @@ class CollectionManifest(BaseModel):
     max_depth: int
     temperature: float
     seed: int
+    dtype: str | None = None
+    """The precision the policy ran in (``float32``, ``float32+bfloat16``, ...): hidden
+    states read in another precision are other features, so a collection continues only
+    in its own. None: not recorded."""
 
 
 class CollectionStore:

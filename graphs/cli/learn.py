@@ -44,6 +44,7 @@ __all__ = [
     "DEFAULT_POLICY",
     "CollectionsArgument",
     "DeviceOption",
+    "DtypeOption",
     "ModelOption",
     "learn_app",
     "learn_errors",
@@ -76,6 +77,14 @@ DeviceOption = Annotated[
     Literal["cpu", "cuda"] | None,
     typer.Option("--device", help="cpu or cuda (default: cuda when present, else cpu)."),
 ]
+DtypeOption = Annotated[
+    str,
+    typer.Option(
+        "--dtype",
+        help="auto (from the hardware), float32, bfloat16 or float16; a head reads features "
+        "in one precision, so collect in the one the search runs (make bench-learning: float32).",
+    ),
+]
 ThreadsOption = Annotated[
     int | None, typer.Option("--threads", min=1, help="torch CPU threads (default: all).")
 ]
@@ -95,7 +104,12 @@ def learn_errors() -> Iterator[None]:
 
 
 def open_policy(
-    model: str, *, adapter: Path | None, device: str | None, threads: int | None
+    model: str,
+    *,
+    adapter: Path | None,
+    device: str | None,
+    threads: int | None,
+    dtype: str = "auto",
 ) -> PolicyModel:
     """The policy a collection grows trees with: a local model that reads steps back.
 
@@ -104,6 +118,7 @@ def open_policy(
         adapter: A LoRA adapter (``ponder learn finetune``) merged into its weights.
         device: ``cpu``, ``cuda`` or None for the best available.
         threads: torch CPU threads.
+        dtype: ``auto`` or a torch dtype name (checked before anything loads).
 
     Returns:
         The model, not loaded yet (loading happens on first use).
@@ -114,6 +129,7 @@ def open_policy(
         model,
         device=device,
         threads=threads,
+        dtype=dtype,
         adapter=str(adapter) if adapter is not None else None,
         progress=lambda message: err.print(f"[dim]… {message}[/dim]"),
     )
@@ -170,6 +186,7 @@ def learn_collect(
     ] = None,
     device: DeviceOption = None,
     threads: ThreadsOption = None,
+    dtype: DtypeOption = "auto",
     families: Annotated[
         str | None, typer.Option(help="Comma-separated reasoning-gym families.")
     ] = None,
@@ -222,11 +239,17 @@ def learn_collect(
             raise PonderError(
                 f"adapter {adapter} not found; train one with `ponder learn finetune`"
             )
-        policy = open_policy(model, adapter=adapter, device=device, threads=threads)
+        policy = open_policy(
+            model, adapter=adapter, device=device, threads=threads, dtype=dtype
+        )
         extractor = FeatureExtractor(
             policy, system_prompt=system_prompt, examples=examples, layers=config.layers
         )
-        store = CollectionStore.create(out, manifest_for(policy, config, extractor), fresh=fresh)
+        # LocalModel resolves ``auto`` from the hardware (loading the weights, which the
+        # collection needs anyway): the manifest keeps what the features were read in.
+        precision = str(getattr(policy, "resolved_dtype", dtype))
+        manifest = manifest_for(policy, config, extractor, dtype=precision)
+        store = CollectionStore.create(out, manifest, fresh=fresh)
         done = len(store.done_ids() & {item.id for item in todo})
         err.print(
             f"collecting {len(todo)} items of {', '.join(chosen)} with {policy.name} "

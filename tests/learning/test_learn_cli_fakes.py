@@ -129,6 +129,22 @@ def test_collect_with_fresh_starts_over_and_other_options_are_refused(
     assert _trace_ids(out) == ["toy/0"]
 
 
+def test_a_collection_continues_only_in_the_precision_it_was_read_in(
+    tmp_path: Path, fakes: Callable[..., list[FakePolicy]]
+) -> None:
+    out = tmp_path / "round0"
+    fakes(2)
+    made = _learn("collect", "--out", str(out), *SHAPE, "--dtype", "float32", "--limit", "1")
+    assert made.exit_code == 0, made.output
+    assert json.loads((out / "manifest.json").read_text())["dtype"] == "float32"
+
+    other = _learn("collect", "--out", str(out), *SHAPE, "--dtype", "bfloat16")
+
+    assert other.exit_code == 1
+    assert "dtype: 'float32' there, 'bfloat16' now" in other.output
+    assert _trace_ids(out) == ["toy/0"]
+
+
 @pytest.fixture
 def collection(tmp_path: Path, fakes: Callable[..., list[FakePolicy]]) -> Path:
     out = tmp_path / "round0"
