@@ -239,9 +239,7 @@ def learn_collect(
             raise PonderError(
                 f"adapter {adapter} not found; train one with `ponder learn finetune`"
             )
-        policy = open_policy(
-            model, adapter=adapter, device=device, threads=threads, dtype=dtype
-        )
+        policy = open_policy(model, adapter=adapter, device=device, threads=threads, dtype=dtype)
         extractor = FeatureExtractor(
             policy, system_prompt=system_prompt, examples=examples, layers=config.layers
         )
