@@ -72,6 +72,8 @@ def verified_chains(
         for leaf in trace.nodes:
             if not leaf.finished or not leaf.valid or (leaf.reward or 0.0) < min_reward:
                 continue
+            if leaf.id not in labels:
+                continue  # a copy of a sibling, left out of the labels: its chain is there
             path = []
             current = leaf.id
             while nodes[current].parent is not None:

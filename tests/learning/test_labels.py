@@ -109,3 +109,27 @@ def test_an_unverified_finished_leaf_cannot_be_labelled() -> None:
 
     with pytest.raises(ValueError, match="no reward; collect traces with a verifier"):
         monte_carlo_values(tree)
+
+
+def test_a_finished_copy_of_a_sibling_is_not_a_second_chain_and_breaks_nothing() -> None:
+    from ponder.agents.learning.chains import verified_chains
+
+    copy = _node(
+        10,
+        2,
+        status="pruned",
+        prune_reason="duplicate of sibling #7",
+        text="step 7",
+        finished=True,
+        answer="42",
+        reward=1.0,
+    )
+    tree = _trace([*TREE.nodes, copy])
+
+    chains = verified_chains([tree], per_item=5)
+
+    assert sorted(chain.steps for chain in chains) == [
+        ("step 1", "step 5"),
+        ("step 2", "step 7"),
+        ("step 2", "step 8", "step 9"),
+    ]
