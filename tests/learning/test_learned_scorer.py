@@ -143,3 +143,15 @@ def test_the_gate_compares_the_head_with_greedy_majority_rules_and_oracle(
     assert rerank["greedy"]["accuracy"] == 0.0  # the greedy chain says 13
     assert rerank["learned_vote"]["accuracy"] == 1.0
     assert report["passed"] is True and report["reasons"] == []
+
+
+def test_the_gate_fails_a_head_whose_vote_loses_to_the_rule_scorers() -> None:
+    from ponder.agents.learning.gate import _reasons
+
+    def rerank(learned: float, rules: float) -> dict[str, dict[str, float]]:
+        accuracies = {"greedy": 0.4, "majority": 0.5, "rule_vote": rules, "learned_vote": learned}
+        return {name: {"accuracy": value} for name, value in accuracies.items()}
+
+    assert _reasons(0.93, 0.88, rerank(learned=0.80, rules=0.80)) == []
+    (reason,) = _reasons(0.93, 0.88, rerank(learned=0.76, rules=0.80))
+    assert reason == "the head's vote (0.760) is less accurate than the rule scorer's vote (0.800)"
