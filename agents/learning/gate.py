@@ -10,6 +10,9 @@ On development trees (items it never trained on), the gate measures
   votes), the head (its best leaf, and its value-weighted vote), and the oracle (any
   leaf right), each with a Wilson 95% interval.
 
+"The head" is its value as the search uses it: blended with the rule scorer's value
+when the head has a ``rule_weight``.
+
 It passes when the head's pairwise accuracy beats the rule scorer's and its vote is at
 least as accurate as greedy, the majority vote and the rule scorer's vote (the search the
 head must beat). A head that fails the gate is

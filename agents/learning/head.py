@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Final, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from ponder.agents.core.errors import ConfigError
 from ponder.agents.learning.features import FeatureRows
@@ -74,10 +74,25 @@ class HeadMeta(BaseModel):
     """The L2 penalty cross-validation chose."""
     calibration: list[float]
     """Platt scaling ``[a, b]``: value = sigmoid(a * logit + b)."""
+    rule_weight: float = Field(default=0.0, ge=0.0, le=1.0)
+    """Share of the rule scorer's value (the ``rule_value`` scalar) in the head's value:
+    ``(1 - w) * head + w * rule``. The rules are sure where a tool caught a wrong step
+    and blind between two clean chains; the head sees what the rules cannot but errs
+    where a check is decisive, so a blend keeps each where it is strong (see
+    :func:`~ponder.agents.learning.train_head.train_head`)."""
     trained: dict[str, Any] = {}
     """Items, rows, pairs, families and the command that reproduces it."""
     metrics: dict[str, Any] = {}
     """Cross-validation and development-split results."""
+
+    @model_validator(mode="after")
+    def _blend_reads_rule(self) -> HeadMeta:
+        if self.rule_weight > 0 and "rule_value" not in self.scalars:
+            raise ValueError(
+                f"rule_weight {self.rule_weight} blends in the rule_value scalar, which is "
+                f"not among the scalars {self.scalars}"
+            )
+        return self
 
 
 @dataclass(frozen=True, eq=False, kw_only=True)
@@ -147,9 +162,15 @@ class ValueHead:
         return self.weights.logits(self.preprocess.transform(rows))
 
     def values(self, rows: FeatureRows) -> np.ndarray:
-        """Calibrated values in [0, 1], ``(rows,)``."""
+        """Values in [0, 1], ``(rows,)``: the calibrated head, blended with the rule
+        scorer's value by :attr:`HeadMeta.rule_weight`."""
         a, b = self.meta.calibration
-        return np.asarray(np.clip(_sigmoid(a * self.logits(rows) + b), 0.0, 1.0))
+        head = np.clip(_sigmoid(a * self.logits(rows) + b), 0.0, 1.0)
+        weight = self.meta.rule_weight
+        if weight == 0.0:
+            return np.asarray(head)
+        rule = rows.scalars[:, self.meta.scalars.index("rule_value")].astype(np.float64)
+        return np.asarray(np.clip((1.0 - weight) * head + weight * rule, 0.0, 1.0))
 
     def check_policy(self, policy_sha256: str, policy: str) -> None:
         """Refuse a policy other than the one the head was trained on.

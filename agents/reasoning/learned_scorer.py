@@ -5,7 +5,8 @@ benchmarks) values each partial chain with a
 :class:`~ponder.agents.learning.head.ValueHead`: the policy reads the chain's last step
 (hidden states at its last token, token log-probabilities), free scalars are added
 (the tool checks, depth, agreement among the siblings scored in the same batch), and
-the head gives the calibrated probability that the chain ends right. Training: ``ponder
+the head gives the calibrated probability that the chain ends right, blended with the
+rule scorer's value by the head's ``rule_weight``. Training: ``ponder
 learn collect`` then ``ponder learn train-head`` (see :mod:`ponder.agents.learning`).
 
 The head refuses a policy other than the one it was trained on (its SHA-256, base

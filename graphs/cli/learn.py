@@ -288,6 +288,14 @@ def learn_train_head(
     folds: Annotated[int, typer.Option(min=2, help="Cross-validation folds (of items).")] = 4,
     epochs: Annotated[int, typer.Option(min=1, help="Full-batch training steps.")] = 300,
     seed: Annotated[int, typer.Option(help="Initialization and folds.")] = 0,
+    rule_weight: Annotated[
+        float,
+        typer.Option(
+            min=0.0,
+            max=1.0,
+            help="Share of the rule scorer's value in the head's value (0: the head alone).",
+        ),
+    ] = 0.5,
 ) -> None:
     """Train a value head on collected trees (grouped cross-validation, dev calibration).
 
@@ -317,6 +325,7 @@ def learn_train_head(
             folds=folds,
             epochs=epochs,
             seed=seed,
+            rule_weight=rule_weight,
         )
         train, dev = labelled_set(stores, "train"), labelled_set(stores, "dev")
         err.print(
@@ -341,7 +350,8 @@ def learn_train_head(
     console.print(
         f"wrote {target}: {head.meta.kind} head for {head.meta.policy} "
         f"(policy SHA-256 {head.meta.policy_sha256[:16]}...); dev pair accuracy "
-        f"{dev_metrics['pair_accuracy']} (rule scorer {dev_metrics['rule_pair_accuracy']})",
+        f"{dev_metrics['pair_accuracy']}, blended with the rules "
+        f"{dev_metrics['blend_pair_accuracy']} (rule scorer {dev_metrics['rule_pair_accuracy']})",
         highlight=False,
     )
 

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from ponder.agents.learning import SCALARS, FeatureRows, HeadError, TrainOptions, ValueHead
+from ponder.agents.learning.head import HeadMeta
 from ponder.agents.learning.store import CollectionManifest, LabelledSet
 from ponder.agents.learning.train_head import head_metrics, train_head
 
@@ -24,7 +25,7 @@ MANIFEST = CollectionManifest(
     temperature=1.0,
     seed=0,
 )
-OPTIONS = TrainOptions(l2_grid=(1e-3, 1e-1), pca_dims=4, folds=3, epochs=100)
+OPTIONS = TrainOptions(l2_grid=(1e-3, 1e-1), pca_dims=4, folds=3, epochs=100, rule_weight=0.0)
 
 
 def _synthetic(items: int, seed: int) -> LabelledSet:
@@ -81,6 +82,42 @@ def test_calibration_keeps_the_ranking_and_gives_values_in_range(head: ValueHead
     assert ((values >= 0) & (values <= 1)).all()
     assert (np.argsort(values, kind="stable") == np.argsort(logits, kind="stable")).all()
     assert head.meta.calibration[0] > 0
+
+
+def test_a_blended_head_gives_the_rules_their_share_and_keeps_the_heads_order_among_ties(
+    head: ValueHead,
+) -> None:
+    rows = _synthetic(4, 5).rows
+    rule_column = list(SCALARS).index("rule_value")
+    rows.scalars[:, rule_column] = np.where(np.arange(len(rows)) % 2 == 0, 1.0, 0.3)
+    blended = ValueHead(
+        meta=head.meta.model_copy(update={"rule_weight": 0.5}),
+        preprocess=head.preprocess,
+        weights=head.weights,
+    )
+
+    alone, mixed = head.values(rows), blended.values(rows)
+
+    assert np.allclose(mixed, 0.5 * alone + 0.5 * rows.scalars[:, rule_column], atol=1e-6)
+    ties = np.arange(len(rows)) % 2 == 0  # same rule value: the head's order decides
+    assert (np.argsort(mixed[ties]) == np.argsort(alone[ties])).all()
+    assert not (np.argsort(mixed) == np.argsort(alone)).all()  # the rules moved some
+
+
+def test_a_blend_without_the_rule_scalar_is_refused() -> None:
+    fields = {**MANIFEST.model_dump(include={"policy", "policy_sha256", "layers"})}
+
+    with pytest.raises(ValueError, match="rule_value scalar, which is not among"):
+        HeadMeta(
+            **fields,
+            step_format="prose",
+            prompt_sha256="p" * 64,
+            scalars=["depth"],
+            kind="logistic",
+            l2=0.1,
+            calibration=[1.0, 0.0],
+            rule_weight=0.5,
+        )
 
 
 def test_a_saved_head_loads_back_identical_and_small(head: ValueHead, tmp_path: Path) -> None:
