@@ -164,7 +164,6 @@ def save_adapter(
     staging = target.with_name(f".{target.name}.tmp")
     contiguous = {key: value.detach().contiguous().cpu() for key, value in tensors.items()}
     save_file(contiguous, str(staging), metadata=metadata)
-    staging.chmod(0o644)  # safetensors writes 0600: an adapter is shared like any model file
     os.replace(staging, target)
     return target
 
