@@ -171,6 +171,12 @@ def _parser() -> argparse.ArgumentParser:
         "--budgets", default="1,4", help="multiples of greedy's tokens (default: part 1's)"
     )
     parser.add_argument("--runs", default=",".join(RUNS), help="rule, learned or both")
+    parser.add_argument(
+        "--methods",
+        help="only these of each run's methods (greedy, self_consistency, beam, mcts; "
+        "default all): --methods greedy measures a round's greedy first; a later sitting "
+        "without it adds the rest to the same files",
+    )
     parser.add_argument("--dtype", help="LocalModel dtype (make bench-learning: float32)")
     parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
     parser.add_argument("--fresh", action="store_true", help="start the chosen runs over")
@@ -206,12 +212,13 @@ def parse_plan(argv: Sequence[str] | None = None) -> RoundPlan:
     both = sorted(set(families) & set(heldout))
     if both:
         raise SystemExit(f"{', '.join(both)} cannot be both trained on and held out")
+    methods = _run_methods(args.methods, runs)
     label = model_label(args.model)
     round_dir = args.results_dir / "learning" / label / f"round{args.round}"
     configs = {
-        run: parse_config(_bench_argv(args, run, families + heldout, round_dir / run))
+        run: parse_config(_bench_argv(args, run, methods[run], families + heldout, round_dir / run))
         for run in RUNS
-        if run in runs
+        if run in methods
     }
     return RoundPlan(
         round=args.round,
@@ -226,8 +233,29 @@ def parse_plan(argv: Sequence[str] | None = None) -> RoundPlan:
     )
 
 
+def _run_methods(chosen: str | None, runs: Sequence[Run]) -> dict[Run, str]:
+    """Each run's methods: all of them, or those of ``chosen`` it has (a run left with
+    none is not made).
+
+    Raises:
+        SystemExit: If ``chosen`` names a method no run has, or leaves every run empty.
+    """
+    if chosen is None:
+        return {run: _METHODS[run] for run in runs}
+    wanted = _names(chosen)
+    known = {method for run in RUNS for method in _METHODS[run].split(",")}
+    unknown = [method for method in wanted if method not in known]
+    if unknown or not wanted:
+        raise SystemExit(f"--methods takes {', '.join(sorted(known))}; got {chosen!r}")
+    kept = {run: ",".join(m for m in _METHODS[run].split(",") if m in wanted) for run in runs}
+    methods = {run: names for run, names in kept.items() if names}
+    if not methods:
+        raise SystemExit(f"--runs {','.join(runs)} has none of --methods {chosen}")
+    return methods
+
+
 def _bench_argv(
-    args: argparse.Namespace, run: Run, families: Sequence[str], out: Path
+    args: argparse.Namespace, run: Run, methods: str, families: Sequence[str], out: Path
 ) -> list[str]:
     """The reasoning benchmark's command line for one of the round's runs."""
     items = args.items or (QUICK_ITEMS if args.quick else 100)
@@ -236,7 +264,7 @@ def _bench_argv(
         *("--families", ",".join(families)),
         *("--items", str(items)),
         *("--seed", str(args.seed)),
-        *("--methods", _METHODS[run]),
+        *("--methods", methods),
         *("--budgets", args.budgets),
         *("--greedy-formats", "program"),
         *("--results-dir", str(out)),

@@ -153,6 +153,21 @@ def test_the_round_passes_the_benchmarks_options_through(tmp_path: Path) -> None
     assert plan.round_dir == tmp_path / "results" / "learning" / LABEL / "round0"
 
 
+def test_methods_narrow_each_run_and_a_run_left_with_none_is_not_made(tmp_path: Path) -> None:
+    collection = tmp_path / "round1"
+
+    greedy_only = parse_plan(_argv(tmp_path, collection, "--methods", "greedy"))
+    searches = parse_plan(_argv(tmp_path, collection, "--methods", "beam"))
+
+    assert set(greedy_only.runs) == {"rule"}  # the learned run has no greedy of its own
+    assert greedy_only.runs["rule"].methods == ["greedy"]
+    assert searches.runs["rule"].methods == searches.runs["learned"].methods == ["greedy", "beam"]
+    with pytest.raises(SystemExit, match="--methods takes"):
+        parse_plan(_argv(tmp_path, collection, "--methods", "greedy,bogus"))
+    with pytest.raises(SystemExit, match="has none of --methods"):
+        parse_plan(_argv(tmp_path, collection, "--runs", "learned", "--methods", "greedy"))
+
+
 def test_a_held_out_family_that_was_collected_is_refused(
     tmp_path: Path, fake_head: list[str | None]
 ) -> None:
