@@ -114,9 +114,15 @@ traces-pack:
 # --adapter learning/round0/adapter.safetensors"; a quick look: LEARNING_ARGS="... --quick".
 LEARNING_ARGS ?= --round 0 --collection learning/round0 \
 	--reuse bench/results/reasoning-qwen2.5-coder-0.5b.json
+# The runs' search trees are committed gzipped, as bench-reasoning's: unpacked before, packed after.
+LEARNING_TRACES := bench/results/learning/*/round*/*/traces
 bench-learning: models-qwen models-qwen-1.5b
 	$(PIP) -e '.[bench]'
+	for gz in $(LEARNING_TRACES)/*.jsonl.gz; do \
+		[ ! -e "$$gz" ] || [ -e "$${gz%.gz}" ] || gzip -dkn "$$gz" || exit 1; \
+	done
 	$(PY) -m bench.learning --compare-model qwen2.5-coder-1.5b --dtype float32 $(LEARNING_ARGS)
+	for f in $(LEARNING_TRACES)/*.jsonl; do [ ! -e "$$f" ] || gzip -9nkf "$$f" || exit 1; done
 
 # The model benchmark (issue 15): prefill and decode tokens/s per preset and dtype (batch 1
 # and 8, with and without prefix reuse), and warm ask / step-level search / model-judge times,
