@@ -212,7 +212,7 @@ def parse_plan(argv: Sequence[str] | None = None) -> RoundPlan:
     both = sorted(set(families) & set(heldout))
     if both:
         raise SystemExit(f"{', '.join(both)} cannot be both trained on and held out")
-    methods = _run_methods(args.methods, runs)
+    methods = _run_methods(args.methods, [run for run in RUNS if run in runs])
     label = model_label(args.model)
     round_dir = args.results_dir / "learning" / label / f"round{args.round}"
     configs = {
