@@ -36,6 +36,7 @@ __all__ = [
     "HeadWeights",
     "Preprocess",
     "ValueHead",
+    "blend_with_rules",
     "find_head",
 ]
 
@@ -143,6 +144,13 @@ class HeadWeights:
         return np.asarray(np.tanh(first) @ self.w2 + self.b2)
 
 
+def blend_with_rules(head: np.ndarray, rule: np.ndarray, weight: float) -> np.ndarray:
+    """``(1 - weight) * head + weight * rule``, in [0, 1]: the value a head with
+    :attr:`HeadMeta.rule_weight` ``weight`` gives (training reports it on the dev rows)."""
+    mixed = (1.0 - weight) * head + weight * rule.astype(np.float64)
+    return np.asarray(np.clip(mixed, 0.0, 1.0))
+
+
 def _sigmoid(x: np.ndarray) -> np.ndarray:
     return np.asarray(0.5 * (1.0 + np.tanh(0.5 * x)))  # no overflow for large |x|
 
@@ -169,8 +177,8 @@ class ValueHead:
         weight = self.meta.rule_weight
         if weight == 0.0:
             return np.asarray(head)
-        rule = rows.scalars[:, self.meta.scalars.index("rule_value")].astype(np.float64)
-        return np.asarray(np.clip((1.0 - weight) * head + weight * rule, 0.0, 1.0))
+        rule = rows.scalars[:, self.meta.scalars.index("rule_value")]
+        return blend_with_rules(head, rule, weight)
 
     def check_policy(self, policy_sha256: str, policy: str) -> None:
         """Refuse a policy other than the one the head was trained on.

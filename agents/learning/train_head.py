@@ -28,7 +28,14 @@ import numpy as np
 
 from ponder.agents.core.errors import ConfigError
 from ponder.agents.learning.features import FeatureRows
-from ponder.agents.learning.head import HeadKind, HeadMeta, HeadWeights, Preprocess, ValueHead
+from ponder.agents.learning.head import (
+    HeadKind,
+    HeadMeta,
+    HeadWeights,
+    Preprocess,
+    ValueHead,
+    blend_with_rules,
+)
 from ponder.agents.learning.store import CollectionManifest, LabelledSet
 
 __all__ = ["TrainOptions", "fit_preprocess", "fit_weights", "head_metrics", "train_head"]
@@ -338,9 +345,7 @@ def train_head(
             "calibrated": calibrated,
             "rule_pair_accuracy": head_metrics(rule, dev.values, dev.pairs)["pair_accuracy"],
             "blend_pair_accuracy": head_metrics(
-                (1.0 - options.rule_weight) * value + options.rule_weight * rule,
-                dev.values,
-                dev.pairs,
+                blend_with_rules(value, rule, options.rule_weight), dev.values, dev.pairs
             )["pair_accuracy"],
         },
     }
