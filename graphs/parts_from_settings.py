@@ -43,7 +43,8 @@ def make_model(settings: ModelSettings, progress: Callable[[str], None] | None =
 
     Raises:
         ConfigError: ``adapter`` with ``backend: openai`` (settings copied with
-            ``model_copy(update=...)`` skip the section's own check, so it is made here too).
+            ``model_copy(update=...)`` skip the section's own check, so it is made here too),
+            or a bare ``adapter`` name that no shipped adapter has.
     """
     if settings.backend == "openai":
         if settings.adapter is not None:
@@ -56,14 +57,21 @@ def make_model(settings: ModelSettings, progress: Callable[[str], None] | None =
             api_key=settings.api_key,
             timeout_s=settings.timeout_s,
         )
+    from ponder.agents.learning.adapters import AdapterNotFound, resolve_adapter
     from ponder.agents.models.local import LocalModel
 
+    adapter = settings.adapter
+    if adapter is not None:
+        try:
+            adapter = resolve_adapter(adapter)
+        except AdapterNotFound as error:
+            raise ConfigError(f"model settings field 'adapter': {error}") from None
     kwargs: dict[str, Any] = {
         "device": settings.device,
         "dtype": settings.dtype,
         "threads": settings.threads,
         "max_seconds": settings.timeout_s,
-        "adapter": settings.adapter,
+        "adapter": adapter,
     }
     if progress is not None:
         kwargs["progress"] = progress

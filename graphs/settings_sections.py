@@ -76,8 +76,10 @@ class ModelSettings(_Section):
     timeout_s: float = Field(default=DEFAULT_TIMEOUT_S, gt=0)
     """Most seconds one model call may take."""
     adapter: str | None = None
-    """Local: a LoRA adapter file (``ponder learn finetune`` writes one) merged into the
-    weights at load, so the assistant runs the policy that learned from its own search. It
+    """Local: a LoRA adapter file (``ponder learn finetune`` writes one), or the name of one
+    shipped in the package (``qwen2.5-coder-0.5b-round1``: the 0.5B preset after one round of
+    expert iteration), merged into the weights at load, so the assistant runs the policy
+    that learned from its own search. It
     records the base weights' SHA-256 and loads only onto those weights, so an adapter
     trained on another model or another copy of the weights is refused. A remote server
     (``backend: openai``) loads its own weights, so an adapter there is refused."""

@@ -135,6 +135,23 @@ def open_policy(
     )
 
 
+def shipped_or_file(adapter: Path) -> Path:
+    """The adapter file ``--adapter`` names: a file, or the name of a shipped adapter.
+
+    Raises:
+        PonderError: If it is neither, naming the shipped adapters.
+    """
+    from ponder.agents.learning.adapters import AdapterNotFound, resolve_adapter
+
+    try:
+        found = Path(resolve_adapter(str(adapter)))
+    except AdapterNotFound as error:
+        raise PonderError(str(error)) from None
+    if not found.is_file():
+        raise PonderError(f"adapter {adapter} not found; train one with `ponder learn finetune`")
+    return found
+
+
 def training_set(families: Sequence[str], per_family: int) -> list[TrainingItem]:
     """Training items (reasoning-gym, never a benchmark question), families interleaved."""
     from ponder.agents.learning.tasks import training_items
@@ -182,7 +199,11 @@ def learn_collect(
     ] = Path("learning/round0"),
     model: ModelOption = DEFAULT_POLICY,
     adapter: Annotated[
-        Path | None, typer.Option(help="Collect with this fine-tuned adapter on the model.")
+        Path | None,
+        typer.Option(
+            help="Collect with this fine-tuned adapter on the model: a file, or the name of "
+            "one shipped in the package (qwen2.5-coder-0.5b-round1)."
+        ),
     ] = None,
     device: DeviceOption = None,
     threads: ThreadsOption = None,
@@ -235,10 +256,8 @@ def learn_collect(
         system_prompt, examples = default_prompts(step_format)
         chosen = _names(families) if families else list(DEFAULT_FAMILIES)
         todo = training_set(chosen, items)
-        if adapter is not None and not adapter.is_file():
-            raise PonderError(
-                f"adapter {adapter} not found; train one with `ponder learn finetune`"
-            )
+        if adapter is not None:
+            adapter = shipped_or_file(adapter)
         policy = open_policy(model, adapter=adapter, device=device, threads=threads, dtype=dtype)
         extractor = FeatureExtractor(
             policy, system_prompt=system_prompt, examples=examples, layers=config.layers

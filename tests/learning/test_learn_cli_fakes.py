@@ -225,6 +225,20 @@ def test_collect_with_a_missing_adapter_stops_before_making_a_folder(
     assert not out.exists()
 
 
+def test_collect_with_a_misspelt_shipped_adapter_names_the_shipped_ones(
+    tmp_path: Path, fakes: Callable[..., list[FakePolicy]]
+) -> None:
+    fakes(1)
+    out = tmp_path / "round1"
+
+    result = _learn("collect", "--out", str(out), "--adapter", "qwen-round1", *SHAPE)
+
+    assert result.exit_code == 1
+    assert "'qwen-round1' is not a file nor a shipped adapter" in result.output
+    assert "qwen2.5-coder-0.5b-round1" in result.output
+    assert not out.exists()
+
+
 def test_gate_names_a_missing_head_first(tmp_path: Path) -> None:
     result = _learn("gate", str(tmp_path / "head.npz"), str(tmp_path / "nope"))
 
