@@ -86,14 +86,38 @@ def test_make_model_refuses_a_remote_adapter_that_skipped_validation() -> None:
         make_model(remote)
 
 
-def test_the_readmes_learning_settings_load(tmp_path) -> None:
+def _readme_learning_blocks() -> list[str]:
     readme = (Path(__file__).parents[2] / "README.md").read_text()
     blocks = re.findall(r"```yaml\n(.*?)```", readme, flags=re.DOTALL)
-    (block,) = [b for b in blocks if "adapter:" in b and "scorer: learned" in b]
+    return [b for b in blocks if "adapter:" in b and "scorer: learned" in b]
+
+
+def test_the_readmes_learning_settings_load(tmp_path) -> None:
+    trained, _ = _readme_learning_blocks()
     path = tmp_path / "ponder.yaml"
-    path.write_text(block)
+    path.write_text(trained)
 
     settings = load_settings(path)
 
     assert settings.language_model.adapter == "learning/round0/adapter.safetensors"
     assert settings.reasoning.scorer == "learned" and settings.reasoning.value_head
+
+
+def test_the_readmes_shipped_policy_settings_find_the_shipped_adapter_and_its_head(
+    tmp_path,
+) -> None:
+    from ponder.agents.learning.head import find_head
+    from ponder.agents.models.adapters import policy_sha256
+
+    _, shipped = _readme_learning_blocks()
+    path = tmp_path / "ponder.yaml"
+    path.write_text(shipped)
+
+    settings = load_settings(path)
+    model = make_model(settings.language_model)
+
+    assert isinstance(model, LocalModel) and model.adapter is not None
+    assert Path(model.adapter).is_file()  # the packaged file, resolved from its name
+    assert settings.reasoning.scorer == "learned" and settings.reasoning.value_head is None
+    head = find_head(policy_sha256(model.source, model.adapter))
+    assert head is not None and head.name == "qwen2.5-coder-0.5b-round1.npz"
