@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 
 from ponder.agents.core.errors import ConfigError
+from ponder.agents.learning.head import find_head
+from ponder.agents.models.adapters import policy_sha256
 from ponder.agents.models.local import LocalModel
 from ponder.graphs.parts_from_settings import make_model
 from ponder.graphs.settings import Settings, load_settings
@@ -106,9 +108,6 @@ def test_the_readmes_learning_settings_load(tmp_path) -> None:
 def test_the_readmes_shipped_policy_settings_find_the_shipped_adapter_and_its_head(
     tmp_path,
 ) -> None:
-    from ponder.agents.learning.head import find_head
-    from ponder.agents.models.adapters import policy_sha256
-
     _, shipped = _readme_learning_blocks()
     path = tmp_path / "ponder.yaml"
     path.write_text(shipped)
